@@ -1,0 +1,1 @@
+"""Shared library for every gateway service: only what two services already need."""

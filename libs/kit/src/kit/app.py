@@ -1,0 +1,84 @@
+"""The one way every service builds its FastAPI app and its per-process resources."""
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from redis.asyncio import Redis
+
+from kit import health
+from kit.db import Database, create_pool
+from kit.http import RequestContextMiddleware, install_error_handlers
+from kit.logs import configure_logging
+from kit.settings import ServiceSettings
+from kit.telemetry import instrument_app, setup_tracing
+
+
+@dataclass
+class Resources:
+    db: Database
+    redis: Redis
+
+
+@asynccontextmanager
+async def open_resources(settings: ServiceSettings) -> AsyncIterator[Resources]:
+    """Postgres pool and Redis client for one process; closed on exit."""
+    pool = await create_pool(
+        settings.database_url.get_secret_value(), settings.db_pool_min, settings.db_pool_max
+    )
+    redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        yield Resources(Database(pool), redis)
+    finally:
+        await redis.aclose()
+        await pool.close()
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.state.db
+    return db
+
+
+Db = Annotated[Database, Depends(get_db)]
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[dict[str, Any]]]
+
+
+def create_service_app(
+    service: str,
+    settings: ServiceSettings,
+    lifespan: Lifespan,
+    routers: Sequence[APIRouter],
+    *,
+    description: str = "",
+) -> FastAPI:
+    """Lifespan state must hold `db` and `redis` (and `authenticator` for merchant routes)."""
+    configure_logging(service, settings.log_level)
+    app = FastAPI(title=f"{service} service", description=description, lifespan=lifespan)
+    install_error_handlers(app)
+    for router in routers:
+        app.include_router(router)
+
+    @app.get("/livez", include_in_schema=False)
+    async def livez() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        ok = await request.state.db.ping() and await health.redis_ok(request.state.redis)
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable"}, status_code=200 if ok else 503
+        )
+
+    @app.get("/health", tags=["health"])
+    async def service_health(request: Request) -> JSONResponse:
+        """Database, Redis and worker state; 503 when any of them is down."""
+        body = await health.report(request.state.db, request.state.redis, settings.health_workers)
+        return JSONResponse(body, status_code=200 if body["status"] == "healthy" else 503)
+
+    instrument_app(app, setup_tracing(service))
+    app.add_middleware(RequestContextMiddleware)
+    return app

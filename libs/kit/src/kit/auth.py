@@ -1,0 +1,121 @@
+"""Merchant authentication for API routes.
+
+A request carries `X-Api-Key` + `X-Api-Secret`, or `Authorization: Bearer <session token>` from
+the dashboard login. Only the merchants service can check them; every other service asks it
+through its internal API and caches a positive answer for a short TTL, so a request does not pay
+a network hop every time. Failures are never cached.
+"""
+
+import hashlib
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Annotated, Literal, Protocol
+from uuid import UUID
+
+import httpx
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from kit.errors import Unauthenticated, Unavailable
+
+
+@dataclass(frozen=True)
+class Credentials:
+    api_key: str | None = None
+    api_secret: str | None = None
+    session_token: str | None = None
+
+    def fingerprint(self) -> str:
+        raw = f"{self.api_key}\0{self.api_secret}\0{self.session_token}"
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class Principal(BaseModel):
+    """Who is calling: the merchant, and how they proved it."""
+
+    merchant_id: UUID
+    credential: Literal["api_key", "session"]
+
+
+class Authenticator(Protocol):
+    async def authenticate(self, credentials: Credentials) -> Principal | None: ...
+
+
+class TtlCache:
+    """A small bounded map whose entries expire; enough for per-process credential caching."""
+
+    def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._items: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+
+    def get(self, key: str) -> Principal | None:
+        item = self._items.get(key)
+        if item is None or item[0] < time.monotonic():
+            self._items.pop(key, None)
+            return None
+        return item[1]
+
+    def put(self, key: str, value: Principal) -> None:
+        self._items[key] = (time.monotonic() + self.ttl, value)
+        self._items.move_to_end(key)
+        while len(self._items) > self.max_entries:
+            self._items.popitem(last=False)
+
+
+class MerchantsAuthenticator:
+    """Asks the merchants service (`POST /internal/v1/authenticate`), caching successes."""
+
+    def __init__(self, client: httpx.AsyncClient, ttl: float = 30.0) -> None:
+        self._client = client
+        self._cache = TtlCache(ttl)
+
+    async def authenticate(self, credentials: Credentials) -> Principal | None:
+        key = credentials.fingerprint()
+        if cached := self._cache.get(key):
+            return cached
+        body = {
+            "api_key": credentials.api_key,
+            "api_secret": credentials.api_secret,
+            "session_token": credentials.session_token,
+        }
+        try:
+            response = await self._client.post("/internal/v1/authenticate", json=body)
+        except httpx.HTTPError as exc:
+            raise Unavailable("Authentication service unavailable") from exc
+        if response.status_code == 401:
+            return None
+        if response.status_code != 200:
+            raise Unavailable("Authentication service unavailable")
+        principal = Principal.model_validate(response.json())
+        self._cache.put(key, principal)
+        return principal
+
+
+_api_key = APIKeyHeader(name="X-Api-Key", auto_error=False, scheme_name="ApiKey")
+_api_secret = APIKeyHeader(name="X-Api-Secret", auto_error=False, scheme_name="ApiSecret")
+_bearer = HTTPBearer(auto_error=False, scheme_name="DashboardSession")
+
+
+async def authenticate_merchant(
+    request: Request,
+    api_key: Annotated[str | None, Security(_api_key)],
+    api_secret: Annotated[str | None, Security(_api_secret)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> Principal:
+    if api_key and api_secret:
+        credentials = Credentials(api_key=api_key, api_secret=api_secret)
+    elif bearer and bearer.credentials:
+        credentials = Credentials(session_token=bearer.credentials)
+    else:
+        raise Unauthenticated()
+    authenticator: Authenticator = request.state.authenticator
+    principal = await authenticator.authenticate(credentials)
+    if principal is None:
+        raise Unauthenticated()
+    return principal
+
+
+CurrentMerchant = Annotated[Principal, Depends(authenticate_merchant)]

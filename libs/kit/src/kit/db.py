@@ -1,0 +1,58 @@
+"""asyncpg pool and the one-transaction-per-use-case helper."""
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import cast
+
+import asyncpg
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for kind in ("json", "jsonb"):
+        await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection
+    )
+    if pool is None:
+        raise RuntimeError("asyncpg returned no pool")
+    return pool
+
+
+class Database:
+    """Hands out transactions; `bound()` pins one connection so tests roll everything back."""
+
+    def __init__(self, pool: asyncpg.Pool | None = None, conn: asyncpg.Connection | None = None):
+        self._pool = pool
+        self._conn = conn
+
+    @classmethod
+    def bound(cls, conn: asyncpg.Connection) -> "Database":
+        return cls(conn=conn)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """Commit on normal exit, roll back on exception (a SAVEPOINT when already inside one)."""
+        if self._conn is not None:
+            async with self._conn.transaction():
+                yield self._conn
+            return
+        if self._pool is None:
+            raise RuntimeError("Database has neither a pool nor a connection")
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield cast(asyncpg.Connection, conn)  # a pool proxy behaves as a connection
+
+    async def ping(self) -> bool:
+        try:
+            async with self.transaction() as conn:
+                return bool(await conn.fetchval("SELECT 1"))
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            return False
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """Codecs for a connection made outside a pool (tests, migrations)."""
+    await _init_connection(conn)

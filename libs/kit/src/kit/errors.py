@@ -1,0 +1,41 @@
+"""One error hierarchy: categories map to HTTP in kit.http, codes follow the public contract."""
+
+from typing import ClassVar
+
+
+class GatewayError(Exception):
+    """An expected failure with a contract error code; never a 5xx."""
+
+    code: ClassVar[str] = "BAD_REQUEST_ERROR"
+    description: str = "Bad request"
+
+    def __init__(self, description: str | None = None) -> None:
+        if description is not None:
+            self.description = description
+        super().__init__(self.description)
+
+
+class InvalidRequest(GatewayError):
+    code = "BAD_REQUEST_ERROR"
+
+
+class Unauthenticated(GatewayError):
+    code = "AUTHENTICATION_ERROR"
+    description = "Invalid API credentials"
+
+
+class NotFound(GatewayError):
+    code = "NOT_FOUND_ERROR"
+    description = "Not found"
+
+
+class Conflict(GatewayError):
+    code = "CONFLICT_ERROR"
+    description = "Conflict"
+
+
+class Unavailable(GatewayError):
+    """A dependency is down; the caller may retry."""
+
+    code = "SERVICE_UNAVAILABLE"
+    description = "Service temporarily unavailable"

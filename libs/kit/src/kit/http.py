@@ -1,0 +1,157 @@
+"""HTTP edges shared by every service: the contract's error shape, request ids, access logs."""
+
+import logging
+import time
+import uuid
+from typing import Any, cast
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kit.errors import (
+    Conflict,
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    Unauthenticated,
+    Unavailable,
+)
+from kit.logs import request_id_var
+
+log = logging.getLogger("kit.http")
+
+QUIET_ROUTES = {"/livez", "/readyz", "/metrics"}  # probes and scrapes are not worth a log line
+
+# The only table from error category to HTTP status.
+STATUS_BY_CATEGORY: dict[type[GatewayError], int] = {
+    InvalidRequest: 400,
+    Unauthenticated: 401,
+    NotFound: 404,
+    Conflict: 409,
+    Unavailable: 503,
+}
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    description: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+def status_of(error: GatewayError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_CATEGORY:
+            return STATUS_BY_CATEGORY[cls]
+    return 400
+
+
+def error_response(status: int, code: str, description: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "description": description}}, status_code=status)
+
+
+def problems(*errors: type[GatewayError]) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route, so its OpenAPI lists the errors it can return."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for error in errors:
+        status = status_of(error())
+        entry = out.setdefault(status, {"model": ErrorBody, "description": ""})
+        entry["description"] = " / ".join(filter(None, [entry["description"], error.code]))
+    return out
+
+
+def describe_validation(exc: RequestValidationError) -> str:
+    """One readable sentence from pydantic's first error (our own messages verbatim)."""
+    first = exc.errors()[0]
+    message = str(first.get("msg", "invalid request"))
+    if first.get("type") == "value_error":
+        return message.removeprefix("Value error, ")
+    if first.get("type") == "json_invalid":
+        return "Request body is not valid JSON"
+    field = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
+    return f"{field}: {message}" if field else message
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_gateway_error(request: Request, exc: Exception) -> JSONResponse:
+        exc = cast(GatewayError, exc)
+        return error_response(status_of(exc), exc.code, exc.description)
+
+    async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+        return error_response(
+            400, "BAD_REQUEST_ERROR", describe_validation(cast(RequestValidationError, exc))
+        )
+
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+        exc = cast(StarletteHTTPException, exc)
+        if exc.status_code == 404:
+            return error_response(404, "NOT_FOUND_ERROR", "Route not found")
+        if exc.status_code == 401:
+            return error_response(401, "AUTHENTICATION_ERROR", "Invalid API credentials")
+        if exc.status_code == 405:
+            return error_response(405, "BAD_REQUEST_ERROR", "Method not allowed")
+        code = "BAD_REQUEST_ERROR" if exc.status_code < 500 else "SERVER_ERROR"
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        body = {
+            "error": {
+                "code": "SERVER_ERROR",
+                "description": "Internal error",
+                "request_id": request_id_var.get(),
+            }
+        }
+        return JSONResponse(body, status_code=500)
+
+    app.add_exception_handler(GatewayError, on_gateway_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+class RequestContextMiddleware:
+    """Gives each request an id (kept from `X-Request-Id` if sent), echoes it, logs the request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = sent if 0 < len(sent) <= 128 and sent.isprintable() else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = getattr(scope.get("route"), "path", None)
+            if route not in QUIET_ROUTES:
+                log.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
+            request_id_var.reset(token)

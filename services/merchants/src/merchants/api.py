@@ -1,0 +1,90 @@
+"""HTTP routes of the merchants service: parse, call service, shape the response."""
+
+from datetime import timedelta
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from kit.app import Db
+from kit.auth import Credentials, CurrentMerchant, Principal
+from kit.errors import Unauthenticated
+from kit.http import problems
+
+from merchants import service
+from merchants.domain import TEST_MERCHANT_ID, LoginFailed, MerchantId, MerchantNotFound
+from merchants.schemas import (
+    AuthenticateRequest,
+    LoginRequest,
+    LoginResponse,
+    MerchantInternal,
+    MerchantPublic,
+    TestMerchantPublic,
+)
+from merchants.settings import Settings
+
+router = APIRouter()
+internal = APIRouter(prefix="/internal/v1", tags=["internal"])
+_bearer = HTTPBearer(auto_error=False, scheme_name="DashboardSession")
+
+
+@router.post("/api/v1/auth/login", tags=["auth"], responses=problems(LoginFailed))
+async def log_in(body: LoginRequest, request: Request, db: Db) -> LoginResponse:
+    """Open a dashboard session; send the token as `Authorization: Bearer <token>`."""
+    settings: Settings = request.state.settings
+    session = await service.log_in(
+        db,
+        body.email,
+        body.password,
+        ttl=timedelta(seconds=settings.session_ttl_seconds),
+        require_password=settings.dashboard_require_password,
+    )
+    return LoginResponse(
+        token=session.token,
+        expires_at=session.expires_at,
+        merchant=MerchantPublic.of(session.merchant),
+    )
+
+
+@router.post(
+    "/api/v1/auth/logout", tags=["auth"], status_code=204, responses=problems(Unauthenticated)
+)
+async def log_out(
+    db: Db, bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
+) -> Response:
+    """End the dashboard session named by the bearer token."""
+    if bearer is None:
+        raise Unauthenticated()
+    await service.log_out(db, bearer.credentials)
+    return Response(status_code=204)
+
+
+@router.get("/api/v1/merchant", tags=["merchant"], responses=problems(Unauthenticated))
+async def get_current_merchant(db: Db, merchant: CurrentMerchant) -> MerchantPublic:
+    """The authenticated merchant's profile and API key (never the secret)."""
+    return MerchantPublic.of(await service.get_merchant(db, MerchantId(merchant.merchant_id)))
+
+
+@router.get("/api/v1/test/merchant", tags=["test"], responses=problems(MerchantNotFound))
+async def get_test_merchant(db: Db) -> TestMerchantPublic:
+    """The seeded test merchant, for automated evaluation (no authentication)."""
+    merchant = await service.get_merchant(db, TEST_MERCHANT_ID)
+    return TestMerchantPublic(
+        id=merchant.id, email=merchant.email, api_key=merchant.api_key, seeded=True
+    )
+
+
+@internal.post("/authenticate", responses=problems(Unauthenticated))
+async def authenticate(body: AuthenticateRequest, db: Db) -> Principal:
+    """Which merchant these credentials prove; 401 if none. Other services cache the answer."""
+    credentials = Credentials(body.api_key, body.api_secret, body.session_token)
+    principal = await service.authenticate(db, credentials)
+    if principal is None:
+        raise Unauthenticated()
+    return principal
+
+
+@internal.get("/merchants/{merchant_id}", responses=problems(MerchantNotFound))
+async def get_merchant(merchant_id: UUID, db: Db) -> MerchantInternal:
+    """One merchant for other services, with the initial webhook secret."""
+    return MerchantInternal.of(await service.get_merchant(db, MerchantId(merchant_id)))

@@ -1,0 +1,95 @@
+"""Merchants and their credentials. No I/O."""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NewType
+from uuid import UUID
+
+from kit.errors import Conflict, NotFound, Unauthenticated
+
+MerchantId = NewType("MerchantId", UUID)
+
+TEST_MERCHANT_ID = MerchantId(UUID("550e8400-e29b-41d4-a716-446655440000"))
+TEST_MERCHANT_NAME = "Test Merchant"
+TEST_WEBHOOK_SECRET = "whsec_test_abc123"  # noqa: S105 - the contract's public test value
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+@dataclass(frozen=True)
+class Merchant:
+    id: MerchantId
+    name: str
+    email: str
+    api_key: str
+    api_secret_hash: str
+    password_hash: str | None
+    webhook_secret: str | None
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class NewCredentials:
+    api_key: str
+    api_secret: str
+
+
+class MerchantNotFound(NotFound):
+    description = "Merchant not found"
+
+
+class EmailTaken(Conflict):
+    description = "A merchant with this email already exists"
+
+
+class LoginFailed(Unauthenticated):
+    description = "Invalid email or password"
+
+
+def hash_secret(secret: str) -> str:
+    """API secrets are 32+ random characters, so one SHA-256 is enough (no stretching)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_matches(secret: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hash_secret(secret), stored_hash)
+
+
+def generate_credentials() -> NewCredentials:
+    return NewCredentials("key_" + secrets.token_hex(12), "secret_" + secrets.token_urlsafe(32))
+
+
+def generate_webhook_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(24)
+
+
+def generate_session_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def password_matches(password: str, stored: str) -> bool:
+    scheme, salt, digest = stored.split("$")
+    if scheme != "scrypt":
+        return False
+    candidate = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), **_SCRYPT)
+    return hmac.compare_digest(candidate.hex(), digest)
+
+
+def may_log_in(merchant: Merchant, password: str, require_password: bool) -> bool:
+    """Dashboard rule: check the password when one is set; otherwise only in test setups."""
+    if not merchant.is_active:
+        return False
+    if merchant.password_hash is None:
+        return not require_password
+    return password_matches(password, merchant.password_hash)

@@ -1,0 +1,81 @@
+"""Public and internal request/response models of the merchants service."""
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from merchants.domain import Merchant
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginRequest(Strict):
+    email: str = Field(min_length=3, max_length=255)
+    password: str = Field(max_length=1024)
+
+
+class MerchantPublic(BaseModel):
+    id: UUID
+    name: str
+    email: str
+    api_key: str
+    is_active: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, merchant: Merchant) -> "MerchantPublic":
+        return cls(
+            id=merchant.id,
+            name=merchant.name,
+            email=merchant.email,
+            api_key=merchant.api_key,
+            is_active=merchant.is_active,
+            created_at=merchant.created_at,
+        )
+
+
+class LoginResponse(BaseModel):
+    token: str
+    token_type: str = "bearer"  # noqa: S105 - a scheme name, not a secret
+    expires_at: datetime
+    merchant: MerchantPublic
+
+
+class TestMerchantPublic(BaseModel):
+    """`GET /api/v1/test/merchant`, exactly the contract's shape."""
+
+    id: UUID
+    email: str
+    api_key: str
+    seeded: bool
+
+
+class AuthenticateRequest(Strict):
+    """Internal: the credentials a caller received (`X-Api-Key`/`X-Api-Secret` or a session)."""
+
+    api_key: str | None = Field(default=None, max_length=255)
+    api_secret: str | None = Field(default=None, max_length=255)
+    session_token: str | None = Field(default=None, max_length=255)
+
+
+class MerchantInternal(BaseModel):
+    """Internal read model for other services (the webhooks service takes the initial secret)."""
+
+    id: UUID
+    name: str
+    email: str
+    is_active: bool
+    webhook_secret: str | None
+
+    @classmethod
+    def of(cls, merchant: Merchant) -> "MerchantInternal":
+        return cls(
+            id=merchant.id,
+            name=merchant.name,
+            email=merchant.email,
+            is_active=merchant.is_active,
+            webhook_secret=merchant.webhook_secret,
+        )

@@ -1,0 +1,65 @@
+"""HTTP routes of the orders service: parse, call service, shape the response."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from kit.app import Db
+from kit.auth import CurrentMerchant
+from kit.errors import InvalidRequest, Unauthenticated
+from kit.http import problems
+
+from orders import service
+from orders.domain import OrderNotFound
+from orders.schemas import (
+    OrderCheckout,
+    OrderCreate,
+    OrderInternal,
+    OrderPublic,
+    OrdersPublic,
+)
+
+router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
+internal = APIRouter(prefix="/internal/v1/orders", tags=["internal"])
+
+OrderIdPath = Annotated[str, Path(max_length=64)]
+
+
+@router.post("", status_code=201, responses=problems(InvalidRequest, Unauthenticated))
+async def create_order(body: OrderCreate, db: Db, merchant: CurrentMerchant) -> OrderPublic:
+    """Create an order for the authenticated merchant."""
+    order = await service.create_order(
+        db, merchant.merchant_id, body.amount, body.currency, body.receipt, body.notes
+    )
+    return OrderPublic.of(order)
+
+
+@router.get("", responses=problems(InvalidRequest, Unauthenticated))
+async def list_orders(
+    db: Db,
+    merchant: CurrentMerchant,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> OrdersPublic:
+    """The merchant's orders, newest first."""
+    orders, total = await service.list_orders(db, merchant.merchant_id, limit, offset)
+    return OrdersPublic(
+        data=[OrderPublic.of(o) for o in orders], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/{order_id}", responses=problems(OrderNotFound, Unauthenticated))
+async def get_order(order_id: OrderIdPath, db: Db, merchant: CurrentMerchant) -> OrderPublic:
+    """One of the merchant's orders."""
+    return OrderPublic.of(await service.get_order(db, order_id, merchant.merchant_id))
+
+
+@router.get("/{order_id}/public", responses=problems(OrderNotFound))
+async def get_order_for_checkout(order_id: OrderIdPath, db: Db) -> OrderCheckout:
+    """What the checkout page shows; no authentication."""
+    return OrderCheckout.of(await service.get_order(db, order_id))
+
+
+@internal.get("/{order_id}", responses=problems(OrderNotFound))
+async def get_order_internal(order_id: OrderIdPath, db: Db) -> OrderInternal:
+    """Amount, currency and merchant of an order, for the payments service."""
+    return OrderInternal.of(await service.get_order(db, order_id))

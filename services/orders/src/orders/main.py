@@ -1,0 +1,37 @@
+"""The orders service: orders and their checkout view."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from kit.app import create_service_app, open_resources
+from kit.auth import MerchantsAuthenticator
+
+from orders import api
+from orders.settings import Settings
+
+
+def create_app(
+    settings: Settings | None = None, merchants_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """`merchants_transport` lets tests call an in-process merchants app instead of the network."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        async with (
+            open_resources(settings) as resources,
+            httpx.AsyncClient(
+                base_url=settings.merchants_url, transport=merchants_transport, timeout=5
+            ) as merchants,
+        ):
+            yield {
+                "db": resources.db,
+                "redis": resources.redis,
+                "settings": settings,
+                "authenticator": MerchantsAuthenticator(merchants, settings.auth_cache_ttl_seconds),
+            }
+
+    return create_service_app("orders", settings, lifespan, [api.router, api.internal])

@@ -1,0 +1,102 @@
+"""Public and internal request/response models of the orders service."""
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+
+from orders.domain import MAX_AMOUNT, MIN_AMOUNT, Order
+
+NoteValue = Annotated[str, Field(max_length=512)] | StrictInt | float | bool | None
+
+
+class OrderCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Any = Field(description="Integer amount in paise, at least 100", examples=[50000])
+    currency: str = Field(default="INR", pattern=r"^[A-Z]{3}$")
+    receipt: str | None = Field(default=None, max_length=255)
+    notes: dict[Annotated[str, Field(max_length=256)], NoteValue] | None = Field(
+        default=None, max_length=15
+    )
+
+    @field_validator("amount")
+    @classmethod
+    def _amount_is_paise(cls, value: Any) -> int:
+        # Money is an integer: reject floats, strings and booleans instead of coercing them.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("amount must be an integer")
+        if value < MIN_AMOUNT:
+            raise ValueError(f"amount must be at least {MIN_AMOUNT}")
+        if value > MAX_AMOUNT:
+            raise ValueError(f"amount must be at most {MAX_AMOUNT}")
+        return value
+
+
+class OrderPublic(BaseModel):
+    id: str
+    merchant_id: UUID
+    amount: int
+    currency: str
+    receipt: str | None
+    notes: dict[str, Any] | None
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, order: Order) -> "OrderPublic":
+        return cls(
+            id=order.id,
+            merchant_id=order.merchant_id,
+            amount=order.amount,
+            currency=order.currency,
+            receipt=order.receipt,
+            notes=order.notes,
+            status=order.status.value,
+            created_at=order.created_at,
+            updated_at=order.updated_at,
+        )
+
+
+class OrdersPublic(BaseModel):
+    data: list[OrderPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class OrderCheckout(BaseModel):
+    """`GET /api/v1/orders/{id}/public`: only what a checkout page may show."""
+
+    id: str
+    amount: int
+    currency: str
+    status: str
+
+    @classmethod
+    def of(cls, order: Order) -> "OrderCheckout":
+        return cls(
+            id=order.id, amount=order.amount, currency=order.currency, status=order.status.value
+        )
+
+
+class OrderInternal(BaseModel):
+    """Internal read model: what payments needs to charge an order."""
+
+    id: str
+    merchant_id: UUID
+    amount: int
+    currency: str
+    status: str
+
+    @classmethod
+    def of(cls, order: Order) -> "OrderInternal":
+        return cls(
+            id=order.id,
+            merchant_id=order.merchant_id,
+            amount=order.amount,
+            currency=order.currency,
+            status=order.status.value,
+        )

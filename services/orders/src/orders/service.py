@@ -1,0 +1,46 @@
+"""Order use cases; each opens one transaction."""
+
+from typing import Any
+from uuid import UUID
+
+from kit import outbox
+from kit.db import Database
+
+from orders import events, repository
+from orders.domain import Order, OrderNotFound, new_order_id
+
+
+async def create_order(
+    db: Database,
+    merchant_id: UUID,
+    amount: int,
+    currency: str,
+    receipt: str | None,
+    notes: dict[str, Any] | None,
+) -> Order:
+    """Insert the order and its `order.created` event together."""
+    async with db.transaction() as conn:
+        order = None
+        while order is None:  # an id collision is astronomically rare; draw again
+            order = await repository.insert_order(
+                conn, new_order_id(), merchant_id, amount, currency, receipt, notes
+            )
+        _, messages = events.order_created(order)
+        await outbox.add(conn, messages)
+    return order
+
+
+async def get_order(db: Database, order_id: str, merchant_id: UUID | None = None) -> Order:
+    """The order; another merchant's order is reported as missing, not forbidden."""
+    async with db.transaction() as conn:
+        order = await repository.get_order(conn, order_id)
+    if order is None or (merchant_id is not None and order.merchant_id != merchant_id):
+        raise OrderNotFound()
+    return order
+
+
+async def list_orders(
+    db: Database, merchant_id: UUID, limit: int, offset: int
+) -> tuple[list[Order], int]:
+    async with db.transaction() as conn:
+        return await repository.list_orders(conn, merchant_id, limit, offset)
