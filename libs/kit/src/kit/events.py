@@ -7,6 +7,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from kit.ids import new_id
+from kit.timestamps import Timestamp
 
 
 class Envelope(BaseModel):
@@ -15,7 +16,7 @@ class Envelope(BaseModel):
     id: str = Field(pattern=r"^evt_[A-Za-z0-9]{24}$")
     type: str = Field(pattern=r"^[a-z_]+\.[a-z_]+$")
     version: int = 1
-    occurred_at: datetime
+    occurred_at: Timestamp
     merchant_id: UUID
     data: dict[str, Any]
 

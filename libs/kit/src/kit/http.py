@@ -105,7 +105,7 @@ def install_error_handlers(app: FastAPI) -> None:
             "error": {
                 "code": "SERVER_ERROR",
                 "description": "Internal error",
-                "request_id": request_id_var.get(),
+                "request_id": request.scope.get("request_id"),
             }
         }
         return JSONResponse(body, status_code=500)
@@ -129,6 +129,7 @@ class RequestContextMiddleware:
         sent = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = sent if 0 < len(sent) <= 128 and sent.isprintable() else uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        scope["request_id"] = request_id  # for the 500 handler, which runs outside this middleware
         status = 500
         started = time.perf_counter()
 

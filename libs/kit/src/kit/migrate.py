@@ -43,7 +43,7 @@ class Migration:
 def discover(package: str) -> list[Migration]:
     """kit's migrations first, then the package's, each in file-name order."""
     found: list[Migration] = []
-    for source in ("kit", package):
+    for source in dict.fromkeys(("kit", package)):
         folder = importlib.resources.files(source) / "migrations"
         if not folder.is_dir():
             continue

@@ -1,8 +1,8 @@
 """Public and internal request/response models of the merchants service."""
 
-from datetime import datetime
 from uuid import UUID
 
+from kit.timestamps import Timestamp
 from pydantic import BaseModel, ConfigDict, Field
 
 from merchants.domain import Merchant
@@ -23,7 +23,7 @@ class MerchantPublic(BaseModel):
     email: str
     api_key: str
     is_active: bool
-    created_at: datetime
+    created_at: Timestamp
 
     @classmethod
     def of(cls, merchant: Merchant) -> "MerchantPublic":
@@ -40,7 +40,7 @@ class MerchantPublic(BaseModel):
 class LoginResponse(BaseModel):
     token: str
     token_type: str = "bearer"  # noqa: S105 - a scheme name, not a secret
-    expires_at: datetime
+    expires_at: Timestamp
     merchant: MerchantPublic
 
 

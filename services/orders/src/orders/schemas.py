@@ -1,9 +1,9 @@
 """Public and internal request/response models of the orders service."""
 
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
+from kit.timestamps import Timestamp
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from orders.domain import MAX_AMOUNT, MIN_AMOUNT, Order
@@ -42,8 +42,8 @@ class OrderPublic(BaseModel):
     receipt: str | None
     notes: dict[str, Any] | None
     status: str
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
     @classmethod
     def of(cls, order: Order) -> "OrderPublic":

@@ -1,0 +1,91 @@
+"""The merchant-auth dependency and the credential cache."""
+
+import time
+from collections.abc import AsyncIterator
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from kit.auth import Credentials, CurrentMerchant, Principal, TtlCache
+from kit.http import install_error_handlers
+
+MERCHANT = uuid4()
+
+
+class OneMerchant:
+    """An Authenticator that knows one api key pair and one session token."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def authenticate(self, credentials: Credentials) -> Principal | None:
+        self.calls += 1
+        if (credentials.api_key, credentials.api_secret) == ("key_a", "secret_a"):
+            return Principal(merchant_id=MERCHANT, credential="api_key")
+        if credentials.session_token == "tok":
+            return Principal(merchant_id=MERCHANT, credential="session")
+        return None
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    app = FastAPI()
+    install_error_handlers(app)
+    authenticator = OneMerchant()
+
+    @app.middleware("http")
+    async def state(request, call_next):  # type: ignore[no-untyped-def]
+        request.state.authenticator = authenticator
+        return await call_next(request)
+
+    @app.get("/me")
+    async def me(merchant: CurrentMerchant) -> dict[str, str]:
+        return {"merchant_id": str(merchant.merchant_id), "via": merchant.credential}
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        yield c
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-Api-Key": "key_a"},
+        {"X-Api-Secret": "secret_a"},
+        {"X-Api-Key": "key_a", "X-Api-Secret": "wrong"},
+        {"Authorization": "Bearer nope"},
+        {"Authorization": "Basic a2V5X2E6c2VjcmV0X2E="},
+    ],
+)
+async def test_missing_or_wrong_credentials_are_401(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    response = await client.get("/me", headers=headers)
+    assert response.status_code == 401
+    assert response.json() == {
+        "error": {"code": "AUTHENTICATION_ERROR", "description": "Invalid API credentials"}
+    }
+
+
+async def test_api_key_pair_and_session_token_both_authenticate(client: httpx.AsyncClient) -> None:
+    by_key = await client.get("/me", headers={"X-Api-Key": "key_a", "X-Api-Secret": "secret_a"})
+    by_session = await client.get("/me", headers={"Authorization": "Bearer tok"})
+    assert by_key.json() == {"merchant_id": str(MERCHANT), "via": "api_key"}
+    assert by_session.json() == {"merchant_id": str(MERCHANT), "via": "session"}
+
+
+def test_cache_entries_expire_and_the_oldest_are_evicted() -> None:
+    cache = TtlCache(ttl=0.05, max_entries=2)
+    principal = Principal(merchant_id=UUID(int=1), credential="api_key")
+    cache.put("a", principal)
+    assert cache.get("a") == principal
+    time.sleep(0.06)
+    assert cache.get("a") is None
+    for key in ("x", "y", "z"):
+        cache.put(key, principal)
+    assert [cache.get(k) is not None for k in ("x", "y", "z")] == [False, True, True]
+
+
+def test_fingerprint_separates_fields() -> None:
+    assert Credentials("ab", "c").fingerprint() != Credentials("a", "bc").fingerprint()

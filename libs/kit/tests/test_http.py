@@ -1,0 +1,136 @@
+"""Every kind of bad input gets the contract's error shape and a 4xx, never a 500 page."""
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from kit.errors import Conflict, InvalidRequest, NotFound
+from kit.http import RequestContextMiddleware, install_error_handlers
+from pydantic import BaseModel, ConfigDict, StrictInt, field_validator
+
+
+class Thing(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: StrictInt
+
+    @field_validator("amount")
+    @classmethod
+    def _big_enough(cls, value: int) -> int:
+        if value < 100:
+            raise ValueError("amount must be at least 100")
+        return value
+
+
+class ThingMissing(NotFound):
+    description = "Thing not found"
+
+
+class BadVpa(InvalidRequest):
+    code = "INVALID_VPA"
+    description = "VPA format invalid"
+
+
+def build_app() -> FastAPI:
+    app = FastAPI()
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+
+    @app.post("/things")
+    async def create(thing: Thing) -> Thing:
+        return thing
+
+    @app.get("/things/{thing_id}")
+    async def read(thing_id: int) -> dict[str, int]:
+        if thing_id == 1:
+            raise ThingMissing()
+        if thing_id == 2:
+            raise BadVpa()
+        if thing_id == 3:
+            raise Conflict("busy")
+        raise RuntimeError("boom: secret detail")
+
+    return app
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=build_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        yield c
+
+
+def error(response: httpx.Response) -> dict[str, str]:
+    body = response.json()
+    assert set(body) == {"error"}
+    return dict(body["error"])
+
+
+async def test_own_validation_message_is_kept_verbatim(client: httpx.AsyncClient) -> None:
+    response = await client.post("/things", json={"amount": 50})
+    assert response.status_code == 400
+    assert error(response) == {
+        "code": "BAD_REQUEST_ERROR",
+        "description": "amount must be at least 100",
+    }
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b'{"amount": ', "Request body is not valid JSON"),
+        (b'{"amount": "500"}', "amount: Input should be a valid integer"),
+        (b'{"amount": 500.5}', "amount: Input should be a valid integer"),
+        (b"{}", "amount: Field required"),
+        (b'{"amount": 500, "extra": 1}', "extra: Extra inputs are not permitted"),
+        (b"[1, 2]", "Input should be a valid dictionary or object to extract fields from"),
+        (b'{"amount": 1e999}', "amount: Input should be a valid integer"),
+        (b'{"amount": ' + b"9" * 5000 + b"}", "There was an error parsing the body"),
+    ],
+)
+async def test_malformed_bodies_are_400(
+    client: httpx.AsyncClient, content: bytes, expected: str
+) -> None:
+    response = await client.post(
+        "/things", content=content, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert error(response) == {"code": "BAD_REQUEST_ERROR", "description": expected}
+
+
+async def test_domain_errors_map_to_their_category_status(client: httpx.AsyncClient) -> None:
+    missing, bad_vpa, busy = [await client.get(f"/things/{i}") for i in (1, 2, 3)]
+    assert (missing.status_code, error(missing)["code"]) == (404, "NOT_FOUND_ERROR")
+    assert error(missing)["description"] == "Thing not found"
+    assert (bad_vpa.status_code, error(bad_vpa)["code"]) == (400, "INVALID_VPA")
+    assert (busy.status_code, error(busy)) == (
+        409,
+        {"code": "CONFLICT_ERROR", "description": "busy"},
+    )
+
+
+async def test_unknown_route_and_method_are_json_4xx(client: httpx.AsyncClient) -> None:
+    unknown = await client.get("/nowhere")
+    assert (unknown.status_code, error(unknown)["code"]) == (404, "NOT_FOUND_ERROR")
+    wrong_method = await client.delete("/things")
+    assert (wrong_method.status_code, error(wrong_method)["code"]) == (405, "BAD_REQUEST_ERROR")
+    bad_path_type = await client.get("/things/abc")
+    assert (bad_path_type.status_code, error(bad_path_type)["code"]) == (400, "BAD_REQUEST_ERROR")
+
+
+async def test_unexpected_error_is_500_with_request_id_and_no_detail(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/things/9", headers={"X-Request-Id": "req-42"})
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": {"code": "SERVER_ERROR", "description": "Internal error", "request_id": "req-42"}
+    }
+    assert "secret detail" not in response.text
+
+
+async def test_request_id_is_echoed_or_generated(client: httpx.AsyncClient) -> None:
+    kept = await client.get("/things/1", headers={"X-Request-Id": "abc"})
+    assert kept.headers["x-request-id"] == "abc"
+    generated = await client.get("/things/1")
+    assert len(generated.headers["x-request-id"]) == 32

@@ -1,0 +1,111 @@
+"""Outbox and relay against real Postgres and a real Redis stream."""
+
+import asyncio
+import json
+import secrets
+from typing import Any
+from uuid import uuid4
+
+import asyncpg
+import pytest
+from kit import outbox
+from kit.broker import make_broker
+from kit.db import Database
+from kit.events import Envelope
+from kit.inbox import first_delivery
+from redis.asyncio import Redis
+
+
+def queue_name() -> str:
+    return f"test-{secrets.token_hex(4)}"
+
+
+async def stream_tasks(redis_url: str, queue: str) -> list[dict[str, Any]]:
+    async with Redis.from_url(redis_url) as redis:
+        entries = await redis.xrange(queue)
+    return [json.loads(fields[b"data"]) for _, fields in entries]
+
+
+async def test_event_fans_out_to_each_consumer_queue(scratch_db: Database, redis_url: str) -> None:
+    a, b = queue_name(), queue_name()
+    envelope = Envelope.new("thing.created", uuid4(), {"id": "thing_1"})
+    async with scratch_db.transaction() as conn:
+        await outbox.add(conn, outbox.event_messages(envelope, [a, b]))
+    broker = make_broker(redis_url, "relay-test")
+    await broker.startup()
+    relay = outbox.Relay(scratch_db, outbox.TaskiqPublisher(broker), "kit_scratch")
+    assert await relay.publish_pending() == 2
+    assert await relay.publish_pending() == 0  # stamped as published
+    await broker.shutdown()
+    for queue in (a, b):
+        [task] = await stream_tasks(redis_url, queue)
+        assert task["task_name"] == f"{queue}.handle_event"
+        assert task["labels"]["message_id"] == envelope.id
+        assert task["args"] == [envelope.model_dump(mode="json")]
+
+
+async def test_rolled_back_use_case_publishes_nothing(scratch_db: Database, redis_url: str) -> None:
+    with pytest.raises(RuntimeError):
+        async with scratch_db.transaction() as conn:
+            await outbox.add(conn, [outbox.job_message(queue_name(), "x.do", {"n": 1})])
+            raise RuntimeError("the state change failed")
+    async with scratch_db.transaction() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+class FlakyPublisher:
+    """Fails on the second message, as Redis going away mid-batch would."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def publish(self, message_id: str, queue: str, task_name: str, payload: Any) -> None:
+        if len(self.sent) == 1:
+            self.sent.append("boom")
+            raise ConnectionError("redis went away")
+        self.sent.append(message_id)
+
+
+async def test_a_failed_publish_keeps_the_batch_for_the_next_round(scratch_db: Database) -> None:
+    messages = [outbox.job_message("q", "q.do", {"n": n}) for n in range(3)]
+    async with scratch_db.transaction() as conn:
+        await outbox.add(conn, messages)
+    relay = outbox.Relay(scratch_db, FlakyPublisher(), "kit_scratch")
+    with pytest.raises(ConnectionError):
+        await relay.publish_pending()
+    async with scratch_db.transaction() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 3
+
+
+class RecordingPublisher:
+    def __init__(self) -> None:
+        self.published = asyncio.Queue[str]()
+
+    async def publish(self, message_id: str, queue: str, task_name: str, payload: Any) -> None:
+        await self.published.put(message_id)
+
+
+async def test_relay_wakes_on_notify_well_before_its_poll(
+    scratch_db: Database, scratch_url: str
+) -> None:
+    publisher = RecordingPublisher()
+    relay = outbox.Relay(scratch_db, publisher, "kit_scratch", poll_interval=30)
+    listen_conn = await asyncpg.connect(scratch_url)
+    running = asyncio.create_task(relay.run(listen_conn))
+    try:
+        await asyncio.sleep(0.2)  # the relay is now waiting on its 30 s poll
+        message = outbox.job_message("q", "q.do", {})
+        async with scratch_db.transaction() as conn:
+            await outbox.add(conn, [message])
+        assert await asyncio.wait_for(publisher.published.get(), timeout=5) == message.message_id
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await listen_conn.close()
+
+
+async def test_inbox_accepts_a_message_id_once(scratch_db: Database) -> None:
+    async with scratch_db.transaction() as conn:
+        assert await first_delivery(conn, "evt_1") is True
+        assert await first_delivery(conn, "evt_1") is False
+        assert await first_delivery(conn, "evt_2") is True

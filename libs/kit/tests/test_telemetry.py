@@ -1,0 +1,77 @@
+"""One trace from an HTTP request through Postgres to the outbox message; RED metrics by route."""
+
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from kit import outbox
+from kit.broker import make_broker
+from kit.db import Database
+from kit.telemetry import instrument_app, setup_tracing
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from redis.asyncio import Redis
+
+EXPORTER = InMemorySpanExporter()
+
+
+@pytest.fixture
+def exporter() -> InMemorySpanExporter:
+    provider = setup_tracing("kit-test")
+    if not getattr(provider, "_kit_test_exporter", False):
+        provider.add_span_processor(SimpleSpanProcessor(EXPORTER))
+        provider._kit_test_exporter = True  # type: ignore[attr-defined]
+    EXPORTER.clear()
+    return EXPORTER
+
+
+@pytest.fixture
+async def app(scratch_db: Database, exporter: InMemorySpanExporter) -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/things/{thing_id}")
+    async def create(thing_id: str) -> dict[str, str]:
+        async with scratch_db.transaction() as conn:
+            await outbox.add(conn, [outbox.job_message("trace-q", "trace.do", {"id": thing_id})])
+        return {"id": thing_id}
+
+    instrument_app(app, setup_tracing("kit-test"))
+    return app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        yield c
+
+
+async def test_trace_crosses_the_database_and_the_outbox(
+    client: httpx.AsyncClient, scratch_db: Database, redis_url: str, exporter: InMemorySpanExporter
+) -> None:
+    assert (await client.post("/things/t1")).status_code == 200
+    spans = exporter.get_finished_spans()
+    server = next(s for s in spans if s.name == "POST /things/{thing_id}")
+    trace_id = server.context.trace_id
+    assert any(s.attributes and s.attributes.get("db.system") == "postgresql" for s in spans)
+    assert {s.context.trace_id for s in spans if s.name.startswith("INSERT")} == {trace_id}
+
+    broker = make_broker(redis_url, "trace-relay")
+    await broker.startup()
+    await outbox.Relay(scratch_db, outbox.TaskiqPublisher(broker), "kit_scratch").publish_pending()
+    await broker.shutdown()
+    async with Redis.from_url(redis_url) as redis:
+        [(_, fields)] = await redis.xrange("trace-q")
+    traceparent = json.loads(fields[b"data"])["labels"]["traceparent"]
+    assert traceparent.split("-")[1] == format(trace_id, "032x")
+
+
+async def test_metrics_are_labelled_by_route_template(client: httpx.AsyncClient) -> None:
+    await client.post("/things/abc")
+    await client.post("/things/def")
+    await client.get("/unknown/path")
+    text = (await client.get("/metrics")).text
+    assert 'http_requests_total{method="POST",route="/things/{thing_id}",status="200"}' in text
+    assert 'route="<unmatched>",status="404"' in text
+    assert "/things/abc" not in text

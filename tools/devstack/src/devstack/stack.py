@@ -1,0 +1,251 @@
+"""The whole gateway as native processes: what `make up` runs and the e2e tests drive."""
+
+import asyncio
+import contextlib
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from devstack.edge import RouteTable, caddy_config
+from devstack.provision import provision
+from devstack.servers import Server, free_port, start_postgres, start_redis
+
+CADDY = Path(sys.executable).parent / "caddy"
+DB_PASSWORD = "gateway-dev"  # noqa: S105 - roles of a loopback-only development server
+
+# Native ports of each service's API (and its worker's metrics): stable so URLs are predictable.
+DEFAULT_PORTS = {
+    "merchants": 8101,
+    "orders": 8102,
+    "payments": 8103,
+    "refunds": 8104,
+    "webhooks": 8105,
+}
+MERCHANTS = "merchants"
+
+
+@dataclass
+class Ports:
+    edge: dict[str, int]
+    api: dict[str, int]
+    worker_metrics: dict[str, int]
+    postgres: int
+    redis: int
+
+    @classmethod
+    def defaults(cls, table: RouteTable, services: list[str]) -> "Ports":
+        return cls(
+            edge=dict(table.hosts),
+            api={s: DEFAULT_PORTS[s] for s in services},
+            worker_metrics={s: DEFAULT_PORTS[s] + 1000 for s in services},
+            postgres=_free_or(54329),
+            redis=_free_or(63799),
+        )
+
+    @classmethod
+    def free(cls, table: RouteTable, services: list[str]) -> "Ports":
+        return cls(
+            edge={h: free_port() for h in table.hosts},
+            api={s: free_port() for s in services},
+            worker_metrics={s: free_port() for s in services},
+            postgres=free_port(),
+            redis=free_port(),
+        )
+
+
+def _free_or(port: int) -> int:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return free_port()
+    return port
+
+
+def has_worker(service: str) -> bool:
+    return importlib.util.find_spec(f"{service}.worker") is not None
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+
+@dataclass
+class Stack:
+    state_dir: Path
+    ports: Ports
+    table: RouteTable
+    database: str = "gateway"
+    durable: bool = True
+    # Servers to use instead of starting embedded ones (an admin Postgres URL and a Redis URL).
+    admin_url: str | None = None
+    given_redis_url: str | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    processes: list[Process] = field(default_factory=list)
+    servers: list[Server] = field(default_factory=list)
+    database_urls: dict[str, str] = field(default_factory=dict)
+    redis_url: str = ""
+
+    @property
+    def services(self) -> list[str]:
+        return [s for s in DEFAULT_PORTS if s in self.ports.api]
+
+    @property
+    def workers(self) -> list[str]:
+        return [s for s in self.services if has_worker(s)]
+
+    def url(self, host: str = "api") -> str:
+        return f"http://127.0.0.1:{self.ports.edge[host]}"
+
+    def start(self, say: IO[str] | None = None) -> None:
+        say = say or open(os.devnull, "w")  # noqa: SIM115
+        (self.state_dir / "logs").mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_servers(say)
+            self._migrate(say)
+            self._start_services(say)
+            self._start_edge(say)
+            self.wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_servers(self, say: IO[str]) -> None:
+        admin_url = self.admin_url
+        if not admin_url:
+            pg = start_postgres(
+                self.state_dir / "pgdata", self.ports.postgres, durable=self.durable
+            )
+            self.servers.append(pg)
+            admin_url = pg.url
+        print(f"postgres  {admin_url.split('@')[-1]}", file=say)
+        self.redis_url = self.given_redis_url or ""
+        if not self.redis_url:
+            redis = start_redis(self.state_dir / "redis", self.ports.redis, durable=self.durable)
+            self.servers.append(redis)
+            self.redis_url = redis.url
+        print(f"redis     {self.redis_url}", file=say)
+        self.database_urls = asyncio.run(
+            provision(admin_url, self.database, self.services, DB_PASSWORD)
+        )
+
+    def _env(self, service: str) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.database_urls[service],
+            "REDIS_URL": self.redis_url,
+            "MERCHANTS_URL": f"http://127.0.0.1:{self.ports.api[MERCHANTS]}",
+            "OTEL_SERVICE_NAME": service,
+            "WORKER_METRICS_PORT": str(self.ports.worker_metrics[service]),
+            "WORKER_METRICS_ADDR": "127.0.0.1",
+            **self.extra_env,
+        }
+        # The edge's /health is answered by merchants, so it watches every worker.
+        env["HEALTH_WORKERS"] = ",".join(
+            self.workers if service == MERCHANTS else [w for w in self.workers if w == service]
+        )
+        return env
+
+    def _migrate(self, say: IO[str]) -> None:
+        for service in self.services:
+            log = self.state_dir / "logs" / f"{service}-migrate.log"
+            with open(log, "wb") as out:
+                done = subprocess.run(
+                    [sys.executable, "-m", "kit.migrate", service],
+                    env=self._env(service), stdout=out, stderr=subprocess.STDOUT, check=False,
+                )  # fmt: skip
+            if done.returncode != 0:
+                raise RuntimeError(f"migrating {service} failed; see {log}:\n{log.read_text()}")
+        print(f"migrated  {', '.join(self.services)} (test merchant seeded)", file=say)
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        log = self.state_dir / "logs" / f"{name}.log"
+        with open(log, "ab") as out:
+            popen = subprocess.Popen(
+                argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self.processes.append(Process(name, popen, log))
+
+    def _start_services(self, say: IO[str]) -> None:
+        for service in self.services:
+            port = str(self.ports.api[service])
+            self._spawn(
+                f"{service}-api",
+                [sys.executable, "-m", "uvicorn", f"{service}.main:create_app", "--factory",
+                 "--host", "127.0.0.1", "--port", port, "--no-access-log", "--log-level", "warning"],
+                self._env(service),
+            )  # fmt: skip
+            if has_worker(service):
+                self._spawn(
+                    f"{service}-worker",
+                    [sys.executable, "-m", "taskiq", "worker", f"{service}.worker:broker",
+                     "--workers", "1", "--no-configure-logging"],
+                    self._env(service),
+                )  # fmt: skip
+
+    def _start_edge(self, say: IO[str]) -> None:
+        upstreams = {s: f"127.0.0.1:{self.ports.api[s]}" for s in self.services}
+        config = caddy_config(self.table, upstreams, self.ports.edge)
+        path = self.state_dir / "caddy.json"
+        path.write_text(json.dumps(config, indent=2))
+        env = {**os.environ, "XDG_DATA_HOME": str(self.state_dir / "caddy"),
+               "XDG_CONFIG_HOME": str(self.state_dir / "caddy")}  # fmt: skip
+        self._spawn("edge", [str(CADDY), "run", "--config", str(path)], env)
+
+    def wait_healthy(self, timeout: float = 60) -> None:
+        """Until every API is ready and the edge's /health says healthy (workers beating)."""
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                for service in self.services:
+                    r = httpx.get(f"http://127.0.0.1:{self.ports.api[service]}/readyz", timeout=2)
+                    r.raise_for_status()
+                health = httpx.get(f"{self.url()}/health", timeout=2)
+                last = health.text
+                if health.status_code == 200:
+                    return
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            time.sleep(0.2)
+        raise RuntimeError(f"stack not healthy after {timeout}s: {last}; logs in {self.state_dir}")
+
+    def check_alive(self) -> None:
+        for process in self.processes:
+            if process.popen.poll() is not None:
+                tail = process.log.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{process.name} exited ({process.popen.returncode}):\n{tail}")
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.popen.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        for process in reversed(self.processes):
+            try:
+                process.popen.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                # A stream-broker worker may ignore SIGTERM while idle (tech-notes §1); unacked
+                # work is redelivered, so SIGKILL is safe.
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.popen.pid, signal.SIGKILL)
+                process.popen.wait()
+        self.processes.clear()
+        for server in reversed(self.servers):
+            server.stop()
+        self.servers.clear()
