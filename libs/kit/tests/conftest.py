@@ -9,7 +9,7 @@ SCRATCH = "kit_scratch"
 
 
 @pytest.fixture
-async def scratch_url(database_urls: dict[str, str]) -> AsyncIterator[str]:
+async def scratch_url(database_urls: dict[str, str]) -> str:
     """A schema with kit's own tables (outbox, inbox), migrated once; rows are cleared per test."""
     url = database_urls[SCRATCH]
     conn = await asyncpg.connect(url)
@@ -18,7 +18,7 @@ async def scratch_url(database_urls: dict[str, str]) -> AsyncIterator[str]:
         await conn.execute("TRUNCATE outbox, inbox")
     finally:
         await conn.close()
-    yield url
+    return url
 
 
 @pytest.fixture

@@ -5,10 +5,14 @@ from kit.db import Database
 async def test_transaction_commits_on_success_and_rolls_back_on_error(scratch_db: Database) -> None:
     async with scratch_db.transaction() as conn:
         await conn.execute("INSERT INTO inbox (message_id) VALUES ('kept')")
-    with pytest.raises(RuntimeError):
+
+    async def failing_use_case() -> None:
         async with scratch_db.transaction() as conn:
             await conn.execute("INSERT INTO inbox (message_id) VALUES ('dropped')")
             raise RuntimeError("use case failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_use_case()
     async with scratch_db.transaction() as conn:
         ids = await conn.fetch("SELECT message_id FROM inbox ORDER BY 1")
     assert [r["message_id"] for r in ids] == ["kept"]
@@ -21,10 +25,14 @@ async def test_bound_database_nests_as_savepoints(scratch_url: str) -> None:
     outer = conn.transaction()
     await outer.start()
     db = Database.bound(conn)
-    with pytest.raises(RuntimeError):
+
+    async def failing_use_case() -> None:
         async with db.transaction() as c:
             await c.execute("INSERT INTO inbox (message_id) VALUES ('inner')")
             raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        await failing_use_case()
     async with db.transaction() as c:
         await c.execute("INSERT INTO inbox (message_id) VALUES ('second')")
     assert await conn.fetchval("SELECT count(*) FROM inbox") == 1

@@ -58,7 +58,7 @@ async def test_a_failing_migration_leaves_no_trace(target: tuple[asyncpg.Connect
 async def test_concurrent_runs_apply_each_migration_exactly_once(
     database_admin_url: str, target: tuple[asyncpg.Connection, str]
 ) -> None:
-    conn, schema = target
+    _, schema = target
     slow = Migration("demo/0001_slow.sql", "SELECT pg_sleep(0.3); CREATE TABLE slow (id int);")
     others = [await asyncpg.connect(database_admin_url) for _ in range(3)]
     try:

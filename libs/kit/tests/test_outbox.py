@@ -22,7 +22,7 @@ def queue_name() -> str:
 
 async def stream_tasks(redis_url: str, queue: str) -> list[dict[str, Any]]:
     async with Redis.from_url(redis_url) as redis:
-        entries = await redis.xrange(queue)
+        entries: Any = await redis.xrange(queue)
     return [json.loads(fields[b"data"]) for _, fields in entries]
 
 
@@ -45,10 +45,14 @@ async def test_event_fans_out_to_each_consumer_queue(scratch_db: Database, redis
 
 
 async def test_rolled_back_use_case_publishes_nothing(scratch_db: Database, redis_url: str) -> None:
-    with pytest.raises(RuntimeError):
+
+    async def failing_use_case() -> None:
         async with scratch_db.transaction() as conn:
             await outbox.add(conn, [outbox.job_message(queue_name(), "x.do", {"n": 1})])
             raise RuntimeError("the state change failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_use_case()
     async with scratch_db.transaction() as conn:
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
 

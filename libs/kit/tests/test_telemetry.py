@@ -1,6 +1,7 @@
 """One trace from an HTTP request through Postgres to the outbox message; RED metrics by route."""
 
 import json
+from typing import Any
 from collections.abc import AsyncIterator
 
 import httpx
@@ -62,7 +63,8 @@ async def test_trace_crosses_the_database_and_the_outbox(
     await outbox.Relay(scratch_db, outbox.TaskiqPublisher(broker), "kit_scratch").publish_pending()
     await broker.shutdown()
     async with Redis.from_url(redis_url) as redis:
-        [(_, fields)] = await redis.xrange("trace-q")
+        entries: Any = await redis.xrange("trace-q")
+    [(_, fields)] = entries
     traceparent = json.loads(fields[b"data"])["labels"]["traceparent"]
     assert traceparent.split("-")[1] == format(trace_id, "032x")
 

@@ -186,7 +186,8 @@ class Stack:
             self._spawn(
                 f"{service}-api",
                 [sys.executable, "-m", "uvicorn", f"{service}.main:create_app", "--factory",
-                 "--host", "127.0.0.1", "--port", port, "--no-access-log", "--log-level", "warning"],
+                 "--host", "127.0.0.1", "--port", port, "--no-access-log",
+                 "--log-level", "warning"],
                 self._env(service),
             )  # fmt: skip
             if has_worker(service):
