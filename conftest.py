@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import asyncpg
 import pytest
+
 from devstack.provision import provision, with_credentials_of_admin
 from devstack.servers import throwaway_servers
 from devstack.stack import DB_PASSWORD

@@ -2,6 +2,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+
 from kit.db import Database, init_connection
 from kit.migrate import discover, migrate
 

@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 from fastapi import FastAPI
+
 from kit.auth import Credentials, CurrentMerchant, Principal, TtlCache
 from kit.http import install_error_handlers
 

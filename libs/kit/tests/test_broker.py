@@ -3,9 +3,10 @@
 import asyncio
 import secrets
 
-from kit.broker import ReclaimingStreamBroker
 from redis.asyncio import Redis
 from taskiq import AckableMessage
+
+from kit.broker import ReclaimingStreamBroker
 
 
 async def test_message_of_a_dead_consumer_is_reclaimed_while_the_stream_is_idle(

@@ -2,9 +2,10 @@ import secrets
 from collections.abc import AsyncIterator
 
 import pytest
+from redis.asyncio import Redis
+
 from kit import health
 from kit.db import Database
-from redis.asyncio import Redis
 
 
 @pytest.fixture

@@ -5,9 +5,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, StrictInt, field_validator
+
 from kit.errors import Conflict, InvalidRequest, NotFound
 from kit.http import RequestContextMiddleware, install_error_handlers
-from pydantic import BaseModel, ConfigDict, StrictInt, field_validator
 
 
 class Thing(BaseModel):

@@ -2,9 +2,10 @@ import io
 import json
 import logging
 
+from opentelemetry import trace
+
 from kit.logs import JsonFormatter, request_id_var
 from kit.telemetry import setup_tracing
-from opentelemetry import trace
 
 
 def test_log_lines_are_json_with_request_and_trace_ids() -> None:

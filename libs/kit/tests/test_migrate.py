@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+
 from kit.migrate import Migration, MigrationError, migrate
 
 FIRST = Migration("demo/0001_widget.sql", "CREATE TABLE widget (id int PRIMARY KEY);")

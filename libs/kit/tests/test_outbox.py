@@ -8,12 +8,13 @@ from uuid import uuid4
 
 import asyncpg
 import pytest
+from redis.asyncio import Redis
+
 from kit import outbox
 from kit.broker import make_broker
 from kit.db import Database
 from kit.events import Envelope
 from kit.inbox import first_delivery
-from redis.asyncio import Redis
 
 
 def queue_name() -> str:

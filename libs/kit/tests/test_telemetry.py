@@ -1,19 +1,20 @@
 """One trace from an HTTP request through Postgres to the outbox message; RED metrics by route."""
 
 import json
-from typing import Any
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from redis.asyncio import Redis
+
 from kit import outbox
 from kit.broker import make_broker
 from kit.db import Database
 from kit.telemetry import instrument_app, setup_tracing
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from redis.asyncio import Redis
 
 EXPORTER = InMemorySpanExporter()
 

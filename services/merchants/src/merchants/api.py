@@ -6,11 +6,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
 from kit.app import Db
 from kit.auth import Credentials, CurrentMerchant, Principal
 from kit.errors import Unauthenticated
 from kit.http import problems
-
 from merchants import service
 from merchants.domain import TEST_MERCHANT_ID, LoginFailed, MerchantId, MerchantNotFound
 from merchants.schemas import (

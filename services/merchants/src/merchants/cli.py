@@ -9,7 +9,6 @@ import json
 import sys
 
 from kit.app import open_resources
-
 from merchants import service
 from merchants.settings import Settings
 

@@ -5,10 +5,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+
 from kit.app import create_service_app, open_resources
 from kit.auth import Credentials, Principal
 from kit.db import Database
-
 from merchants import api, service
 from merchants.settings import Settings
 

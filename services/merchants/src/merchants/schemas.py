@@ -2,9 +2,9 @@
 
 from uuid import UUID
 
-from kit.timestamps import Timestamp
 from pydantic import BaseModel, ConfigDict, Field
 
+from kit.timestamps import Timestamp
 from merchants.domain import Merchant
 
 

@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 
 from kit.auth import Credentials, Principal
 from kit.db import Database
-
 from merchants import repository
 from merchants.domain import (
     EmailTaken,

@@ -1,8 +1,9 @@
 """Configuration of the merchants service (environment variables only)."""
 
-from kit.settings import ServiceSettings
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kit.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):

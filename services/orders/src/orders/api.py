@@ -3,11 +3,11 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+
 from kit.app import Db
 from kit.auth import CurrentMerchant
 from kit.errors import InvalidRequest, Unauthenticated
 from kit.http import problems
-
 from orders import service
 from orders.domain import OrderNotFound
 from orders.schemas import (

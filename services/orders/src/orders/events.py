@@ -2,7 +2,6 @@
 
 from kit.events import Envelope
 from kit.outbox import OutboxMessage, event_messages
-
 from orders.domain import Order
 from orders.schemas import OrderPublic
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+
 from kit.app import create_service_app, open_resources
 from kit.auth import MerchantsAuthenticator
-
 from orders import api
 from orders.settings import Settings
 

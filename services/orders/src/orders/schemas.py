@@ -3,9 +3,9 @@
 from typing import Annotated, Any
 from uuid import UUID
 
-from kit.timestamps import Timestamp
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
+from kit.timestamps import Timestamp
 from orders.domain import MAX_AMOUNT, MIN_AMOUNT, Order
 
 NoteValue = Annotated[str, Field(max_length=512)] | StrictInt | float | bool | None

@@ -5,7 +5,6 @@ from uuid import UUID
 
 from kit import outbox
 from kit.db import Database
-
 from orders import events, repository
 from orders.domain import Order, OrderNotFound, new_order_id
 
