@@ -28,8 +28,10 @@ async def insert_order(
 ) -> Order | None:
     """Insert; None if the id is already taken (the caller draws a new one)."""
     row = await conn.fetchrow(
-        "INSERT INTO merchant_order (id, merchant_id, amount_minor, currency, receipt, notes)"
-        f" VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING {_COLUMNS}",
+        # clock_timestamp(), not now(): orders made in one transaction still sort by creation.
+        "INSERT INTO merchant_order (id, merchant_id, amount_minor, currency, receipt, notes,"
+        " created_at, updated_at) SELECT $1, $2, $3, $4, $5, $6, t, t FROM clock_timestamp() t"
+        f" ON CONFLICT (id) DO NOTHING RETURNING {_COLUMNS}",
         order_id, merchant_id, amount, currency, receipt, notes,
     )  # fmt: skip
     return None if row is None else _order(row)

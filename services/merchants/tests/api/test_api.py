@@ -1,0 +1,122 @@
+import json
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from merchants.domain import TEST_MERCHANT_ID
+
+TEST_HEADERS = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
+AUTH_ERROR = {"error": {"code": "AUTHENTICATION_ERROR", "description": "Invalid API credentials"}}
+
+
+async def test_test_merchant_endpoint_has_the_contract_shape(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/test/merchant")
+    assert response.status_code == 200
+    assert response.json() == {
+        "id": str(TEST_MERCHANT_ID),
+        "email": "test@example.com",
+        "api_key": "key_test_abc123",
+        "seeded": True,
+    }
+
+
+async def test_dashboard_login_token_opens_the_merchant_profile(client: httpx.AsyncClient) -> None:
+    login = await client.post(
+        "/api/v1/auth/login", json={"email": "test@example.com", "password": "x"}
+    )
+    assert login.status_code == 200
+    body = login.json()
+    assert body["token_type"] == "bearer"
+    assert body["expires_at"].endswith("Z")
+    assert body["merchant"]["api_key"] == "key_test_abc123"
+    assert "api_secret" not in json.dumps(body)
+    assert "secret_test_xyz789" not in login.text
+    bearer = {"Authorization": f"Bearer {body['token']}"}
+    me = await client.get("/api/v1/merchant", headers=bearer)
+    assert me.status_code == 200
+    assert me.json()["id"] == str(TEST_MERCHANT_ID)
+    assert (await client.post("/api/v1/auth/logout", headers=bearer)).status_code == 204
+    assert (await client.get("/api/v1/merchant", headers=bearer)).json() == AUTH_ERROR
+
+
+async def test_bad_login_is_401_and_bad_body_is_400(client: httpx.AsyncClient) -> None:
+    wrong = await client.post(
+        "/api/v1/auth/login", json={"email": "no@example.com", "password": "x"}
+    )
+    assert wrong.status_code == 401
+    assert wrong.json()["error"] == {
+        "code": "AUTHENTICATION_ERROR",
+        "description": "Invalid email or password",
+    }
+    missing = await client.post("/api/v1/auth/login", json={"email": "test@example.com"})
+    assert missing.status_code == 400
+    assert missing.json()["error"]["code"] == "BAD_REQUEST_ERROR"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-Api-Key": "key_test_abc123"}, {**TEST_HEADERS, "X-Api-Secret": "nope"}],
+)
+async def test_profile_needs_credentials(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    response = await client.get("/api/v1/merchant", headers=headers)
+    assert (response.status_code, response.json()) == (401, AUTH_ERROR)
+
+
+async def test_internal_authenticate_answers_principal_or_401(client: httpx.AsyncClient) -> None:
+    ok = await client.post(
+        "/internal/v1/authenticate",
+        json={"api_key": "key_test_abc123", "api_secret": "secret_test_xyz789"},
+    )
+    assert ok.json() == {"merchant_id": str(TEST_MERCHANT_ID), "credential": "api_key"}
+    refused = await client.post(
+        "/internal/v1/authenticate", json={"api_key": "key_test_abc123", "api_secret": "x"}
+    )
+    assert refused.status_code == 401
+
+
+async def test_internal_merchant_read_hands_over_the_webhook_secret(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get(f"/internal/v1/merchants/{TEST_MERCHANT_ID}")
+    assert response.json()["webhook_secret"] == "whsec_test_abc123"
+    missing = await client.get("/internal/v1/merchants/00000000-0000-0000-0000-000000000000")
+    assert missing.status_code == 404
+    assert (await client.get("/internal/v1/merchants/not-a-uuid")).status_code == 400
+
+
+def test_operator_cli_creates_a_merchant_that_can_authenticate(
+    database_urls: dict[str, str], redis_url: str
+) -> None:
+    env = {**os.environ, "DATABASE_URL": database_urls["merchants"], "REDIS_URL": redis_url}
+    created = subprocess.run(
+        [sys.executable, "-m", "merchants.cli", "create-merchant", "--name", "CLI Shop",
+         "--email", "cli-shop@example.com"],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    output = json.loads(created.stdout)
+    assert output["api_secret"].startswith("secret_")
+
+    async def check() -> httpx.Response:
+        from asgi_lifespan import LifespanManager
+
+        from merchants.main import create_app
+        from merchants.settings import Settings
+
+        app = create_app(Settings(database_url=database_urls["merchants"], redis_url=redis_url))
+        async with (
+            LifespanManager(app) as manager,
+            httpx.AsyncClient(transport=httpx.ASGITransport(manager.app), base_url="http://t") as c,
+        ):
+            headers = {"X-Api-Key": output["api_key"], "X-Api-Secret": output["api_secret"]}
+            return await c.get("/api/v1/merchant", headers=headers)
+
+    import asyncio
+
+    response = asyncio.run(check())
+    assert response.status_code == 200
+    assert response.json()["email"] == "cli-shop@example.com"

@@ -1,0 +1,24 @@
+import asyncpg
+
+from kit.migrate import run as migrate
+from merchants.domain import TEST_MERCHANT_ID
+
+
+async def test_seed_is_idempotent_and_matches_the_contract(database_urls: dict[str, str]) -> None:
+    url = database_urls["merchants"]
+    await migrate("merchants", url)  # the session already ran it once; a second run changes nothing
+    await migrate("merchants", url)
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("SELECT * FROM merchant WHERE lower(email) = 'test@example.com'")
+    finally:
+        await conn.close()
+    assert len(rows) == 1
+    [row] = rows
+    assert row["id"] == TEST_MERCHANT_ID
+    assert (row["name"], row["api_key"], row["webhook_secret"]) == (
+        "Test Merchant",
+        "key_test_abc123",
+        "whsec_test_abc123",
+    )
+    assert "secret_test_xyz789" not in str(dict(row))

@@ -1,0 +1,156 @@
+"""Orders over HTTP, authenticated by the real merchants service (in process)."""
+
+import re
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+
+TEST_HEADERS = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
+AUTH_ERROR = {"error": {"code": "AUTHENTICATION_ERROR", "description": "Invalid API credentials"}}
+ORDER_FIELDS = {"id", "merchant_id", "amount", "currency", "receipt", "notes", "status"} | {
+    "created_at",
+    "updated_at",
+}
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+async def create(
+    client: httpx.AsyncClient, body: object, headers: dict[str, str] = TEST_HEADERS
+) -> httpx.Response:
+    return await client.post("/api/v1/orders", json=body, headers=headers)
+
+
+async def test_create_returns_201_with_the_contract_fields(client: httpx.AsyncClient) -> None:
+    body = {
+        "amount": 50000,
+        "currency": "INR",
+        "receipt": "receipt_123",
+        "notes": {"customer_name": "John Doe"},
+    }
+    response = await create(client, body)
+    assert response.status_code == 201
+    order = response.json()
+    assert set(order) == ORDER_FIELDS
+    assert re.fullmatch(r"order_[A-Za-z0-9]{16}", order["id"])
+    assert order["merchant_id"] == "550e8400-e29b-41d4-a716-446655440000"
+    assert (order["amount"], order["currency"], order["status"]) == (50000, "INR", "created")
+    assert (order["receipt"], order["notes"]) == ("receipt_123", {"customer_name": "John Doe"})
+    assert TIMESTAMP.match(order["created_at"])
+
+
+async def test_get_and_public_views(client: httpx.AsyncClient) -> None:
+    order = (await create(client, {"amount": 12345})).json()
+    fetched = await client.get(f"/api/v1/orders/{order['id']}", headers=TEST_HEADERS)
+    assert fetched.json() == order
+    public = await client.get(f"/api/v1/orders/{order['id']}/public")
+    assert public.json() == {
+        "id": order["id"],
+        "amount": 12345,
+        "currency": "INR",
+        "status": "created",
+    }
+
+
+async def test_list_has_the_envelope_and_newest_first(client: httpx.AsyncClient) -> None:
+    ids = [(await create(client, {"amount": 100 + i})).json()["id"] for i in range(3)]
+    page = (await client.get("/api/v1/orders?limit=2&offset=0", headers=TEST_HEADERS)).json()
+    assert set(page) == {"data", "total", "limit", "offset"}
+    assert (page["limit"], page["offset"]) == (2, 0)
+    assert page["total"] >= 3
+    assert [o["id"] for o in page["data"]] == ids[::-1][:2]
+    defaults = (await client.get("/api/v1/orders", headers=TEST_HEADERS)).json()
+    assert (defaults["limit"], defaults["offset"]) == (10, 0)
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "offset=-1", "limit=abc"])
+async def test_bad_paging_is_400(client: httpx.AsyncClient, query: str) -> None:
+    response = await client.get(f"/api/v1/orders?{query}", headers=TEST_HEADERS)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "BAD_REQUEST_ERROR"
+
+
+@pytest.mark.parametrize(
+    ("body", "description"),
+    [
+        ({"amount": 99}, "amount must be at least 100"),
+        ({"amount": 100.5}, "amount must be an integer"),
+        ({"amount": "100"}, "amount must be an integer"),
+        ({}, "amount: Field required"),
+        ({"amount": 100, "currency": "inr"}, "currency: String should match pattern '^[A-Z]{3}$'"),
+    ],
+)
+async def test_validation_errors_are_400_bad_request(
+    client: httpx.AsyncClient, body: object, description: str
+) -> None:
+    response = await create(client, body)
+    assert response.status_code == 400
+    assert response.json() == {"error": {"code": "BAD_REQUEST_ERROR", "description": description}}
+
+
+async def test_missing_order_is_404(client: httpx.AsyncClient) -> None:
+    not_found = {"error": {"code": "NOT_FOUND_ERROR", "description": "Order not found"}}
+    for path in (
+        "/api/v1/orders/order_0000000000000000",
+        "/api/v1/orders/order_0000000000000000/public",
+    ):
+        response = await client.get(path, headers=TEST_HEADERS)
+        assert (response.status_code, response.json()) == (404, not_found)
+
+
+async def test_another_merchant_sees_none_of_these_orders(
+    client: httpx.AsyncClient, other_merchant: tuple[UUID, dict[str, str]]
+) -> None:
+    merchant_id, other = other_merchant
+    mine = (await create(client, {"amount": 700})).json()
+    theirs = (await create(client, {"amount": 800}, other)).json()
+    assert UUID(theirs["merchant_id"]) == merchant_id
+    assert (await client.get(f"/api/v1/orders/{mine['id']}", headers=other)).status_code == 404
+    assert (
+        await client.get(f"/api/v1/orders/{theirs['id']}", headers=TEST_HEADERS)
+    ).status_code == 404
+    listed = (await client.get("/api/v1/orders?limit=100", headers=other)).json()
+    assert [o["id"] for o in listed["data"]] == [theirs["id"]]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/api/v1/orders"), ("GET", "/api/v1/orders"), ("GET", "/api/v1/orders/order_x")],
+)
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "wrong"},
+        {"Authorization": "Bearer nope"},
+    ],
+)
+async def test_every_authenticated_route_is_401_without_valid_credentials(
+    client: httpx.AsyncClient, method: str, path: str, headers: dict[str, str]
+) -> None:
+    response = await client.request(method, path, headers=headers, json={"amount": 500})
+    assert (response.status_code, response.json()) == (401, AUTH_ERROR)
+
+
+async def test_credentials_are_checked_once_then_cached(
+    client: httpx.AsyncClient, merchants_transport: Any
+) -> None:
+    for _ in range(5):
+        assert (await client.get("/api/v1/orders", headers=TEST_HEADERS)).status_code == 200
+    assert merchants_transport.requests == 1
+    for _ in range(2):
+        await client.get("/api/v1/orders", headers={**TEST_HEADERS, "X-Api-Secret": "bad"})
+    assert merchants_transport.requests == 3  # failures are never cached
+
+
+async def test_internal_read_gives_payments_what_it_needs(client: httpx.AsyncClient) -> None:
+    order = (await create(client, {"amount": 4200})).json()
+    internal = await client.get(f"/internal/v1/orders/{order['id']}")
+    assert internal.json() == {
+        "id": order["id"],
+        "merchant_id": order["merchant_id"],
+        "amount": 4200,
+        "currency": "INR",
+        "status": "created",
+    }
