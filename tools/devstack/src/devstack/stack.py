@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import importlib.util
+import io
 import json
 import os
 import signal
@@ -112,7 +113,7 @@ class Stack:
         return f"http://127.0.0.1:{self.ports.edge[host]}"
 
     def start(self, say: IO[str] | None = None) -> None:
-        say = say or open(os.devnull, "w")  # noqa: SIM115
+        say = say or io.StringIO()
         (self.state_dir / "logs").mkdir(parents=True, exist_ok=True)
         try:
             self._start_servers(say)

@@ -1,0 +1,182 @@
+"""The native stack `make up` starts, driven through the Caddy edge like a merchant would."""
+
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from devstack.edge import load_routes
+from devstack.stack import Ports, Stack
+
+pytestmark = pytest.mark.e2e
+
+TEST_HEADERS = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
+AUTH_ERROR = {"error": {"code": "AUTHENTICATION_ERROR", "description": "Invalid API credentials"}}
+
+
+@pytest.fixture(scope="module")
+def stack(
+    admin_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    table = load_routes()
+    services = ["merchants", *(s for s in table.services if s != "merchants")]
+    gateway = Stack(
+        tmp_path_factory.mktemp("stack"),
+        Ports.free(table, services),
+        table,
+        database=f"gw_e2e_{secrets.token_hex(4)}",
+        durable=False,
+        admin_url=admin_url,
+        given_redis_url=redis_url,
+    )
+    gateway.start()
+    yield gateway
+    gateway.stop()
+
+
+@pytest.fixture(scope="module")
+def api(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.url("api"), timeout=10) as client:
+        yield client
+
+
+def test_health_reports_database_redis_and_worker(api: httpx.Client) -> None:
+    response = api.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert {k: body[k] for k in ("status", "database", "redis", "worker")} == {
+        "status": "healthy",
+        "database": "connected",
+        "redis": "connected",
+        "worker": "running",
+    }
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["timestamp"])
+
+
+def test_order_lifecycle_through_the_edge(api: httpx.Client) -> None:
+    body = {
+        "amount": 50000,
+        "currency": "INR",
+        "receipt": "receipt_123",
+        "notes": {"customer_name": "John Doe"},
+    }
+    created = api.post("/api/v1/orders", json=body, headers=TEST_HEADERS)
+    assert created.status_code == 201
+    order = created.json()
+    assert re.fullmatch(r"order_[A-Za-z0-9]{16}", order["id"])
+    assert order["merchant_id"] == "550e8400-e29b-41d4-a716-446655440000"
+    assert api.get(f"/api/v1/orders/{order['id']}", headers=TEST_HEADERS).json() == order
+    listed = api.get("/api/v1/orders", params={"limit": 5}, headers=TEST_HEADERS).json()
+    assert listed["data"][0]["id"] == order["id"]
+    assert (listed["limit"], listed["offset"]) == (5, 0)
+    public = api.get(f"/api/v1/orders/{order['id']}/public")
+    assert public.json() == {
+        "id": order["id"],
+        "amount": 50000,
+        "currency": "INR",
+        "status": "created",
+    }
+
+
+def test_order_created_event_leaves_through_the_outbox_relay(
+    api: httpx.Client, stack: Stack
+) -> None:
+    order = api.post("/api/v1/orders", json={"amount": 777}, headers=TEST_HEADERS).json()
+    client = redis.Redis.from_url(stack.redis_url)
+    deadline = time.monotonic() + 10
+    found: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not found:
+        entries: Any = client.xrange("webhooks")
+        tasks = [json.loads(fields[b"data"]) for _, fields in entries]
+        found = [t for t in tasks if t["args"][0]["data"]["id"] == order["id"]]
+        time.sleep(0.1)
+    client.close()
+    [task] = found
+    assert task["task_name"] == "webhooks.handle_event"
+    assert task["args"][0]["type"] == "order.created"
+    assert task["labels"]["message_id"] == task["args"][0]["id"]
+
+
+def test_validation_errors_are_400(api: httpx.Client) -> None:
+    low = api.post("/api/v1/orders", json={"amount": 50}, headers=TEST_HEADERS)
+    assert (low.status_code, low.json()) == (
+        400,
+        {"error": {"code": "BAD_REQUEST_ERROR", "description": "amount must be at least 100"}},
+    )
+    garbage = api.post(
+        "/api/v1/orders",
+        content=b"{not json",
+        headers={**TEST_HEADERS, "Content-Type": "application/json"},
+    )
+    assert garbage.status_code == 400
+    assert garbage.json()["error"]["code"] == "BAD_REQUEST_ERROR"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/api/v1/orders"),
+        ("GET", "/api/v1/orders"),
+        ("GET", "/api/v1/orders/order_0000000000000000"),
+        ("GET", "/api/v1/merchant"),
+    ],
+)
+@pytest.mark.parametrize(
+    "headers", [{}, {**TEST_HEADERS, "X-Api-Secret": "wrong"}, {"X-Api-Key": "key_test_abc123"}]
+)
+def test_authenticated_routes_refuse_missing_or_wrong_credentials(
+    api: httpx.Client, method: str, path: str, headers: dict[str, str]
+) -> None:
+    response = api.request(method, path, headers=headers, json={"amount": 500})
+    assert (response.status_code, response.json()) == (401, AUTH_ERROR)
+
+
+def test_unknown_route_is_a_json_404_from_the_edge(api: httpx.Client) -> None:
+    response = api.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": {"code": "NOT_FOUND_ERROR", "description": "Route not found"}
+    }
+    assert api.get("/api/v1/ordersX").status_code == 404
+
+
+def test_dashboard_session_is_accepted_by_the_orders_service(api: httpx.Client) -> None:
+    login = api.post(
+        "/api/v1/auth/login", json={"email": "test@example.com", "password": "anything"}
+    )
+    bearer = {"Authorization": f"Bearer {login.json()['token']}"}
+    assert api.get("/api/v1/orders", headers=bearer).status_code == 200
+    assert api.get("/api/v1/merchant", headers=bearer).json()["api_key"] == "key_test_abc123"
+
+
+def test_merchants_are_isolated_from_each_other(api: httpx.Client, stack: Stack) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": stack.database_urls["merchants"],
+        "REDIS_URL": stack.redis_url,
+    }
+    created = subprocess.run(
+        [sys.executable, "-m", "merchants.cli", "create-merchant", "--name", "E2E Shop",
+         "--email", f"e2e-{secrets.token_hex(3)}@example.com"],
+        env=env, capture_output=True, text=True, check=True, cwd=Path(__file__).parent,
+    )  # fmt: skip
+    creds = json.loads(created.stdout)
+    other = {"X-Api-Key": creds["api_key"], "X-Api-Secret": creds["api_secret"]}
+    mine = api.post("/api/v1/orders", json={"amount": 1000}, headers=TEST_HEADERS).json()
+    theirs = api.post("/api/v1/orders", json={"amount": 2000}, headers=other).json()
+    assert theirs["merchant_id"] == creds["id"]
+    assert api.get(f"/api/v1/orders/{mine['id']}", headers=other).status_code == 404
+    assert api.get(f"/api/v1/orders/{theirs['id']}", headers=TEST_HEADERS).status_code == 404
+    assert [o["id"] for o in api.get("/api/v1/orders", headers=other).json()["data"]] == [
+        theirs["id"]
+    ]
