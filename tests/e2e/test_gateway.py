@@ -4,6 +4,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -38,6 +39,7 @@ def stack(
         durable=False,
         admin_url=admin_url,
         given_redis_url=redis_url,
+        extra_env={"WORKER_HEARTBEAT_SECONDS": "2"},
     )
     gateway.start()
     yield gateway
@@ -105,6 +107,8 @@ def test_order_created_event_leaves_through_the_outbox_relay(
     assert task["task_name"] == "webhooks.handle_event"
     assert task["args"][0]["type"] == "order.created"
     assert task["labels"]["message_id"] == task["args"][0]["id"]
+    metrics = httpx.get(f"http://127.0.0.1:{stack.ports.worker_metrics['orders']}/metrics").text
+    assert 'outbox_published_total{task_name="webhooks.handle_event"}' in metrics
 
 
 def test_validation_errors_are_400(api: httpx.Client) -> None:
@@ -180,3 +184,25 @@ def test_merchants_are_isolated_from_each_other(api: httpx.Client, stack: Stack)
     assert [o["id"] for o in api.get("/api/v1/orders", headers=other).json()["data"]] == [
         theirs["id"]
     ]
+
+
+def test_health_notices_a_dead_worker(api: httpx.Client, stack: Stack) -> None:
+    """Runs last in this module: it kills the orders worker for good."""
+    [worker] = [p for p in stack.processes if p.name == "orders-worker"]
+    os.killpg(worker.popen.pid, signal.SIGKILL)  # taskiq's supervisor and its worker child
+    worker.popen.wait()
+    deadline = time.monotonic() + 10
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        response = api.get("/health")
+        body = response.json()
+        if body["worker"] == "stopped":
+            assert response.status_code == 503
+            break
+        time.sleep(0.2)
+    assert (body["status"], body["worker"], body["database"]) == (
+        "unhealthy",
+        "stopped",
+        "connected",
+    )
+    stack.processes.remove(worker)

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from kit.auth import Credentials, CurrentMerchant, Principal, TtlCache
+from kit.auth import Credentials, CurrentMerchant, MerchantsAuthenticator, Principal, TtlCache
 from kit.http import install_error_handlers
 
 MERCHANT = uuid4()
@@ -90,3 +90,14 @@ def test_cache_entries_expire_and_the_oldest_are_evicted() -> None:
 
 def test_fingerprint_separates_fields() -> None:
     assert Credentials("ab", "c").fingerprint() != Credentials("a", "bc").fingerprint()
+
+
+async def test_unreachable_merchants_service_is_503_not_401() -> None:
+    from kit.errors import Unavailable
+    from kit.http import status_of
+
+    async with httpx.AsyncClient(base_url="http://127.0.0.1:1", timeout=1) as client:
+        authenticator = MerchantsAuthenticator(client)
+        with pytest.raises(Unavailable) as raised:
+            await authenticator.authenticate(Credentials("key_a", "secret_a"))
+    assert status_of(raised.value) == 503

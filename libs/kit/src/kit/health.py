@@ -12,21 +12,21 @@ from kit.db import Database
 
 log = logging.getLogger("kit.health")
 
-HEARTBEAT_TTL = 15  # seconds; a worker silent for longer counts as stopped
+HEARTBEAT_TTL = 15  # seconds; a worker silent for longer counts as stopped (the default)
 
 
 def heartbeat_key(worker: str) -> str:
     return f"gateway:worker:{worker}:heartbeat"
 
 
-async def beat_forever(redis: Redis, worker: str, interval: float = HEARTBEAT_TTL / 3) -> None:
+async def beat_forever(redis: Redis, worker: str, ttl: int = HEARTBEAT_TTL) -> None:
     """Run inside a worker: keep its heartbeat key alive."""
     while True:
         try:
-            await redis.set(heartbeat_key(worker), datetime.now(UTC).isoformat(), ex=HEARTBEAT_TTL)
+            await redis.set(heartbeat_key(worker), datetime.now(UTC).isoformat(), ex=ttl)
         except RedisError:
             log.warning("heartbeat to redis failed", extra={"worker": worker})
-        await asyncio.sleep(interval)
+        await asyncio.sleep(ttl / 3)
 
 
 async def redis_ok(redis: Redis) -> bool:

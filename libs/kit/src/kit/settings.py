@@ -22,6 +22,8 @@ class ServiceSettings(BaseSettings):
     # Workers serve Prometheus metrics on their own port (APIs serve /metrics on theirs).
     worker_metrics_port: int | None = None
     worker_metrics_addr: str = "0.0.0.0"  # noqa: S104 - containers must expose it to the scraper
+    # A worker refreshes its heartbeat every third of this; silent longer, /health says stopped.
+    worker_heartbeat_seconds: int = 15
 
     @field_validator("health_workers", mode="before")
     @classmethod

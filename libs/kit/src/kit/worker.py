@@ -50,7 +50,11 @@ def create_worker(service: str, settings: ServiceSettings, tasks: dict[str, Task
         stack.push_async_callback(listen_conn.close)
         relay = Relay(resources.db, TaskiqPublisher(broker), schema=service)
         background.append(asyncio.create_task(relay.run(listen_conn)))
-        background.append(asyncio.create_task(health.beat_forever(resources.redis, service)))
+        background.append(
+            asyncio.create_task(
+                health.beat_forever(resources.redis, service, settings.worker_heartbeat_seconds)
+            )
+        )
         if settings.worker_metrics_port:
             start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_addr)
         log.info("worker started", extra={"tasks": sorted(tasks)})

@@ -52,7 +52,7 @@ def up() -> None:
             "\ntry it (the seeded test merchant):\n"
             f"  curl -s {stack.url('api')}/api/v1/orders -H 'X-Api-Key: key_test_abc123' \\\n"
             "    -H 'X-Api-Secret: secret_test_xyz789' -H 'Content-Type: application/json' \\\n"
-            "    -d '{\"amount\": 50000, \"receipt\": \"receipt_123\"}'",
+            '    -d \'{"amount": 50000, "receipt": "receipt_123"}\'',
             flush=True,
         )
         print("\nCtrl-C or `make down` stops everything.", flush=True)
