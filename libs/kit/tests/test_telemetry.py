@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from kit import outbox
 from kit.broker import make_broker
 from kit.db import Database
+from kit.http import RequestContextMiddleware
 from kit.telemetry import instrument_app, setup_tracing
 
 EXPORTER = InMemorySpanExporter()
@@ -40,6 +41,7 @@ async def app(scratch_db: Database, exporter: InMemorySpanExporter) -> FastAPI:
         return {"id": thing_id}
 
     instrument_app(app, setup_tracing("kit-test"))
+    app.add_middleware(RequestContextMiddleware)
     return app
 
 

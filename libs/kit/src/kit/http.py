@@ -21,6 +21,7 @@ from kit.errors import (
     Unavailable,
 )
 from kit.logs import request_id_var
+from kit.telemetry import HTTP_IN_PROGRESS, observe_request
 
 log = logging.getLogger("kit.http")
 
@@ -117,7 +118,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class RequestContextMiddleware:
-    """Gives each request an id (kept from `X-Request-Id` if sent), echoes it, logs the request."""
+    """Gives each request an id (kept from `X-Request-Id` if sent), echoes it, logs the request
+    and records its RED metrics."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -141,10 +143,14 @@ class RequestContextMiddleware:
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
+        HTTP_IN_PROGRESS.labels(scope["method"]).inc()
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            HTTP_IN_PROGRESS.labels(scope["method"]).dec()
             route = getattr(scope.get("route"), "path", None)
+            elapsed = time.perf_counter() - started
+            observe_request(scope["method"], route, status, elapsed)
             if route not in QUIET_ROUTES:
                 log.info(
                     "request",
@@ -152,7 +158,7 @@ class RequestContextMiddleware:
                         "method": scope["method"],
                         "route": route,
                         "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "duration_ms": round(elapsed * 1000, 2),
                     },
                 )
             request_id_var.reset(token)

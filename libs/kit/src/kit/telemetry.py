@@ -6,7 +6,6 @@ ids reach the logs, but nothing leaves the process.
 """
 
 import os
-import time
 
 from fastapi import FastAPI, Response
 from opentelemetry import trace
@@ -18,7 +17,6 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _provider: TracerProvider | None = None
 
@@ -74,38 +72,14 @@ def setup_tracing(service: str) -> TracerProvider:
 
 def instrument_app(app: FastAPI, provider: TracerProvider) -> None:
     FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls=_UNTRACED)
-    app.add_middleware(MetricsMiddleware)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-class MetricsMiddleware:
+def observe_request(method: str, route: str | None, status: int, seconds: float) -> None:
     """RED metrics labelled by the matched route template, never the raw path."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        method = scope["method"]
-        status = 500
-        started = time.perf_counter()
-
-        async def record_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        HTTP_IN_PROGRESS.labels(method).inc()
-        try:
-            await self.app(scope, receive, record_status)
-        finally:
-            HTTP_IN_PROGRESS.labels(method).dec()
-            route = getattr(scope.get("route"), "path", "<unmatched>")
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            HTTP_DURATION.labels(method, route).observe(time.perf_counter() - started)
+    label = route or "<unmatched>"
+    HTTP_REQUESTS.labels(method, label, str(status)).inc()
+    HTTP_DURATION.labels(method, label).observe(seconds)

@@ -42,7 +42,7 @@ async def log_in(body: LoginRequest, request: Request, db: Db) -> LoginResponse:
     return LoginResponse(
         token=session.token,
         expires_at=session.expires_at,
-        merchant=MerchantPublic.of(session.merchant),
+        merchant=MerchantPublic.model_validate(session.merchant),
     )
 
 
@@ -62,7 +62,9 @@ async def log_out(
 @router.get("/api/v1/merchant", tags=["merchant"], responses=problems(Unauthenticated))
 async def get_current_merchant(db: Db, merchant: CurrentMerchant) -> MerchantPublic:
     """The authenticated merchant's profile and API key (never the secret)."""
-    return MerchantPublic.of(await service.get_merchant(db, MerchantId(merchant.merchant_id)))
+    return MerchantPublic.model_validate(
+        await service.get_merchant(db, MerchantId(merchant.merchant_id))
+    )
 
 
 @router.get("/api/v1/test/merchant", tags=["test"], responses=problems(MerchantNotFound))
@@ -87,4 +89,4 @@ async def authenticate(body: AuthenticateRequest, db: Db) -> Principal:
 @internal.get("/merchants/{merchant_id}", responses=problems(MerchantNotFound))
 async def get_merchant(merchant_id: UUID, db: Db) -> MerchantInternal:
     """One merchant for other services, with the initial webhook secret."""
-    return MerchantInternal.of(await service.get_merchant(db, MerchantId(merchant_id)))
+    return MerchantInternal.model_validate(await service.get_merchant(db, MerchantId(merchant_id)))

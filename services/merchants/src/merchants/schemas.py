@@ -5,7 +5,6 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from kit.timestamps import Timestamp
-from merchants.domain import Merchant
 
 
 class Strict(BaseModel):
@@ -18,23 +17,14 @@ class LoginRequest(Strict):
 
 
 class MerchantPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: UUID
     name: str
     email: str
     api_key: str
     is_active: bool
     created_at: Timestamp
-
-    @classmethod
-    def of(cls, merchant: Merchant) -> "MerchantPublic":
-        return cls(
-            id=merchant.id,
-            name=merchant.name,
-            email=merchant.email,
-            api_key=merchant.api_key,
-            is_active=merchant.is_active,
-            created_at=merchant.created_at,
-        )
 
 
 class LoginResponse(BaseModel):
@@ -64,18 +54,10 @@ class AuthenticateRequest(Strict):
 class MerchantInternal(BaseModel):
     """Internal read model for other services (the webhooks service takes the initial secret)."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     id: UUID
     name: str
     email: str
     is_active: bool
     webhook_secret: str | None
-
-    @classmethod
-    def of(cls, merchant: Merchant) -> "MerchantInternal":
-        return cls(
-            id=merchant.id,
-            name=merchant.name,
-            email=merchant.email,
-            is_active=merchant.is_active,
-            webhook_secret=merchant.webhook_secret,
-        )

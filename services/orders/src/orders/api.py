@@ -30,7 +30,7 @@ async def create_order(body: OrderCreate, db: Db, merchant: CurrentMerchant) -> 
     order = await service.create_order(
         db, merchant.merchant_id, body.amount, body.currency, body.receipt, body.notes
     )
-    return OrderPublic.of(order)
+    return OrderPublic.model_validate(order)
 
 
 @router.get("", responses=problems(InvalidRequest, Unauthenticated))
@@ -43,23 +43,26 @@ async def list_orders(
     """The merchant's orders, newest first."""
     orders, total = await service.list_orders(db, merchant.merchant_id, limit, offset)
     return OrdersPublic(
-        data=[OrderPublic.of(o) for o in orders], total=total, limit=limit, offset=offset
+        data=[OrderPublic.model_validate(o) for o in orders],
+        total=total,
+        limit=limit,
+        offset=offset,
     )
 
 
 @router.get("/{order_id}", responses=problems(OrderNotFound, Unauthenticated))
 async def get_order(order_id: OrderIdPath, db: Db, merchant: CurrentMerchant) -> OrderPublic:
     """One of the merchant's orders."""
-    return OrderPublic.of(await service.get_order(db, order_id, merchant.merchant_id))
+    return OrderPublic.model_validate(await service.get_order(db, order_id, merchant.merchant_id))
 
 
 @router.get("/{order_id}/public", responses=problems(OrderNotFound))
 async def get_order_for_checkout(order_id: OrderIdPath, db: Db) -> OrderCheckout:
     """What the checkout page shows; no authentication."""
-    return OrderCheckout.of(await service.get_order(db, order_id))
+    return OrderCheckout.model_validate(await service.get_order(db, order_id))
 
 
 @internal.get("/{order_id}", responses=problems(OrderNotFound))
 async def get_order_internal(order_id: OrderIdPath, db: Db) -> OrderInternal:
     """Amount, currency and merchant of an order, for the payments service."""
-    return OrderInternal.of(await service.get_order(db, order_id))
+    return OrderInternal.model_validate(await service.get_order(db, order_id))

@@ -12,6 +12,6 @@ CONSUMERS: dict[str, tuple[str, ...]] = {ORDER_CREATED: ("webhooks",)}
 
 
 def order_created(order: Order) -> tuple[Envelope, list[OutboxMessage]]:
-    data = OrderPublic.of(order).model_dump(mode="json")
+    data = OrderPublic.model_validate(order).model_dump(mode="json")
     envelope = Envelope.new(ORDER_CREATED, order.merchant_id, data)
     return envelope, event_messages(envelope, CONSUMERS[ORDER_CREATED])

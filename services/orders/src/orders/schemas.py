@@ -6,7 +6,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from kit.timestamps import Timestamp
-from orders.domain import MAX_AMOUNT, MIN_AMOUNT, Order
+from orders.domain import MAX_AMOUNT, MIN_AMOUNT
 
 NoteValue = Annotated[str, Field(max_length=512)] | StrictInt | float | bool | None
 
@@ -35,6 +35,8 @@ class OrderCreate(BaseModel):
 
 
 class OrderPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     merchant_id: UUID
     amount: int
@@ -44,20 +46,6 @@ class OrderPublic(BaseModel):
     status: str
     created_at: Timestamp
     updated_at: Timestamp
-
-    @classmethod
-    def of(cls, order: Order) -> "OrderPublic":
-        return cls(
-            id=order.id,
-            merchant_id=order.merchant_id,
-            amount=order.amount,
-            currency=order.currency,
-            receipt=order.receipt,
-            notes=order.notes,
-            status=order.status.value,
-            created_at=order.created_at,
-            updated_at=order.updated_at,
-        )
 
 
 class OrdersPublic(BaseModel):
@@ -70,33 +58,21 @@ class OrdersPublic(BaseModel):
 class OrderCheckout(BaseModel):
     """`GET /api/v1/orders/{id}/public`: only what a checkout page may show."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     amount: int
     currency: str
     status: str
 
-    @classmethod
-    def of(cls, order: Order) -> "OrderCheckout":
-        return cls(
-            id=order.id, amount=order.amount, currency=order.currency, status=order.status.value
-        )
-
 
 class OrderInternal(BaseModel):
     """Internal read model: what payments needs to charge an order."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     id: str
     merchant_id: UUID
     amount: int
     currency: str
     status: str
-
-    @classmethod
-    def of(cls, order: Order) -> "OrderInternal":
-        return cls(
-            id=order.id,
-            merchant_id=order.merchant_id,
-            amount=order.amount,
-            currency=order.currency,
-            status=order.status.value,
-        )
