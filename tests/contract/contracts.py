@@ -17,6 +17,9 @@ import merchants.settings
 import orders.main
 import orders.schemas
 import orders.settings
+import payments.main
+import payments.schemas
+import payments.settings
 from kit.auth import Principal
 from kit.events import Envelope
 
@@ -41,11 +44,17 @@ def _model(
     return lambda: model.model_json_schema(mode=mode)
 
 
+def _payment_event(kind: str) -> Callable[[], dict[str, Any]]:
+    return lambda: event_schema(f"{kind}.v1", payments.schemas.PaymentPublic)
+
+
 def _openapi(app_factory: Callable[[], Any]) -> Callable[[], dict[str, Any]]:
     return lambda: app_factory().openapi()
 
 
 _DSN = "postgresql://unused@127.0.0.1/unused"
+PAYMENT_EVENTS = ("payment.created", "payment.pending", "payment.success", "payment.failed",
+                  "payment.captured")  # fmt: skip
 
 # file (relative to the repo root) -> how to produce its content
 CONTRACTS: dict[str, Callable[[], dict[str, Any]]] = {
@@ -60,11 +69,21 @@ CONTRACTS: dict[str, Callable[[], dict[str, Any]]] = {
     "tests/contract/schemas/orders.order.created.v1.json": lambda: event_schema(
         "order.created.v1", orders.schemas.OrderPublic
     ),
+    "tests/contract/schemas/orders.order.paid.v1.json": lambda: event_schema(
+        "order.paid.v1", orders.schemas.OrderPublic
+    ),
+    **{
+        f"tests/contract/schemas/payments.{kind}.v1.json": _payment_event(kind)
+        for kind in PAYMENT_EVENTS
+    },
     "services/merchants/openapi.json": _openapi(
         lambda: merchants.main.create_app(merchants.settings.Settings(database_url=_DSN))
     ),
     "services/orders/openapi.json": _openapi(
         lambda: orders.main.create_app(orders.settings.Settings(database_url=_DSN))
+    ),
+    "services/payments/openapi.json": _openapi(
+        lambda: payments.main.create_app(payments.settings.Settings(database_url=_DSN))
     ),
 }
 

@@ -82,3 +82,75 @@ def test_order_internal_example_matches_what_payments_will_read() -> None:
     jsonschema.validate(example, schema("orders.order.internal.json"))
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**example, "amount": "50000"}, schema("orders.order.internal.json"))
+
+
+def _payment(method: str) -> "Any":
+    from datetime import UTC, datetime
+
+    from payments.domain import Payment, PaymentId, PaymentMethod, PaymentStatus
+
+    now = datetime.now(UTC)
+    upi = method == "upi"
+    return Payment(
+        id=PaymentId("pay_AbCdEfGhIjKlMnOp"),
+        order_id="order_NXhj67fGH2jk9mPq",
+        merchant_id=uuid4(),
+        amount=50000,
+        currency="INR",
+        method=PaymentMethod(method),
+        status=PaymentStatus.SUCCESS,
+        vpa="user@paytm" if upi else None,
+        card_network=None if upi else "visa",
+        card_last4=None if upi else "1111",
+        error_code=None,
+        error_description=None,
+        captured=False,
+        captured_at=None,
+        amount_refunded=0,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+@pytest.mark.parametrize("method", ["upi", "card"])
+@pytest.mark.parametrize("kind", ["payment.created", "payment.pending", "payment.success",
+                                  "payment.captured"])  # fmt: skip
+def test_payment_events_match_their_schemas(kind: str, method: str) -> None:
+    import payments.events
+
+    messages = payments.events.payment_event(kind, _payment(method))
+    assert messages
+    for message in messages:
+        jsonschema.validate(message.payload, schema(f"payments.{kind}.v1.json"))
+
+
+def test_orders_handles_every_payment_event_routed_to_it() -> None:
+    import payments.events
+
+    routed = {
+        kind for kind, consumers in payments.events.CONSUMERS.items() if "orders" in consumers
+    }
+    assert routed == set(orders.events.ORDER_STATUS_AFTER)
+    for kind in routed:  # what orders reads from the event is promised by the schema
+        assert "order_id" in schema(f"payments.{kind}.v1.json")["properties"]["data"]["required"]
+
+
+async def test_payments_reads_the_orders_internal_api_as_published() -> None:
+    from payments.clients import OrdersClient
+
+    answer = {"id": "order_NXhj67fGH2jk9mPq", "merchant_id": str(uuid4()), "amount": 50000,
+              "currency": "INR", "status": "created"}  # fmt: skip
+    jsonschema.validate(answer, schema("orders.order.internal.json"))
+
+    def orders_side(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/internal/v1/orders/order_NXhj67fGH2jk9mPq"
+        return httpx.Response(200, json=answer)
+
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(orders_side), base_url="http://orders"
+    ) as client:
+        order = await OrdersClient(client).get_order("order_NXhj67fGH2jk9mPq")
+    assert order is not None
+    assert (str(order.merchant_id), order.amount, order.currency) == (
+        answer["merchant_id"], 50000, "INR"
+    )  # fmt: skip

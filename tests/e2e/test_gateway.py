@@ -4,11 +4,9 @@ import json
 import os
 import re
 import secrets
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,40 +14,12 @@ import httpx
 import pytest
 import redis
 
-from devstack.edge import load_routes
-from devstack.stack import Ports, Stack
+from devstack.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
 TEST_HEADERS = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
 AUTH_ERROR = {"error": {"code": "AUTHENTICATION_ERROR", "description": "Invalid API credentials"}}
-
-
-@pytest.fixture(scope="module")
-def stack(
-    admin_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    table = load_routes()
-    services = ["merchants", *(s for s in table.services if s != "merchants")]
-    gateway = Stack(
-        tmp_path_factory.mktemp("stack"),
-        Ports.free(table, services),
-        table,
-        database=f"gw_e2e_{secrets.token_hex(4)}",
-        durable=False,
-        admin_url=admin_url,
-        given_redis_url=redis_url,
-        extra_env={"WORKER_HEARTBEAT_SECONDS": "2"},
-    )
-    gateway.start()
-    yield gateway
-    gateway.stop()
-
-
-@pytest.fixture(scope="module")
-def api(stack: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.url("api"), timeout=10) as client:
-        yield client
 
 
 def test_health_reports_database_redis_and_worker(api: httpx.Client) -> None:
@@ -187,10 +157,16 @@ def test_merchants_are_isolated_from_each_other(api: httpx.Client, stack: Stack)
 
 
 def test_health_notices_a_dead_worker(api: httpx.Client, stack: Stack) -> None:
-    """Runs last in this module: it kills the orders worker for good."""
-    [worker] = [p for p in stack.processes if p.name == "orders-worker"]
-    os.killpg(worker.popen.pid, signal.SIGKILL)  # taskiq's supervisor and its worker child
-    worker.popen.wait()
+    """Kills the orders worker, sees /health report it, then starts it again."""
+    stack.kill("orders-worker")
+    try:
+        wait_for_stopped(api)
+    finally:
+        stack.restart("orders-worker")
+    stack.wait_healthy()
+
+
+def wait_for_stopped(api: httpx.Client) -> None:
     deadline = time.monotonic() + 10
     body: dict[str, Any] = {}
     while time.monotonic() < deadline:
@@ -205,4 +181,3 @@ def test_health_notices_a_dead_worker(api: httpx.Client, stack: Stack) -> None:
         "stopped",
         "connected",
     )
-    stack.processes.remove(worker)

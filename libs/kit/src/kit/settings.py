@@ -2,8 +2,18 @@
 
 from typing import Annotated, Literal
 
-from pydantic import SecretStr, field_validator
+from pydantic import BeforeValidator, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+# A list given in the environment as `a,b,c`.
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_split_commas)]
 
 
 class ServiceSettings(BaseSettings):
@@ -18,16 +28,13 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     environment: Literal["dev", "test", "production"] = "dev"
     # Worker names whose heartbeat /health reports; empty means "this service has no worker".
-    health_workers: Annotated[list[str], NoDecode] = []
+    health_workers: CommaList = []
     # Workers serve Prometheus metrics on their own port (APIs serve /metrics on theirs).
     worker_metrics_port: int | None = None
     worker_metrics_addr: str = "0.0.0.0"  # noqa: S104 - containers must expose it to the scraper
     # A worker refreshes its heartbeat every third of this; silent longer, /health says stopped.
     worker_heartbeat_seconds: int = 15
-
-    @field_validator("health_workers", mode="before")
-    @classmethod
-    def _comma_separated(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+    # Redis-stream redelivery: a message unacknowledged this long is taken over by a live worker.
+    # Must exceed the longest task, or a running task is started twice.
+    queue_idle_timeout_ms: int = 60_000
+    queue_reclaim_interval_seconds: float = 10.0

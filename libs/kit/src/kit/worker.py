@@ -8,16 +8,19 @@ module-level broker (`taskiq worker <service>.worker:broker`). Tasks reach the d
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import asyncpg
-from prometheus_client import start_http_server
+from prometheus_client import Gauge, start_http_server
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from taskiq import AsyncBroker, Context, TaskiqEvents, TaskiqState
 
 from kit import health
 from kit.app import open_resources
 from kit.broker import make_broker
+from kit.jobs import JobStatsMiddleware, stream_counts
 from kit.logs import configure_logging
 from kit.outbox import Relay, TaskiqPublisher
 from kit.settings import ServiceSettings
@@ -26,6 +29,10 @@ from kit.telemetry import setup_tracing
 log = logging.getLogger("kit.worker")
 
 Task = Callable[..., Coroutine[Any, Any, Any]]
+Chore = Callable[[TaskiqState], Awaitable[None]]
+
+QUEUE_PENDING = Gauge("taskiq_queue_pending_messages", "Delivered, not yet acknowledged", ["queue"])
+QUEUE_LAG = Gauge("taskiq_queue_lag_messages", "Waiting in the stream for this group", ["queue"])
 
 
 def message_id(context: Context) -> str:
@@ -33,10 +40,45 @@ def message_id(context: Context) -> str:
     return str(context.message.labels["message_id"])
 
 
-def create_worker(service: str, settings: ServiceSettings, tasks: dict[str, Task]) -> AsyncBroker:
+async def _every(seconds: float, chore: Chore, state: TaskiqState) -> None:
+    while True:
+        try:
+            await chore(state)
+        except Exception:
+            log.exception("periodic chore failed", extra={"chore": chore.__name__})
+        await asyncio.sleep(seconds)
+
+
+def _queue_gauges(queue: str) -> Chore:
+    async def measure_queue(state: TaskiqState) -> None:
+        redis: Redis = state.redis
+        try:
+            waiting, taken = await stream_counts(redis, queue)
+        except RedisError:
+            return
+        QUEUE_LAG.labels(queue).set(waiting)
+        QUEUE_PENDING.labels(queue).set(taken)
+
+    return measure_queue
+
+
+def create_worker(
+    service: str,
+    settings: ServiceSettings,
+    tasks: dict[str, Task],
+    chores: list[tuple[float, Chore]] | None = None,
+) -> AsyncBroker:
+    """`chores`: (interval in seconds, coroutine) pairs run in the background, e.g. pruning."""
     configure_logging(service, settings.log_level)
     setup_tracing(f"{service}-worker")
-    broker = make_broker(settings.redis_url, service)
+    broker = make_broker(
+        settings.redis_url,
+        service,
+        idle_timeout_ms=settings.queue_idle_timeout_ms,
+        reclaim_interval=settings.queue_reclaim_interval_seconds,
+    )
+    broker.add_middlewares(JobStatsMiddleware(settings.redis_url))
+    chores = [(5.0, _queue_gauges(service)), *(chores or [])]
     for name, task in tasks.items():
         broker.register_task(task, task_name=name)
     stack = contextlib.AsyncExitStack()
@@ -55,6 +97,7 @@ def create_worker(service: str, settings: ServiceSettings, tasks: dict[str, Task
                 health.beat_forever(resources.redis, service, settings.worker_heartbeat_seconds)
             )
         )
+        background.extend(asyncio.create_task(_every(s, c, state)) for s, c in chores)
         if settings.worker_metrics_port:
             start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_addr)
         log.info("worker started", extra={"tasks": sorted(tasks)})

@@ -1,6 +1,6 @@
 """Orders: what a merchant asks its customer to pay. No I/O."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, NewType
@@ -16,8 +16,15 @@ MAX_AMOUNT = 100_000_000_000  # ₹1,00,00,00,000: beyond any checkout, well ins
 
 
 class OrderStatus(StrEnum):
+    """created → attempted (a payment was made) → paid (a payment succeeded); never backwards."""
+
     CREATED = "created"
+    ATTEMPTED = "attempted"
     PAID = "paid"
+
+    @property
+    def rank(self) -> int:
+        return list(OrderStatus).index(self)
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,12 @@ class Order:
     status: OrderStatus
     created_at: datetime
     updated_at: datetime
+
+    def advance(self, status: OrderStatus) -> "Order":
+        """Move forward to `status`; events may arrive out of order, so never move back."""
+        if status.rank <= self.status.rank:
+            return self
+        return replace(self, status=status)
 
 
 class OrderNotFound(NotFound):

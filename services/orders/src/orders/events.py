@@ -2,16 +2,24 @@
 
 from kit.events import Envelope
 from kit.outbox import OutboxMessage, event_messages
-from orders.domain import Order
+from orders.domain import Order, OrderStatus
 from orders.schemas import OrderPublic
 
 ORDER_CREATED = "order.created"
+ORDER_PAID = "order.paid"
 
 # Subscribers by event type (DESIGN §2): every merchant-facing event goes to webhooks.
-CONSUMERS: dict[str, tuple[str, ...]] = {ORDER_CREATED: ("webhooks",)}
+CONSUMERS: dict[str, tuple[str, ...]] = {ORDER_CREATED: ("webhooks",), ORDER_PAID: ("webhooks",)}
+
+# What a payment event means for its order (events this service consumes).
+ORDER_STATUS_AFTER = {"payment.created": OrderStatus.ATTEMPTED, "payment.success": OrderStatus.PAID}
+
+
+def order_event(event_type: str, order: Order) -> tuple[Envelope, list[OutboxMessage]]:
+    data = OrderPublic.model_validate(order).model_dump(mode="json")
+    envelope = Envelope.new(event_type, order.merchant_id, data)
+    return envelope, event_messages(envelope, CONSUMERS[event_type])
 
 
 def order_created(order: Order) -> tuple[Envelope, list[OutboxMessage]]:
-    data = OrderPublic.model_validate(order).model_dump(mode="json")
-    envelope = Envelope.new(ORDER_CREATED, order.merchant_id, data)
-    return envelope, event_messages(envelope, CONSUMERS[ORDER_CREATED])
+    return order_event(ORDER_CREATED, order)

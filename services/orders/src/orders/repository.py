@@ -42,6 +42,24 @@ async def get_order(conn: asyncpg.Connection, order_id: str) -> Order | None:
     return None if row is None else _order(row)
 
 
+async def lock_order(conn: asyncpg.Connection, order_id: str) -> Order | None:
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM merchant_order WHERE id = $1 FOR UPDATE", order_id
+    )
+    return None if row is None else _order(row)
+
+
+async def update_status(conn: asyncpg.Connection, order: Order) -> Order:
+    row = await conn.fetchrow(
+        "UPDATE merchant_order SET status = $2, updated_at = clock_timestamp() WHERE id = $1"
+        f" RETURNING {_COLUMNS}",
+        order.id, order.status.value,
+    )  # fmt: skip
+    if row is None:
+        raise LookupError(f"order {order.id} vanished while locked")
+    return _order(row)
+
+
 async def list_orders(
     conn: asyncpg.Connection, merchant_id: UUID, limit: int, offset: int
 ) -> tuple[list[Order], int]:

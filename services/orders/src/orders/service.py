@@ -1,12 +1,16 @@
 """Order use cases; each opens one transaction."""
 
+import logging
 from typing import Any
 from uuid import UUID
 
-from kit import outbox
+from kit import inbox, outbox
 from kit.db import Database
+from kit.events import Envelope
 from orders import events, repository
-from orders.domain import Order, OrderNotFound, new_order_id
+from orders.domain import Order, OrderNotFound, OrderStatus, new_order_id
+
+log = logging.getLogger("orders.service")
 
 
 async def create_order(
@@ -26,6 +30,27 @@ async def create_order(
             )
         _, messages = events.order_created(order)
         await outbox.add(conn, messages)
+    return order
+
+
+async def apply_payment_event(db: Database, message_id: str, event: Envelope) -> Order | None:
+    """Move the order along after a payment event (once per message, in any order)."""
+    target = events.ORDER_STATUS_AFTER.get(event.type)
+    if target is None:
+        return None
+    async with db.transaction() as conn:
+        if not await inbox.first_delivery(conn, message_id):
+            return None
+        order = await repository.lock_order(conn, str(event.data["order_id"]))
+        if order is None:
+            log.warning("payment event for an unknown order", extra={"event_id": event.id})
+            return None
+        moved = order.advance(target)
+        if moved is order:
+            return order
+        order = await repository.update_status(conn, moved)
+        if order.status is OrderStatus.PAID:
+            await outbox.add(conn, events.order_event(events.ORDER_PAID, order)[1])
     return order
 
 

@@ -1,6 +1,10 @@
-"""The orders worker: relays the outbox (`taskiq worker orders.worker:broker`)."""
+"""The orders worker: follows payment events and relays the outbox.
+
+Run: `taskiq worker orders.worker:broker --workers 1 --no-configure-logging`.
+"""
 
 from kit.worker import create_worker
+from orders import tasks
 from orders.settings import Settings
 
-broker = create_worker("orders", Settings(), tasks={})
+broker = create_worker("orders", Settings(), tasks={"orders.handle_event": tasks.handle_event})

@@ -5,7 +5,7 @@ import pytest
 from kit.db import Database
 from kit.events import Envelope
 from orders import service
-from orders.domain import OrderNotFound
+from orders.domain import OrderNotFound, OrderStatus
 
 MERCHANT = UUID("550e8400-e29b-41d4-a716-446655440000")
 
@@ -45,3 +45,46 @@ async def test_another_merchants_order_is_not_found(db: Database) -> None:
         await service.get_order(db, order.id, uuid4())
     with pytest.raises(OrderNotFound):
         await service.get_order(db, "order_doesnotexist0000")
+
+
+def payment_event(kind: str, order_id: str) -> Envelope:
+    return Envelope.new(kind, MERCHANT, {"id": "pay_0000000000000000", "order_id": order_id})
+
+
+async def test_payment_events_move_the_order_forward_once_and_never_back(db: Database) -> None:
+    order = await service.create_order(db, MERCHANT, 100, "INR", None, None)
+    created, success = (
+        payment_event("payment.created", order.id),
+        payment_event("payment.success", order.id),
+    )
+    attempted = await service.apply_payment_event(db, "m1", created)
+    assert attempted is not None
+    assert attempted.status is OrderStatus.ATTEMPTED
+    paid = await service.apply_payment_event(db, "m2", success)
+    assert paid is not None
+    assert paid.status is OrderStatus.PAID
+    assert (
+        await service.apply_payment_event(db, "m2", success) is None
+    )  # redelivery: inbox says seen
+    late = await service.apply_payment_event(db, "m3", payment_event("payment.created", order.id))
+    assert late is not None
+    assert late.status is OrderStatus.PAID  # an out-of-order event does not move it back
+    async with db.transaction() as conn:
+        rows = await conn.fetch(
+            "SELECT payload->>'type' AS t FROM outbox"
+            " WHERE payload->'data'->>'id' = $1 ORDER BY id",
+            order.id,
+        )
+    kinds = [r["t"] for r in rows]
+    assert kinds == ["order.created", "order.paid"]
+
+
+async def test_unrelated_events_and_unknown_orders_are_ignored(db: Database) -> None:
+    assert (
+        await service.apply_payment_event(db, "m4", payment_event("payment.failed", "order_x"))
+        is None
+    )
+    assert (
+        await service.apply_payment_event(db, "m5", payment_event("payment.created", "order_x"))
+        is None
+    )

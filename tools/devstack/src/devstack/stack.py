@@ -100,6 +100,7 @@ class Stack:
     servers: list[Server] = field(default_factory=list)
     database_urls: dict[str, str] = field(default_factory=dict)
     redis_url: str = ""
+    _launched: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
 
     @property
     def services(self) -> list[str]:
@@ -149,7 +150,7 @@ class Stack:
             **os.environ,
             "DATABASE_URL": self.database_urls[service],
             "REDIS_URL": self.redis_url,
-            "MERCHANTS_URL": f"http://127.0.0.1:{self.ports.api[MERCHANTS]}",
+            **{f"{s.upper()}_URL": f"http://127.0.0.1:{self.ports.api[s]}" for s in self.services},
             "OTEL_SERVICE_NAME": service,
             "WORKER_METRICS_PORT": str(self.ports.worker_metrics[service]),
             "WORKER_METRICS_ADDR": "127.0.0.1",
@@ -174,6 +175,7 @@ class Stack:
         print(f"migrated  {', '.join(self.services)} (test merchant seeded)", file=say)
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        self._launched[name] = (argv, env)
         log = self.state_dir / "logs" / f"{name}.log"
         with open(log, "ab") as out:
             popen = subprocess.Popen(
@@ -226,6 +228,19 @@ class Stack:
                 last = repr(exc)
             time.sleep(0.2)
         raise RuntimeError(f"stack not healthy after {timeout}s: {last}; logs in {self.state_dir}")
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a process and its children (taskiq runs its worker as a child)."""
+        [process] = [p for p in self.processes if p.name == name]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.popen.pid, signal.SIGKILL)
+        process.popen.wait()
+        self.processes.remove(process)
+
+    def restart(self, name: str) -> None:
+        """Start a killed process again, as it was first started."""
+        argv, env = self._launched[name]
+        self._spawn(name, argv, env)
 
     def check_alive(self) -> None:
         for process in self.processes:

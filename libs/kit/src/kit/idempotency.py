@@ -1,0 +1,107 @@
+"""Stripe-grade idempotency keys (docs/adr/0002): claim, replay, remember, in the use case's
+transaction.
+
+The owning service's schema has an `idempotency_key` table (kit's migration). A key is scoped
+to `(merchant, endpoint)`; the fingerprint is a SHA-256 of the request as the service chooses to
+describe it (never raw card data). A concurrent twin blocks on the key's unique index until the
+first transaction ends, then replays or, after `lock_timeout`, gets a 409.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any
+from uuid import UUID
+
+import asyncpg
+from fastapi import Header
+
+from kit.errors import Conflict, InvalidRequest
+
+KEY_TTL = "24 hours"
+
+
+class IdempotencyKeyReused(InvalidRequest):
+    description = "Different request with the same Idempotency-Key has already been processed"
+
+
+class IdempotencyKeyInUse(Conflict):
+    description = "A request with this Idempotency-Key is still in progress; retry shortly"
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: bytes
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Replays the first response for 24 h; a different body is refused",
+    ),
+]
+
+
+def fingerprint(request: Any) -> str:
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def claim(
+    conn: asyncpg.Connection,
+    merchant_id: UUID,
+    endpoint: str,
+    key: str,
+    request_fingerprint: str,
+    lock_timeout_ms: int = 5000,
+) -> StoredResponse | None:
+    """None: the key is ours, go ahead. Otherwise the response to replay."""
+    await conn.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
+    try:
+        await conn.execute(
+            "DELETE FROM idempotency_key WHERE merchant_id = $1 AND endpoint = $2 AND key = $3"
+            " AND expires_at <= now()",
+            merchant_id, endpoint, key,
+        )  # fmt: skip
+        claimed = await conn.fetchval(
+            "INSERT INTO idempotency_key (merchant_id, endpoint, key, fingerprint, expires_at)"
+            f" VALUES ($1, $2, $3, $4, now() + interval '{KEY_TTL}')"
+            " ON CONFLICT DO NOTHING RETURNING true",
+            merchant_id, endpoint, key, request_fingerprint,
+        )  # fmt: skip
+    except asyncpg.LockNotAvailableError as exc:
+        raise IdempotencyKeyInUse() from exc
+    await conn.execute("SET LOCAL lock_timeout = 0")
+    if claimed:
+        return None
+    row = await conn.fetchrow(
+        "SELECT fingerprint, response_status, response_body FROM idempotency_key"
+        " WHERE merchant_id = $1 AND endpoint = $2 AND key = $3",
+        merchant_id, endpoint, key,
+    )  # fmt: skip
+    if row is None or row["response_status"] is None:
+        raise IdempotencyKeyInUse()
+    if row["fingerprint"] != request_fingerprint:
+        raise IdempotencyKeyReused()
+    return StoredResponse(row["response_status"], bytes(row["response_body"]))
+
+
+async def remember(
+    conn: asyncpg.Connection, merchant_id: UUID, endpoint: str, key: str, response: StoredResponse
+) -> None:
+    """Store the response on the claimed key; commits with the resource it describes."""
+    await conn.execute(
+        "UPDATE idempotency_key SET response_status = $4, response_body = $5"
+        " WHERE merchant_id = $1 AND endpoint = $2 AND key = $3",
+        merchant_id, endpoint, key, response.status, response.body,
+    )  # fmt: skip
+
+
+async def delete_expired(conn: asyncpg.Connection) -> int:
+    result = await conn.execute("DELETE FROM idempotency_key WHERE expires_at <= now()")
+    return int(result.split()[-1])

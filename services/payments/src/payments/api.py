@@ -1,0 +1,153 @@
+"""HTTP routes of the payments service: parse, call service, shape the response."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from kit.app import Db
+from kit.auth import CurrentMerchant
+from kit.errors import InvalidRequest, Unauthenticated, Unavailable
+from kit.health import workers_running
+from kit.http import problems
+from kit.idempotency import IdempotencyKey, IdempotencyKeyInUse, IdempotencyKeyReused
+from kit.jobs import job_counts
+from payments import service
+from payments.domain import (
+    CaptureAmountMismatch,
+    ExpiredCard,
+    InvalidCard,
+    InvalidVpa,
+    OrderAlreadyPaid,
+    OrderNotFound,
+    Payment,
+    PaymentNotCapturable,
+    PaymentNotFound,
+    PaymentStatus,
+)
+from payments.schemas import (
+    CaptureRequest,
+    JobsStatus,
+    PaymentCheckout,
+    PaymentCreate,
+    PaymentCreated,
+    PaymentPublic,
+    PaymentsPublic,
+)
+from payments.settings import Settings
+
+router = APIRouter(prefix="/api/v1/payments", tags=["payments"])
+test_router = APIRouter(prefix="/api/v1/test", tags=["test"])
+
+PaymentIdPath = Annotated[str, Path(max_length=64)]
+CREATE_ERRORS = (InvalidRequest, InvalidVpa, InvalidCard, ExpiredCard, OrderNotFound, Unavailable)
+
+
+def render_created(payment: Payment) -> bytes:
+    return PaymentCreated.model_validate(payment).model_dump_json().encode()
+
+
+def _new_payment(body: PaymentCreate) -> service.NewPayment:
+    card = body.card.to_input() if body.card else None
+    return service.NewPayment(body.order_id, body.method, body.vpa, card)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=PaymentCreated,
+    responses=problems(*CREATE_ERRORS, OrderAlreadyPaid, Unauthenticated, IdempotencyKeyReused,
+                       IdempotencyKeyInUse),
+)  # fmt: skip
+async def create_payment(
+    body: PaymentCreate,
+    request: Request,
+    db: Db,
+    merchant: CurrentMerchant,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Create a payment for one of the merchant's orders; processing happens asynchronously.
+
+    With `Idempotency-Key`, a retry within 24 h returns the first response byte for byte.
+    """
+    stored = await service.create_payment(
+        db,
+        request.state.orders,
+        _new_payment(body),
+        render_created,
+        merchant_id=merchant.merchant_id,
+        idempotency_key=idempotency_key,
+    )
+    return Response(stored.body, status_code=stored.status, media_type="application/json")
+
+
+@router.post(
+    "/public",
+    status_code=201,
+    response_model=PaymentCreated,
+    responses=problems(*CREATE_ERRORS, OrderAlreadyPaid),
+)
+async def create_payment_for_checkout(body: PaymentCreate, request: Request, db: Db) -> Response:
+    """Create a payment from the checkout page: no credentials; the order names the merchant."""
+    stored = await service.create_payment(
+        db, request.state.orders, _new_payment(body), render_created, merchant_id=None
+    )
+    return Response(stored.body, status_code=stored.status, media_type="application/json")
+
+
+@router.get("", responses=problems(InvalidRequest, Unauthenticated))
+async def list_payments(
+    db: Db,
+    merchant: CurrentMerchant,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    status: PaymentStatus | None = None,
+    order_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> PaymentsPublic:
+    """The merchant's payments, newest first, optionally by status or order."""
+    payments, total = await service.list_payments(
+        db, merchant.merchant_id, limit, offset, status, order_id
+    )
+    data = [PaymentPublic.model_validate(p) for p in payments]
+    return PaymentsPublic(data=data, total=total, limit=limit, offset=offset)
+
+
+@router.get("/{payment_id}", responses=problems(PaymentNotFound, Unauthenticated))
+async def get_payment(
+    payment_id: PaymentIdPath, db: Db, merchant: CurrentMerchant
+) -> PaymentPublic:
+    """One of the merchant's payments."""
+    return PaymentPublic.model_validate(
+        await service.get_payment(db, payment_id, merchant.merchant_id)
+    )
+
+
+@router.get("/{payment_id}/public", responses=problems(PaymentNotFound))
+async def get_payment_for_checkout(payment_id: PaymentIdPath, db: Db) -> PaymentCheckout:
+    """Status for the checkout page to poll; no credentials, no payer details."""
+    return PaymentCheckout.model_validate(await service.get_payment(db, payment_id))
+
+
+@router.post(
+    "/{payment_id}/capture",
+    responses=problems(
+        PaymentNotFound, PaymentNotCapturable, CaptureAmountMismatch, Unauthenticated
+    ),
+)
+async def capture_payment(
+    payment_id: PaymentIdPath, db: Db, merchant: CurrentMerchant, body: CaptureRequest | None = None
+) -> PaymentPublic:
+    """Capture a successful payment, once and in full."""
+    amount = body.amount if body else None
+    return PaymentPublic.model_validate(
+        await service.capture_payment(db, merchant.merchant_id, payment_id, amount)
+    )
+
+
+@test_router.get("/jobs/status")
+async def jobs_status(request: Request) -> JobsStatus:
+    """Jobs waiting, in progress, done and failed across the queues; worker from its heartbeat."""
+    settings: Settings = request.state.settings
+    redis = request.state.redis
+    counts = await job_counts(redis, settings.job_queues)
+    running = await workers_running(redis, settings.job_workers)
+    return JobsStatus(**counts, worker_status="running" if running else "stopped")

@@ -1,0 +1,238 @@
+"""Payments, their validation and their state machine. No I/O."""
+
+import random
+import re
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from enum import StrEnum
+from typing import NewType
+from uuid import UUID
+
+from kit.errors import InvalidRequest, NotFound
+from kit.ids import new_id
+
+PaymentId = NewType("PaymentId", str)
+
+VPA_PATTERN = re.compile(r"^[a-zA-Z0-9._-]+@[a-zA-Z0-9]+$")
+ORDER_ID_PATTERN = re.compile(r"^order_[A-Za-z0-9]{16}$")
+PAYMENT_FAILED = "PAYMENT_FAILED"
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "pending"
+    SUCCESS = "success"
+    FAILED = "failed"
+
+
+class PaymentMethod(StrEnum):
+    UPI = "upi"
+    CARD = "card"
+
+
+class InvalidVpa(InvalidRequest):
+    code = "INVALID_VPA"
+    description = "VPA format invalid"
+
+
+class InvalidCard(InvalidRequest):
+    code = "INVALID_CARD"
+    description = "Card validation failed"
+
+
+class ExpiredCard(InvalidRequest):
+    code = "EXPIRED_CARD"
+    description = "Card expiry date invalid"
+
+
+class UnsupportedMethod(InvalidRequest):
+    description = "method must be one of: upi, card"
+
+
+class PaymentNotFound(NotFound):
+    description = "Payment not found"
+
+
+class OrderNotFound(NotFound):
+    description = "Order not found"
+
+
+class OrderAlreadyPaid(InvalidRequest):
+    description = "Order is already paid"
+
+
+class PaymentNotCapturable(InvalidRequest):
+    description = "Payment not in capturable state"
+
+
+class CaptureAmountMismatch(InvalidRequest):
+    description = "Capture amount must equal the payment amount"
+
+
+@dataclass(frozen=True)
+class OrderRef:
+    """What payments needs of an order (read from the orders service; these never change)."""
+
+    id: str
+    merchant_id: UUID
+    amount: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class CardInput:
+    """As the customer typed it. Lives only in memory, never stored, logged or queued."""
+
+    number: str
+    expiry_month: str
+    expiry_year: str
+    cvv: str
+    holder_name: str
+
+    def __repr__(self) -> str:
+        return "CardInput(<redacted>)"
+
+
+@dataclass(frozen=True)
+class CardSummary:
+    network: str
+    last4: str
+
+
+@dataclass(frozen=True)
+class Payment:
+    id: PaymentId
+    order_id: str
+    merchant_id: UUID
+    amount: int
+    currency: str
+    method: PaymentMethod
+    status: PaymentStatus
+    vpa: str | None
+    card_network: str | None
+    card_last4: str | None
+    error_code: str | None
+    error_description: str | None
+    captured: bool
+    captured_at: datetime | None
+    amount_refunded: int
+    created_at: datetime
+    updated_at: datetime
+
+    def complete(self, success: bool, at: datetime, reason: str | None = None) -> "Payment":
+        """pending → success | failed (the worker's decision)."""
+        if self.status is not PaymentStatus.PENDING:
+            raise ValueError(f"payment {self.id} is already {self.status}")
+        if success:
+            return replace(self, status=PaymentStatus.SUCCESS, updated_at=at)
+        return replace(
+            self,
+            status=PaymentStatus.FAILED,
+            error_code=PAYMENT_FAILED,
+            error_description=reason or "Payment processing failed",
+            updated_at=at,
+        )
+
+    def capture(self, amount: int | None, at: datetime) -> "Payment":
+        """Only a successful, not yet captured payment, in full."""
+        if self.status is not PaymentStatus.SUCCESS or self.captured:
+            raise PaymentNotCapturable()
+        if amount is not None and amount != self.amount:
+            raise CaptureAmountMismatch()
+        return replace(self, captured=True, captured_at=at, updated_at=at)
+
+
+def new_payment_id() -> PaymentId:
+    return PaymentId(new_id("pay_"))
+
+
+def check_vpa(vpa: str | None) -> str:
+    if vpa is None or not VPA_PATTERN.match(vpa):
+        raise InvalidVpa()
+    return vpa
+
+
+def card_digits(number: str) -> str:
+    return number.replace(" ", "").replace("-", "")
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2 == 1:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def card_network(digits: str) -> str:
+    if digits.startswith("4"):
+        return "visa"
+    if digits[:2] in {"51", "52", "53", "54", "55"}:
+        return "mastercard"
+    if digits[:2] in {"34", "37"}:
+        return "amex"
+    if digits[:2] in {"60", "65"} or 81 <= int(digits[:2] or 0) <= 89:
+        return "rupay"
+    return "unknown"
+
+
+def check_expiry(month: str, year: str, today: date) -> None:
+    """Month 1 to 12; year `25` or `2025`; the current month is still valid."""
+    month, year = month.strip(), year.strip()
+    if not (month.isdigit() and year.isdigit()) or len(year) not in (2, 4):
+        raise ExpiredCard()
+    month_number, year_number = int(month), int(year)
+    if len(year) == 2:
+        year_number += 2000
+    if not 1 <= month_number <= 12 or (year_number, month_number) < (today.year, today.month):
+        raise ExpiredCard()
+
+
+def summarize_card(card: CardInput, today: date) -> CardSummary:
+    """Validate a card and keep only what may be stored: network and last four digits."""
+    digits = card_digits(card.number)
+    if not (digits.isdigit() and 13 <= len(digits) <= 19 and luhn_valid(digits)):
+        raise InvalidCard()
+    if not (card.cvv.isdigit() and len(card.cvv) in (3, 4)) or not card.holder_name.strip():
+        raise InvalidCard()
+    check_expiry(card.expiry_month, card.expiry_year, today)
+    return CardSummary(card_network(digits), digits[-4:])
+
+
+def redacted_card(card: CardInput) -> dict[str, str]:
+    """What the idempotency fingerprint may see of a card: no number, no CVV."""
+    digits = card_digits(card.number)
+    return {
+        "last4": digits[-4:],
+        "network": card_network(digits) if digits.isdigit() else "unknown",
+        "expiry": f"{card.expiry_month}/{card.expiry_year}",
+        "holder_name": card.holder_name,
+    }
+
+
+@dataclass(frozen=True)
+class ProcessingRules:
+    """The worker's delay and outcome: exact in test mode, random otherwise (the contract)."""
+
+    test_mode: bool
+    test_payment_success: bool
+    test_processing_delay_ms: int
+    upi_success_rate: float
+    card_success_rate: float
+    delay_min_ms: int
+    delay_max_ms: int
+
+    def delay_seconds(self, rng: random.Random) -> float:
+        if self.test_mode:
+            return self.test_processing_delay_ms / 1000
+        low, high = sorted((self.delay_min_ms, self.delay_max_ms))
+        return rng.uniform(low, high) / 1000
+
+    def succeeds(self, method: PaymentMethod, rng: random.Random) -> bool:
+        if self.test_mode:
+            return self.test_payment_success
+        rate = self.upi_success_rate if method is PaymentMethod.UPI else self.card_success_rate
+        return rng.random() < rate

@@ -1,0 +1,101 @@
+"""SQL for payments; rows in, domain objects out."""
+
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from payments.domain import Payment, PaymentMethod, PaymentStatus
+
+_COLUMNS = (
+    "id, order_id, merchant_id, amount_minor, currency, method, status, vpa, card_network,"
+    " card_last4, error_code, error_description, captured, captured_at, amount_refunded_minor,"
+    " created_at, updated_at"
+)
+
+
+def _payment(row: asyncpg.Record) -> Payment:
+    values = dict(row)
+    values["amount"] = values.pop("amount_minor")
+    values["amount_refunded"] = values.pop("amount_refunded_minor")
+    values["method"] = PaymentMethod(values["method"])
+    values["status"] = PaymentStatus(values["status"])
+    return Payment(**values)
+
+
+async def insert_payment(conn: asyncpg.Connection, payment: Payment) -> Payment | None:
+    """Insert; None if the id is taken (the caller draws another)."""
+    row = await conn.fetchrow(
+        "INSERT INTO payment (id, order_id, merchant_id, amount_minor, currency, method, status,"
+        " vpa, card_network, card_last4, created_at, updated_at)"
+        " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, t, t FROM clock_timestamp() t"
+        f" ON CONFLICT (id) DO NOTHING RETURNING {_COLUMNS}",
+        payment.id, payment.order_id, payment.merchant_id, payment.amount, payment.currency,
+        payment.method.value, payment.status.value, payment.vpa, payment.card_network,
+        payment.card_last4,
+    )  # fmt: skip
+    return None if row is None else _payment(row)
+
+
+async def get_payment(conn: asyncpg.Connection, payment_id: str) -> Payment | None:
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM payment WHERE id = $1", payment_id)
+    return None if row is None else _payment(row)
+
+
+async def lock_payment(conn: asyncpg.Connection, payment_id: str) -> Payment | None:
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM payment WHERE id = $1 FOR UPDATE", payment_id
+    )
+    return None if row is None else _payment(row)
+
+
+async def update_payment(conn: asyncpg.Connection, payment: Payment) -> Payment:
+    row = await conn.fetchrow(
+        "UPDATE payment SET status = $2, error_code = $3, error_description = $4, captured = $5,"
+        " captured_at = $6, amount_refunded_minor = $7, updated_at = clock_timestamp()"
+        f" WHERE id = $1 RETURNING {_COLUMNS}",
+        payment.id, payment.status.value, payment.error_code, payment.error_description,
+        payment.captured, payment.captured_at, payment.amount_refunded,
+    )  # fmt: skip
+    if row is None:
+        raise LookupError(f"payment {payment.id} vanished while locked")
+    return _payment(row)
+
+
+async def order_is_paid(conn: asyncpg.Connection, order_id: str) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM payment WHERE order_id = $1 AND status = 'success')",
+            order_id,
+        )
+    )
+
+
+async def list_payments(
+    conn: asyncpg.Connection,
+    merchant_id: UUID,
+    limit: int,
+    offset: int,
+    status: PaymentStatus | None,
+    order_id: str | None,
+) -> tuple[list[Payment], int]:
+    where = (
+        "merchant_id = $1 AND ($2::text IS NULL OR status = $2)"
+        " AND ($3::text IS NULL OR order_id = $3)"
+    )
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM payment WHERE {where}"
+        " ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5",
+        merchant_id, status.value if status else None, order_id, limit, offset,
+    )  # fmt: skip
+    total = await conn.fetchval(
+        f"SELECT count(*) FROM payment WHERE {where}",
+        merchant_id, status.value if status else None, order_id,
+    )  # fmt: skip
+    return [_payment(r) for r in rows], int(total)
+
+
+async def clock(conn: asyncpg.Connection) -> datetime:
+    """The database's clock, so every timestamp of a payment comes from one source."""
+    value: datetime = await conn.fetchval("SELECT clock_timestamp()")
+    return value

@@ -1,0 +1,195 @@
+"""Payment use cases; each opens its transactions visibly."""
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Protocol
+from uuid import UUID
+
+from kit import idempotency, outbox
+from kit.db import Database
+from kit.idempotency import StoredResponse
+from payments import events, repository
+from payments.domain import (
+    ORDER_ID_PATTERN,
+    CardInput,
+    OrderAlreadyPaid,
+    OrderNotFound,
+    OrderRef,
+    Payment,
+    PaymentMethod,
+    PaymentNotFound,
+    PaymentStatus,
+    ProcessingRules,
+    UnsupportedMethod,
+    check_vpa,
+    new_payment_id,
+    redacted_card,
+    summarize_card,
+)
+from payments.metrics import PAYMENT_AMOUNT, PAYMENTS, PROCESSING_SECONDS
+
+CREATE_ENDPOINT = "POST /api/v1/payments"
+log = logging.getLogger("payments.service")
+
+
+class Orders(Protocol):
+    async def get_order(self, order_id: str) -> OrderRef | None: ...
+
+
+@dataclass(frozen=True)
+class NewPayment:
+    order_id: str
+    method: str
+    vpa: str | None
+    card: CardInput | None
+
+    def fingerprint(self) -> str:
+        """Identifies the request for idempotency without any card secret."""
+        card = redacted_card(self.card) if self.card else None
+        return idempotency.fingerprint([self.order_id, self.method, self.vpa, card])
+
+
+Render = Callable[[Payment], bytes]
+
+
+async def create_payment(
+    db: Database,
+    orders: Orders,
+    request: NewPayment,
+    render: Render,
+    *,
+    merchant_id: UUID | None,
+    idempotency_key: str | None = None,
+    today: date | None = None,
+) -> StoredResponse:
+    """Validate, insert a pending payment with its events and processing job, answer 201.
+
+    `merchant_id` None is the public checkout (the order's merchant is used). With an
+    idempotency key the first response is stored and replayed; errors are not stored.
+    """
+    async with db.transaction() as conn:
+        if merchant_id and idempotency_key:
+            earlier = await idempotency.claim(
+                conn, merchant_id, CREATE_ENDPOINT, idempotency_key, request.fingerprint()
+            )
+            if earlier:
+                return earlier
+        order = (
+            await orders.get_order(request.order_id)
+            if ORDER_ID_PATTERN.match(request.order_id)
+            else None
+        )
+        if order is None or (merchant_id is not None and order.merchant_id != merchant_id):
+            raise OrderNotFound()
+        vpa, network, last4 = None, None, None
+        if request.method == PaymentMethod.UPI:
+            vpa = check_vpa(request.vpa)
+        elif request.method == PaymentMethod.CARD and request.card is not None:
+            summary = summarize_card(request.card, today or datetime.now(UTC).date())
+            network, last4 = summary.network, summary.last4
+        elif request.method == PaymentMethod.CARD:
+            raise UnsupportedMethod("card is required for method card")
+        else:
+            raise UnsupportedMethod()
+        if await repository.order_is_paid(conn, order.id):
+            raise OrderAlreadyPaid()
+        payment = None
+        while payment is None:  # an id collision is astronomically rare; draw again
+            draft = Payment(
+                id=new_payment_id(), order_id=order.id, merchant_id=order.merchant_id,
+                amount=order.amount, currency=order.currency, method=PaymentMethod(request.method),
+                status=PaymentStatus.PENDING, vpa=vpa, card_network=network, card_last4=last4,
+                error_code=None, error_description=None, captured=False, captured_at=None,
+                amount_refunded=0, created_at=datetime.now(UTC), updated_at=datetime.now(UTC),
+            )  # fmt: skip
+            payment = await repository.insert_payment(conn, draft)
+        await outbox.add(conn, events.payment_created(payment))
+        response = StoredResponse(201, render(payment))
+        if merchant_id and idempotency_key:
+            await idempotency.remember(
+                conn, merchant_id, CREATE_ENDPOINT, idempotency_key, response
+            )
+    PAYMENTS.labels(payment.method.value, payment.status.value).inc()
+    log.info("payment created", extra={"payment_id": payment.id, "order_id": payment.order_id,
+                                       "method": payment.method.value})  # fmt: skip
+    return response
+
+
+async def process_payment(
+    db: Database,
+    payment_id: str,
+    rules: ProcessingRules,
+    rng: random.Random,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> Payment | None:
+    """The worker's job: wait, decide, record the outcome with its event. Safe to run twice."""
+    async with db.transaction() as conn:
+        payment = await repository.get_payment(conn, payment_id)
+    if payment is None or payment.status is not PaymentStatus.PENDING:
+        return payment  # a redelivery of a job already done
+    await sleep(rules.delay_seconds(rng))
+    success = rules.succeeds(payment.method, rng)
+    async with db.transaction() as conn:
+        payment = await repository.lock_payment(conn, payment_id)
+        if payment is None or payment.status is not PaymentStatus.PENDING:
+            return payment
+        reason = None
+        if success and await repository.order_is_paid(conn, payment.order_id):
+            success, reason = False, "Order already paid by another payment"
+        done = await repository.update_payment(
+            conn, payment.complete(success, await repository.clock(conn), reason)
+        )
+        await outbox.add(conn, events.payment_completed(done))
+    PAYMENTS.labels(done.method.value, done.status.value).inc()
+    PROCESSING_SECONDS.labels(done.method.value, done.status.value).observe(
+        (done.updated_at - done.created_at).total_seconds()
+    )
+    if done.status is PaymentStatus.SUCCESS:
+        PAYMENT_AMOUNT.labels(done.currency).inc(done.amount)
+    log.info("payment processed", extra={"payment_id": done.id, "status": done.status.value})
+    return done
+
+
+async def capture_payment(
+    db: Database, merchant_id: UUID, payment_id: str, amount: int | None
+) -> Payment:
+    """Capture a successful payment once, in full; emits `payment.captured`."""
+    async with db.transaction() as conn:
+        payment = await repository.lock_payment(conn, payment_id)
+        if payment is None or payment.merchant_id != merchant_id:
+            raise PaymentNotFound()
+        captured = await repository.update_payment(
+            conn, payment.capture(amount, await repository.clock(conn))
+        )
+        await outbox.add(conn, events.payment_event(events.PAYMENT_CAPTURED, captured))
+    return captured
+
+
+async def get_payment(db: Database, payment_id: str, merchant_id: UUID | None = None) -> Payment:
+    """The payment; another merchant's payment is reported as missing."""
+    async with db.transaction() as conn:
+        payment = await repository.get_payment(conn, payment_id)
+    if payment is None or (merchant_id is not None and payment.merchant_id != merchant_id):
+        raise PaymentNotFound()
+    return payment
+
+
+async def list_payments(
+    db: Database,
+    merchant_id: UUID,
+    limit: int,
+    offset: int,
+    status: PaymentStatus | None = None,
+    order_id: str | None = None,
+) -> tuple[list[Payment], int]:
+    async with db.transaction() as conn:
+        return await repository.list_payments(conn, merchant_id, limit, offset, status, order_id)
+
+
+async def prune_idempotency_keys(db: Database) -> int:
+    async with db.transaction() as conn:
+        return await idempotency.delete_expired(conn)

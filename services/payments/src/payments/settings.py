@@ -1,0 +1,27 @@
+"""Configuration of the payments service (environment variables only; the contract's names)."""
+
+from pydantic import Field
+
+from kit.settings import CommaList, ServiceSettings
+
+
+class Settings(ServiceSettings):
+    merchants_url: str = "http://127.0.0.1:8101"
+    orders_url: str = "http://127.0.0.1:8102"
+    auth_cache_ttl_seconds: float = 30.0
+    order_cache_ttl_seconds: float = 300.0  # order amount, currency and merchant never change
+
+    # Processing, as the contract's .env.example names them (delays in milliseconds).
+    test_mode: bool = False
+    test_payment_success: bool = True
+    test_processing_delay: int = Field(default=1000, ge=0)
+    upi_success_rate: float = Field(default=0.90, ge=0, le=1)
+    card_success_rate: float = Field(default=0.95, ge=0, le=1)
+    processing_delay_min: int = Field(default=5000, ge=0)
+    processing_delay_max: int = Field(default=10000, ge=0)
+
+    # Streams summed by GET /api/v1/test/jobs/status, and the workers it reports on.
+    job_queues: CommaList = Field(
+        default_factory=lambda: ["payments", "refunds", "webhooks", "orders"]
+    )
+    job_workers: CommaList = Field(default_factory=lambda: ["payments"])

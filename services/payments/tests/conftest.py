@@ -1,0 +1,128 @@
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+import merchants.main
+import merchants.settings
+import orders.main
+import orders.settings
+from kit.db import Database, init_connection
+from payments.clients import OrdersClient
+from payments.main import create_app
+from payments.settings import Settings
+
+TEST_MERCHANT = "550e8400-e29b-41d4-a716-446655440000"
+TEST_HEADERS = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
+
+
+@pytest.fixture
+async def db(bound_db: Callable[[str], Awaitable[Database]]) -> Database:
+    return await bound_db("payments")
+
+
+@pytest.fixture
+async def pooled_db(database_urls: dict[str, str]) -> AsyncIterator[Database]:
+    """A real pool on the payments schema: work commits (for concurrency and API tests)."""
+    pool = await asyncpg.create_pool(database_urls["payments"], init=init_connection, max_size=10)
+    assert pool is not None
+    yield Database(pool)
+    await pool.close()
+
+
+@pytest.fixture
+async def merchants_app(database_urls: dict[str, str], redis_url: str) -> AsyncIterator[Any]:
+    settings = merchants.settings.Settings(
+        database_url=database_urls["merchants"], redis_url=redis_url
+    )
+    async with LifespanManager(merchants.main.create_app(settings)) as manager:
+        yield manager.app
+
+
+@pytest.fixture
+async def orders_app(
+    database_urls: dict[str, str], redis_url: str, merchants_app: Any
+) -> AsyncIterator[Any]:
+    settings = orders.settings.Settings(
+        database_url=database_urls["orders"], redis_url=redis_url, merchants_url="http://merchants"
+    )
+    app = orders.main.create_app(settings, merchants_transport=httpx.ASGITransport(merchants_app))
+    async with LifespanManager(app) as manager:
+        yield manager.app
+
+
+@pytest.fixture
+async def orders_api(orders_app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The real orders service, for creating orders and reading them back."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(orders_app), base_url="http://orders"
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def orders_client(orders_api: httpx.AsyncClient) -> OrdersClient:
+    """What the payments service uses to read orders, wired to the real orders app."""
+    return OrdersClient(orders_api)
+
+
+MakeOrder = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture
+def make_order(orders_api: httpx.AsyncClient) -> MakeOrder:
+    async def create(amount: int = 50000, headers: dict[str, str] = TEST_HEADERS) -> dict[str, Any]:
+        response = await orders_api.post("/api/v1/orders", json={"amount": amount}, headers=headers)
+        assert response.status_code == 201, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    return create
+
+
+@pytest.fixture
+def settings(database_urls: dict[str, str], redis_url: str) -> Settings:
+    return Settings(
+        database_url=database_urls["payments"],
+        redis_url=redis_url,
+        merchants_url="http://merchants",
+        orders_url="http://orders",
+        test_mode=True,
+        test_processing_delay=0,
+    )
+
+
+@pytest.fixture
+async def client(
+    settings: Settings, merchants_app: Any, orders_app: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(
+        settings,
+        merchants_transport=httpx.ASGITransport(merchants_app),
+        orders_transport=httpx.ASGITransport(orders_app),
+    )
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(transport=httpx.ASGITransport(manager.app), base_url="http://test") as c,
+    ):
+        yield c
+
+
+@pytest.fixture
+async def other_merchant(database_urls: dict[str, str]) -> dict[str, str]:
+    """API headers of a second merchant, onboarded through the merchants service."""
+    import secrets
+
+    import merchants.service
+
+    pool = await asyncpg.create_pool(database_urls["merchants"], init=init_connection)
+    assert pool is not None
+    try:
+        _, creds = await merchants.service.create_merchant(
+            Database(pool), "Other Shop", f"other-{secrets.token_hex(4)}@example.com", None
+        )
+    finally:
+        await pool.close()
+    return {"X-Api-Key": creds.api_key, "X-Api-Secret": creds.api_secret}

@@ -1,0 +1,261 @@
+"""Payment use cases on real Postgres, reading orders from the real orders service."""
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from kit.db import Database
+from kit.idempotency import IdempotencyKeyReused
+from payments import service
+from payments.clients import OrdersClient
+from payments.domain import (
+    CardInput,
+    ExpiredCard,
+    InvalidCard,
+    InvalidVpa,
+    OrderAlreadyPaid,
+    OrderNotFound,
+    PaymentNotCapturable,
+    PaymentNotFound,
+    PaymentStatus,
+    ProcessingRules,
+    UnsupportedMethod,
+)
+
+MakeOrder = Callable[..., Awaitable[dict[str, Any]]]
+TEST_MERCHANT = UUID("550e8400-e29b-41d4-a716-446655440000")
+TODAY = date(2026, 11, 26)
+CARD = CardInput("4111 1111 1111 1111", "12", "2030", "123", "John Doe")
+INSTANT = ProcessingRules(True, True, 0, 0.9, 0.95, 5000, 10000)
+DECLINE = ProcessingRules(True, False, 0, 0.9, 0.95, 5000, 10000)
+
+
+def render(payment: Any) -> bytes:
+    return json.dumps({"id": payment.id, "status": payment.status.value}).encode()
+
+
+async def create(
+    db: Database,
+    orders: OrdersClient,
+    order_id: str,
+    method: str = "upi",
+    *,
+    vpa: str | None = "user@paytm",
+    card: CardInput | None = None,
+    key: str | None = None,
+    merchant: UUID | None = TEST_MERCHANT,
+) -> dict[str, Any]:
+    request = service.NewPayment(order_id, method, vpa, card)
+    stored = await service.create_payment(
+        db, orders, request, render, merchant_id=merchant, idempotency_key=key, today=TODAY
+    )
+    assert stored.status == 201
+    return json.loads(stored.body)  # type: ignore[no-any-return]
+
+
+async def outbox_rows(db: Database, *payment_ids: str) -> list[tuple[str, str, str]]:
+    """Outbox messages about these payments (events carry it in data, jobs as payment_id)."""
+    async with db.transaction() as conn:
+        rows = await conn.fetch(
+            "SELECT queue, task_name, payload FROM outbox WHERE payload->'data'->>'id' = ANY($1)"
+            " OR payload->>'payment_id' = ANY($1) ORDER BY id",
+            list(payment_ids),
+        )
+    return [(r["queue"], r["task_name"], r["payload"].get("type", "job")) for r in rows]
+
+
+class TestCreate:
+    async def test_pending_payment_with_its_events_and_job_in_one_transaction(
+        self, db: Database, orders_client: OrdersClient, make_order: MakeOrder
+    ) -> None:
+        order = await make_order(50000)
+        created = await create(db, orders_client, order["id"])
+        payment = await service.get_payment(db, created["id"])
+        assert (payment.status, payment.amount, payment.currency) == (
+            PaymentStatus.PENDING,
+            50000,
+            "INR",
+        )
+        assert payment.merchant_id == TEST_MERCHANT
+        assert await outbox_rows(db, created["id"]) == [
+            ("webhooks", "webhooks.handle_event", "payment.created"),
+            ("orders", "orders.handle_event", "payment.created"),
+            ("webhooks", "webhooks.handle_event", "payment.pending"),
+            ("payments", "payments.process_payment", "job"),
+        ]
+
+    async def test_card_keeps_only_network_and_last_four(
+        self, db: Database, orders_client: OrdersClient, make_order: MakeOrder
+    ) -> None:
+        order = await make_order()
+        created = await create(db, orders_client, order["id"], "card", vpa=None, card=CARD)
+        async with db.transaction() as conn:
+            row: dict[str, Any] = dict(
+                await conn.fetchrow("SELECT * FROM payment WHERE id = $1", created["id"])  # type: ignore[arg-type]
+            )
+            everything = str(row) + str(await outbox_rows(db, created["id"]))
+        assert (row["card_network"], row["card_last4"], row["vpa"]) == ("visa", "1111", None)
+        for secret in ("4111111111111111", "4111 1111 1111 1111", '123"'):
+            assert secret not in everything
+
+    @pytest.mark.parametrize(
+        ("method", "vpa", "card", "error"),
+        [
+            ("upi", "bad vpa@x", None, InvalidVpa),
+            ("upi", None, None, InvalidVpa),
+            ("card", None, CardInput("4111111111111112", "12", "2030", "123", "J"), InvalidCard),
+            ("card", None, CardInput("4111111111111111", "01", "2020", "123", "J"), ExpiredCard),
+            ("card", None, None, UnsupportedMethod),
+            ("netbanking", None, None, UnsupportedMethod),
+        ],
+    )
+    async def test_invalid_methods_are_refused_and_nothing_is_written(
+        self,
+        db: Database,
+        orders_client: OrdersClient,
+        make_order: MakeOrder,
+        method: str,
+        vpa: str | None,
+        card: CardInput | None,
+        error: type[Exception],
+    ) -> None:
+        order = await make_order()
+        with pytest.raises(error):
+            await create(db, orders_client, order["id"], method, vpa=vpa, card=card)
+        async with db.transaction() as conn:
+            count = await conn.fetchval(
+                "SELECT count(*) FROM payment WHERE order_id = $1", order["id"]
+            )
+        assert count == 0
+
+    async def test_unknown_or_foreign_orders_are_not_found(
+        self,
+        db: Database,
+        orders_client: OrdersClient,
+        make_order: MakeOrder,
+        other_merchant: dict[str, str],
+    ) -> None:
+        foreign = await make_order(headers=other_merchant)
+        for order_id in ("order_0000000000000000", "not-an-order", "../../internal"):
+            with pytest.raises(OrderNotFound):
+                await create(db, orders_client, order_id)
+        with pytest.raises(OrderNotFound):
+            await create(db, orders_client, foreign["id"])
+        public = await create(db, orders_client, foreign["id"], merchant=None)  # the checkout
+        assert (await service.get_payment(db, public["id"])).merchant_id != TEST_MERCHANT
+
+
+class TestIdempotency:
+    async def test_replay_returns_the_first_response_and_creates_nothing(
+        self, db: Database, orders_client: OrdersClient, make_order: MakeOrder
+    ) -> None:
+        order = await make_order()
+        first = await create(db, orders_client, order["id"], key="key-1")
+        again = await create(db, orders_client, order["id"], key="key-1")
+        assert again == first
+        async with db.transaction() as conn:
+            count = await conn.fetchval(
+                "SELECT count(*) FROM payment WHERE order_id = $1", order["id"]
+            )
+        assert count == 1
+
+    async def test_same_key_different_request_is_refused(
+        self, db: Database, orders_client: OrdersClient, make_order: MakeOrder
+    ) -> None:
+        order = await make_order()
+        await create(db, orders_client, order["id"], key="key-2", vpa="a@bank")
+        with pytest.raises(IdempotencyKeyReused):
+            await create(db, orders_client, order["id"], key="key-2", vpa="b@bank")
+
+    async def test_errors_are_not_stored_so_a_corrected_retry_succeeds(
+        self, db: Database, orders_client: OrdersClient, make_order: MakeOrder
+    ) -> None:
+        order = await make_order()
+        with pytest.raises(InvalidVpa):
+            await create(db, orders_client, order["id"], key="key-3", vpa="nope")
+        assert (await create(db, orders_client, order["id"], key="key-3"))["status"] == "pending"
+
+    async def test_keys_are_scoped_per_merchant(
+        self,
+        db: Database,
+        orders_client: OrdersClient,
+        make_order: MakeOrder,
+        other_merchant: dict[str, str],
+    ) -> None:
+        mine, theirs = await make_order(), await make_order(headers=other_merchant)
+        other_id = (await orders_client.get_order(theirs["id"])).merchant_id  # type: ignore[union-attr]
+        a = await create(db, orders_client, mine["id"], key="shared")
+        b = await create(db, orders_client, theirs["id"], key="shared", merchant=other_id)
+        assert a["id"] != b["id"]
+
+
+class TestProcess:
+    async def test_worker_records_the_outcome_with_its_event_and_is_safe_to_repeat(
+        self, db: Database, orders_client: OrdersClient, make_order: MakeOrder
+    ) -> None:
+        ok = await create(db, orders_client, (await make_order())["id"])
+        declined = await create(db, orders_client, (await make_order())["id"])
+        slept: list[float] = []
+
+        async def sleep(seconds: float) -> None:
+            slept.append(seconds)
+
+        import random
+
+        done = await service.process_payment(db, ok["id"], INSTANT, random.Random(), sleep)
+        failed = await service.process_payment(db, declined["id"], DECLINE, random.Random(), sleep)
+        assert done is not None
+        assert done.status is PaymentStatus.SUCCESS
+        assert failed is not None
+        assert failed.status is PaymentStatus.FAILED
+        assert (failed.error_code, failed.error_description) == (
+            "PAYMENT_FAILED",
+            "Payment processing failed",
+        )
+        again = await service.process_payment(db, ok["id"], DECLINE, random.Random(), sleep)
+        assert again is not None
+        assert again.status is PaymentStatus.SUCCESS
+        assert slept == [0.0, 0.0]
+        kinds = [k for _, _, k in await outbox_rows(db, ok["id"], declined["id"])]
+        assert kinds.count("payment.success") == 2  # webhooks + orders, once
+        assert kinds.count("payment.failed") == 1
+
+    async def test_an_order_is_never_paid_twice(
+        self, db: Database, orders_client: OrdersClient, make_order: MakeOrder
+    ) -> None:
+        import random
+
+        order = await make_order()
+        first = await create(db, orders_client, order["id"])
+        second = await create(db, orders_client, order["id"], vpa="other@bank")
+        await service.process_payment(db, first["id"], INSTANT, random.Random())
+        late = await service.process_payment(db, second["id"], INSTANT, random.Random())
+        assert late is not None
+        assert late.status is PaymentStatus.FAILED
+        assert late.error_description == "Order already paid by another payment"
+        with pytest.raises(OrderAlreadyPaid):
+            await create(db, orders_client, order["id"])
+
+
+class TestCapture:
+    async def test_capture_once_from_success_only(
+        self, db: Database, orders_client: OrdersClient, make_order: MakeOrder
+    ) -> None:
+        import random
+
+        created = await create(db, orders_client, (await make_order(1000))["id"])
+        with pytest.raises(PaymentNotCapturable):
+            await service.capture_payment(db, TEST_MERCHANT, created["id"], None)
+        await service.process_payment(db, created["id"], INSTANT, random.Random())
+        captured = await service.capture_payment(db, TEST_MERCHANT, created["id"], 1000)
+        assert captured.captured is True
+        with pytest.raises(PaymentNotCapturable):
+            await service.capture_payment(db, TEST_MERCHANT, created["id"], None)
+        with pytest.raises(PaymentNotFound):
+            await service.capture_payment(db, UUID(int=1), created["id"], None)
+        kinds = [k for _, _, k in await outbox_rows(db, created["id"])]
+        assert kinds.count("payment.captured") == 1

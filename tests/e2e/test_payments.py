@@ -1,0 +1,166 @@
+"""Payments through the edge with real worker processes: the journey, crash safety, card data."""
+
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import redis
+
+from devstack.provision import with_credentials_of_admin
+from devstack.servers import PG_BIN
+from devstack.stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+TEST_HEADERS = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
+CARD_NUMBER = "5555555555554444"
+CVV = "937"
+
+
+def eventually(check: Callable[[], Any], timeout: float = 15, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def new_order(api: httpx.Client, amount: int = 50000) -> dict[str, Any]:
+    response = api.post("/api/v1/orders", json={"amount": amount}, headers=TEST_HEADERS)
+    assert response.status_code == 201
+    return response.json()  # type: ignore[no-any-return]
+
+
+def payment_status(api: httpx.Client, payment_id: str) -> str:
+    return str(api.get(f"/api/v1/payments/{payment_id}", headers=TEST_HEADERS).json()["status"])
+
+
+def test_pay_capture_and_the_order_becomes_paid(api: httpx.Client) -> None:
+    order = new_order(api, 50000)
+    body = {"order_id": order["id"], "method": "upi", "vpa": "user@paytm"}
+    created = api.post(
+        "/api/v1/payments", json=body, headers={**TEST_HEADERS, "Idempotency-Key": order["id"]}
+    )
+    replay = api.post(
+        "/api/v1/payments", json=body, headers={**TEST_HEADERS, "Idempotency-Key": order["id"]}
+    )
+    assert (created.status_code, replay.status_code) == (201, 201)
+    assert replay.content == created.content
+    payment = created.json()
+    assert payment["status"] == "pending"
+    eventually(lambda: payment_status(api, payment["id"]) == "success", what="payment success")
+    captured = api.post(
+        f"/api/v1/payments/{payment['id']}/capture", json={"amount": 50000}, headers=TEST_HEADERS
+    )
+    assert (captured.status_code, captured.json()["captured"]) == (200, True)
+    eventually(
+        lambda: api.get(f"/api/v1/orders/{order['id']}/public").json()["status"] == "paid",
+        what="order paid",
+    )
+    polled = api.get(f"/api/v1/payments/{payment['id']}/public").json()
+    assert polled["status"] == "success"
+
+
+def test_jobs_status_counts_real_work(api: httpx.Client) -> None:
+    before = api.get("/api/v1/test/jobs/status").json()
+    assert before["worker_status"] == "running"
+    order = new_order(api)
+    pid = api.post(
+        "/api/v1/payments/public", json={"order_id": order["id"], "method": "upi", "vpa": "a@b"}
+    ).json()["id"]
+    eventually(lambda: payment_status(api, pid) == "success", what="payment success")
+    after = eventually(
+        lambda: (
+            (s := api.get("/api/v1/test/jobs/status").json())["completed"] > before["completed"]
+            and s
+        ),
+        what="completed count to rise",
+    )
+    assert set(after) == {"pending", "processing", "completed", "failed", "worker_status"}
+
+
+def test_worker_killed_mid_payment_finishes_it_exactly_once(
+    api: httpx.Client, stack: Stack
+) -> None:
+    order = new_order(api)
+    pid = api.post(
+        "/api/v1/payments",
+        json={"order_id": order["id"], "method": "upi", "vpa": "user@paytm"},
+        headers=TEST_HEADERS,
+    ).json()["id"]
+    client = redis.Redis.from_url(stack.redis_url)
+    try:  # the worker has taken the job (unacknowledged) and sleeps its 1 s processing delay
+        eventually(
+            lambda: client.xpending("payments", "taskiq")["pending"] > 0, 5, "the job to be taken"
+        )
+    finally:
+        client.close()
+    stack.kill("payments-worker")
+    time.sleep(1.5)  # past the processing delay: nobody finished it
+    assert payment_status(api, pid) == "pending"
+    stack.restart("payments-worker")
+    eventually(lambda: payment_status(api, pid) == "success", 20, "the redelivered job to finish")
+
+    async def success_events() -> int:
+        conn = await asyncpg.connect(stack.database_urls["payments"])
+        try:
+            return int(
+                await conn.fetchval(
+                    "SELECT count(*) FROM outbox WHERE payload->>'type' = 'payment.success'"
+                    " AND payload->'data'->>'id' = $1",
+                    pid,
+                )
+            )
+        finally:
+            await conn.close()
+
+    import asyncio
+
+    assert asyncio.run(success_events()) == 2  # once, fanned out to webhooks and orders
+    stack.wait_healthy()
+
+
+def test_card_number_and_cvv_are_nowhere(api: httpx.Client, stack: Stack, admin_url: str) -> None:
+    order = new_order(api)
+    card = {
+        "number": "5555 5555 5555 4444",
+        "expiry_month": "12",
+        "expiry_year": "2035",
+        "cvv": CVV,
+        "holder_name": "Card Holder",
+    }
+    created = api.post(
+        "/api/v1/payments",
+        json={"order_id": order["id"], "method": "card", "card": card},
+        headers=TEST_HEADERS,
+    )
+    assert created.status_code == 201
+    assert (created.json()["card_network"], created.json()["card_last4"]) == ("mastercard", "4444")
+    eventually(
+        lambda: payment_status(api, created.json()["id"]) == "success", what="payment success"
+    )
+    time.sleep(0.5)  # let the relay publish the success events too
+
+    dump = subprocess.run(
+        [PG_BIN / "pg_dump", with_credentials_of_admin(admin_url, stack.database)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert created.json()["id"] in dump  # the dump does hold the payment...
+    logs = "".join(p.read_text(errors="replace") for p in (stack.state_dir / "logs").glob("*.log"))
+    assert created.json()["id"] in logs  # ...and the DEBUG logs mention it
+    client = redis.Redis.from_url(stack.redis_url)
+    try:
+        queued = "".join(str(client.xrange(key)) for key in client.scan_iter(_type="stream"))
+    finally:
+        client.close()
+    assert created.json()["id"] in queued
+    for place, text in (("database", dump), ("logs", logs), ("queues", queued)):
+        for secret in (CARD_NUMBER, "5555 5555 5555 4444", f'"{CVV}"', f"cvv={CVV}"):
+            assert secret not in text, f"{secret!r} found in the {place}"
