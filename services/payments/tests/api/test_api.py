@@ -251,3 +251,18 @@ async def test_jobs_status_has_the_contract_shape(client: httpx.AsyncClient) -> 
     assert list(body) == ["pending", "processing", "completed", "failed", "worker_status"]
     assert all(isinstance(body[k], int) for k in ("pending", "processing", "completed", "failed"))
     assert body["worker_status"] in ("running", "stopped")
+
+
+async def test_metrics_count_payments_by_method_and_status(
+    client: httpx.AsyncClient, make_order: MakeOrder
+) -> None:
+    def pending_upi(text: str) -> float:
+        prefix = 'payments_total{method="upi",status="pending"}'
+        lines = [line for line in text.splitlines() if line.startswith(prefix)]
+        return float(lines[0].split()[-1]) if lines else 0.0
+
+    before = pending_upi((await client.get("/metrics")).text)
+    order = await make_order()
+    await pay(client, {"order_id": order["id"], "method": "upi", "vpa": "a@b"})
+    after = pending_upi((await client.get("/metrics")).text)
+    assert after == before + 1
