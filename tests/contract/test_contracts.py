@@ -154,3 +154,12 @@ async def test_payments_reads_the_orders_internal_api_as_published() -> None:
     assert (str(order.merchant_id), order.amount, order.currency) == (
         answer["merchant_id"], 50000, "INR"
     )  # fmt: skip
+
+
+def test_payments_can_read_what_it_needs_from_order_created() -> None:
+    import payments.events  # noqa: F401 - the consumer exists
+
+    assert "payments" in orders.events.CONSUMERS["order.created"]
+    data = schema("orders.order.created.v1.json")["properties"]["data"]
+    assert {"id", "amount", "currency"} <= set(data["required"])
+    assert "merchant_id" in schema("orders.order.created.v1.json")["required"]

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import secrets
+from collections.abc import Sequence
 from typing import Any
 from uuid import uuid4
 
@@ -11,7 +12,6 @@ import pytest
 from redis.asyncio import Redis
 
 from kit import outbox
-from kit.broker import make_broker
 from kit.db import Database
 from kit.events import Envelope
 from kit.inbox import first_delivery
@@ -32,12 +32,10 @@ async def test_event_fans_out_to_each_consumer_queue(scratch_db: Database, redis
     envelope = Envelope.new("thing.created", uuid4(), {"id": "thing_1"})
     async with scratch_db.transaction() as conn:
         await outbox.add(conn, outbox.event_messages(envelope, [a, b]))
-    broker = make_broker(redis_url, "relay-test")
-    await broker.startup()
-    relay = outbox.Relay(scratch_db, outbox.TaskiqPublisher(broker), "kit_scratch")
-    assert await relay.publish_pending() == 2
-    assert await relay.publish_pending() == 0  # stamped as published
-    await broker.shutdown()
+    async with Redis.from_url(redis_url) as redis:
+        relay = outbox.Relay(scratch_db, outbox.StreamPublisher(redis), "kit_scratch")
+        assert await relay.publish_pending() == 2
+        assert await relay.publish_pending() == 0  # stamped as published
     for queue in (a, b):
         [task] = await stream_tasks(redis_url, queue)
         assert task["task_name"] == f"{queue}.handle_event"
@@ -58,24 +56,18 @@ async def test_rolled_back_use_case_publishes_nothing(scratch_db: Database, redi
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
 
 
-class FlakyPublisher:
-    """Fails on the second message, as Redis going away mid-batch would."""
+class FailingPublisher:
+    """Redis going away mid-batch."""
 
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    async def publish(self, message_id: str, queue: str, task_name: str, payload: Any) -> None:
-        if len(self.sent) == 1:
-            self.sent.append("boom")
-            raise ConnectionError("redis went away")
-        self.sent.append(message_id)
+    async def publish(self, batch: Sequence[outbox.Outgoing]) -> None:
+        raise ConnectionError("redis went away")
 
 
 async def test_a_failed_publish_keeps_the_batch_for_the_next_round(scratch_db: Database) -> None:
     messages = [outbox.job_message("q", "q.do", {"n": n}) for n in range(3)]
     async with scratch_db.transaction() as conn:
         await outbox.add(conn, messages)
-    relay = outbox.Relay(scratch_db, FlakyPublisher(), "kit_scratch")
+    relay = outbox.Relay(scratch_db, FailingPublisher(), "kit_scratch")
     with pytest.raises(ConnectionError):
         await relay.publish_pending()
     async with scratch_db.transaction() as conn:
@@ -86,8 +78,9 @@ class RecordingPublisher:
     def __init__(self) -> None:
         self.published = asyncio.Queue[str]()
 
-    async def publish(self, message_id: str, queue: str, task_name: str, payload: Any) -> None:
-        await self.published.put(message_id)
+    async def publish(self, batch: Sequence[outbox.Outgoing]) -> None:
+        for item in batch:
+            await self.published.put(item.message_id)
 
 
 async def test_relay_wakes_on_notify_well_before_its_poll(

@@ -11,8 +11,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from redis.asyncio import Redis
 
-from kit import outbox
-from kit.broker import make_broker
+from kit import outbox, telemetry
 from kit.db import Database
 from kit.http import RequestContextMiddleware
 from kit.telemetry import instrument_app, setup_tracing
@@ -22,10 +21,9 @@ EXPORTER = InMemorySpanExporter()
 
 @pytest.fixture
 def exporter() -> InMemorySpanExporter:
-    provider = setup_tracing("kit-test")
-    if not getattr(provider, "_kit_test_exporter", False):
-        provider.add_span_processor(SimpleSpanProcessor(EXPORTER))
-        provider._kit_test_exporter = True  # type: ignore[attr-defined]
+    setup_tracing("kit-test")
+    if not telemetry._exporting:
+        telemetry.export_to(EXPORTER, SimpleSpanProcessor)
     EXPORTER.clear()
     return EXPORTER
 
@@ -61,11 +59,10 @@ async def test_trace_crosses_the_database_and_the_outbox(
     assert any(s.attributes and s.attributes.get("db.system") == "postgresql" for s in spans)
     assert {s.context.trace_id for s in spans if s.name.startswith("INSERT")} == {trace_id}
 
-    broker = make_broker(redis_url, "trace-relay")
-    await broker.startup()
-    await outbox.Relay(scratch_db, outbox.TaskiqPublisher(broker), "kit_scratch").publish_pending()
-    await broker.shutdown()
     async with Redis.from_url(redis_url) as redis:
+        await outbox.Relay(
+            scratch_db, outbox.StreamPublisher(redis), "kit_scratch"
+        ).publish_pending()
         entries: Any = await redis.xrange("trace-q")
     [(_, fields)] = entries
     traceparent = json.loads(fields[b"data"])["labels"]["traceparent"]

@@ -37,7 +37,7 @@ async def open_resources(settings: ServiceSettings) -> AsyncIterator[Resources]:
         await pool.close()
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:  # async: sync dependencies run in a thread
     db: Database = request.state.db
     return db
 

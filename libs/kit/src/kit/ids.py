@@ -4,7 +4,12 @@ import secrets
 import string
 
 ALPHABET = string.ascii_letters + string.digits
+_UNBIASED = 256 - 256 % len(ALPHABET)  # bytes at or above this would favour some characters
 
 
 def new_id(prefix: str, length: int = 16) -> str:
-    return prefix + "".join(secrets.choice(ALPHABET) for _ in range(length))
+    chars: list[str] = []
+    while len(chars) < length:
+        randoms = secrets.token_bytes(length * 2)
+        chars.extend(ALPHABET[b % len(ALPHABET)] for b in randoms if b < _UNBIASED)
+    return prefix + "".join(chars[:length])

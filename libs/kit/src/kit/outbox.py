@@ -2,14 +2,15 @@
 
 Messages are events (fanned out to each consuming service's queue as `<consumer>.handle_event`)
 or jobs (one task on one queue). The relay runs in the service's worker, wakes on
-`LISTEN/NOTIFY` with a polling fallback, claims rows `FOR UPDATE SKIP LOCKED`, publishes them and
-stamps `published_at` in the same transaction: a crash before the commit republishes (consumers
-dedupe through their inbox), so nothing is lost.
+`LISTEN/NOTIFY` with a polling fallback, claims rows `FOR UPDATE SKIP LOCKED`, writes them to
+their streams in one pipelined round trip and stamps `published_at` in the same transaction: a
+crash before the commit republishes (consumers dedupe through their inbox), so nothing is lost.
 """
 
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -17,8 +18,8 @@ from typing import Any, Protocol
 import asyncpg
 from opentelemetry import propagate, trace
 from prometheus_client import Counter
-from taskiq import AsyncBroker
-from taskiq.kicker import AsyncKicker
+from redis.asyncio import Redis
+from taskiq import TaskiqMessage
 
 from kit.db import Database
 from kit.events import Envelope
@@ -48,38 +49,67 @@ def job_message(queue: str, task_name: str, payload: dict[str, Any]) -> OutboxMe
 
 
 async def add(conn: asyncpg.Connection, messages: Iterable[OutboxMessage]) -> None:
-    """Queue messages inside the caller's transaction; they are published only if it commits."""
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    rows = [(m.message_id, m.queue, m.task_name, m.payload, carrier) for m in messages]
+    """Queue messages inside the caller's transaction; they are published only if it commits.
+
+    One statement whatever the count; a trigger NOTIFYs the relay when it commits.
+    """
+    rows = list(messages)
     if not rows:
         return
-    await conn.executemany(
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    await conn.execute(
         "INSERT INTO outbox (message_id, queue, task_name, payload, trace_context)"
-        " VALUES ($1, $2, $3, $4, $5)",
-        rows,
+        " SELECT m, q, t, p, $5 FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])"
+        " AS u(m, q, t, p)",
+        [m.message_id for m in rows],
+        [m.queue for m in rows],
+        [m.task_name for m in rows],
+        [m.payload for m in rows],
+        carrier,
     )
-    await conn.execute("SELECT pg_notify('outbox_' || current_schema(), '')")
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One outbox row on its way to a stream."""
+
+    message_id: str
+    queue: str
+    task_name: str
+    payload: dict[str, Any]
+    trace_context: dict[str, str]
 
 
 class Publisher(Protocol):
-    async def publish(
-        self, message_id: str, queue: str, task_name: str, payload: dict[str, Any]
-    ) -> None: ...
+    async def publish(self, batch: Sequence[Outgoing]) -> None: ...
 
 
-class TaskiqPublisher:
-    """Kicks a task by name on a named stream, so no service imports another's code."""
+class StreamPublisher:
+    """Writes taskiq messages straight to the consumers' Redis streams, a batch per round trip.
 
-    def __init__(self, broker: AsyncBroker) -> None:
-        self.broker = broker
+    A task is kicked by name (`<service>.<verb>`), so no service imports another's code. The
+    message's labels carry its outbox id (consumers dedupe on it) and the trace context of the
+    request that wrote it (taskiq's OpenTelemetry middleware continues that trace).
+    """
 
-    async def publish(
-        self, message_id: str, queue: str, task_name: str, payload: dict[str, Any]
-    ) -> None:
-        labels = {"queue_name": queue, "message_id": message_id}
-        kicker: AsyncKicker[Any, Any] = AsyncKicker(task_name, self.broker, labels)
-        await kicker.kiq(payload)
+    def __init__(self, redis: Redis, maxlen: int = 1_000_000) -> None:
+        self.redis = redis
+        self.maxlen = maxlen
+
+    async def publish(self, batch: Sequence[Outgoing]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for item in batch:
+            message = TaskiqMessage(
+                task_id=uuid.uuid4().hex,
+                task_name=item.task_name,
+                labels={**item.trace_context, "message_id": item.message_id},
+                args=[item.payload],
+                kwargs={},
+            )
+            fields: Any = {b"data": message.model_dump_json().encode()}
+            pipe.xadd(item.queue, fields, maxlen=self.maxlen, approximate=True)
+        await pipe.execute()
 
 
 class Relay:
@@ -107,22 +137,24 @@ class Relay:
                 " WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
                 self.batch_size,
             )
-            for row in rows:
-                parent = propagate.extract(row["trace_context"])
-                with tracer.start_as_current_span(
-                    f"outbox publish {row['task_name']}",
-                    context=parent,
-                    kind=trace.SpanKind.PRODUCER,
-                ):
-                    await self.publisher.publish(
-                        row["message_id"], row["queue"], row["task_name"], row["payload"]
-                    )
-                OUTBOX_PUBLISHED.labels(row["task_name"]).inc()
-            if rows:
-                await conn.execute(
-                    "UPDATE outbox SET published_at = now() WHERE id = ANY($1)",
-                    [r["id"] for r in rows],
+            if not rows:
+                return 0
+            batch = [
+                Outgoing(
+                    r["message_id"], r["queue"], r["task_name"], r["payload"], r["trace_context"]
                 )
+                for r in rows
+            ]
+            with tracer.start_as_current_span(
+                "outbox publish", kind=trace.SpanKind.PRODUCER
+            ) as span:
+                span.set_attribute("messaging.batch.message_count", len(batch))
+                await self.publisher.publish(batch)
+            await conn.execute(
+                "UPDATE outbox SET published_at = now() WHERE id = ANY($1)", [r["id"] for r in rows]
+            )
+        for item in batch:
+            OUTBOX_PUBLISHED.labels(item.task_name).inc()
         return len(rows)
 
     def _notified(self, *_: object) -> None:

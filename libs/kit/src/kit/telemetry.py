@@ -1,11 +1,13 @@
 """OpenTelemetry tracing and Prometheus RED metrics, set up the same way in every process.
 
 Traces are exported only when the standard variables ask for it (`OTEL_TRACES_EXPORTER=otlp` or
-`console`, or an `OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT`); otherwise spans still exist, so trace
-ids reach the logs, but nothing leaves the process.
+`console`, or an `OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT`). Until something exports, spans are not
+recorded (they still carry trace ids into logs and downstream calls), which keeps the cost of
+instrumentation near zero; `OTEL_TRACES_SAMPLER`, when set, decides instead.
 """
 
 import os
+from typing import Any
 
 from fastapi import FastAPI, Response
 from opentelemetry import trace
@@ -14,11 +16,19 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+)
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 _provider: TracerProvider | None = None
+_exporting = False
 
 HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests by route template", ["method", "route", "status"]
@@ -52,26 +62,50 @@ def _exporter_from_env() -> SpanExporter | None:
     return None
 
 
+class SampleWhileExporting(Sampler):
+    """Record spans (respecting the parent's decision) only once an exporter is attached."""
+
+    _on = ParentBased(ALWAYS_ON)
+
+    def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
+        return (self._on if _exporting else ALWAYS_OFF).should_sample(*args, **kwargs)
+
+    def get_description(self) -> str:
+        return "SampleWhileExporting"
+
+
+def export_to(exporter: SpanExporter, processor: type[SpanProcessor] = BatchSpanProcessor) -> None:
+    """Start exporting this process's spans (tests pass an in-memory exporter)."""
+    global _exporting
+    if _provider is None:
+        raise RuntimeError("call setup_tracing() first")
+    _provider.add_span_processor(processor(exporter))  # type: ignore[call-arg]
+    if not _exporting:
+        # Client spans are only worth their cost once they are recorded.
+        AsyncPGInstrumentor().instrument(tracer_provider=_provider)  # type: ignore[no-untyped-call]
+        HTTPXClientInstrumentor().instrument(tracer_provider=_provider)
+        RedisInstrumentor().instrument(tracer_provider=_provider)
+    _exporting = True
+
+
 def setup_tracing(service: str) -> TracerProvider:
-    """Once per process: tracer provider, exporter from env, asyncpg/httpx/redis instrumentation."""
+    """Once per process: tracer provider and, if the environment names one, an exporter."""
     global _provider
     if _provider is not None:
         return _provider
     name = os.environ.get("OTEL_SERVICE_NAME", service)
-    _provider = TracerProvider(resource=Resource.create({"service.name": name}))
+    sampler = None if "OTEL_TRACES_SAMPLER" in os.environ else SampleWhileExporting()
+    _provider = TracerProvider(resource=Resource.create({"service.name": name}), sampler=sampler)
     if exporter := _exporter_from_env():
-        _provider.add_span_processor(BatchSpanProcessor(exporter))
+        export_to(exporter)
     trace.set_tracer_provider(_provider)
-    AsyncPGInstrumentor().instrument(  # type: ignore[no-untyped-call]
-        tracer_provider=_provider
-    )
-    HTTPXClientInstrumentor().instrument(tracer_provider=_provider)
-    RedisInstrumentor().instrument(tracer_provider=_provider)
     return _provider
 
 
 def instrument_app(app: FastAPI, provider: TracerProvider) -> None:
-    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls=_UNTRACED)
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=provider, excluded_urls=_UNTRACED, exclude_spans=["receive", "send"]
+    )
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

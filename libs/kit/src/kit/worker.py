@@ -22,7 +22,7 @@ from kit.app import open_resources
 from kit.broker import make_broker
 from kit.jobs import JobStatsMiddleware, stream_counts
 from kit.logs import configure_logging
-from kit.outbox import Relay, TaskiqPublisher
+from kit.outbox import Relay, StreamPublisher
 from kit.settings import ServiceSettings
 from kit.telemetry import setup_tracing
 
@@ -90,7 +90,7 @@ def create_worker(
         state.db, state.redis, state.settings = resources.db, resources.redis, settings
         listen_conn = await asyncpg.connect(settings.database_url.get_secret_value())
         stack.push_async_callback(listen_conn.close)
-        relay = Relay(resources.db, TaskiqPublisher(broker), schema=service)
+        relay = Relay(resources.db, StreamPublisher(resources.redis), schema=service)
         background.append(asyncio.create_task(relay.run(listen_conn)))
         background.append(
             asyncio.create_task(

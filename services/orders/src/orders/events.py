@@ -9,7 +9,10 @@ ORDER_CREATED = "order.created"
 ORDER_PAID = "order.paid"
 
 # Subscribers by event type (DESIGN §2): every merchant-facing event goes to webhooks.
-CONSUMERS: dict[str, tuple[str, ...]] = {ORDER_CREATED: ("webhooks",), ORDER_PAID: ("webhooks",)}
+CONSUMERS: dict[str, tuple[str, ...]] = {
+    ORDER_CREATED: ("webhooks", "payments"),  # payments keeps amount, currency and merchant
+    ORDER_PAID: ("webhooks",),
+}
 
 # What a payment event means for its order (events this service consumes).
 ORDER_STATUS_AFTER = {"payment.created": OrderStatus.ATTEMPTED, "payment.success": OrderStatus.PAID}

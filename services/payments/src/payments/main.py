@@ -38,7 +38,7 @@ def create_app(
                 "redis": resources.redis,
                 "settings": settings,
                 "authenticator": MerchantsAuthenticator(merchants, settings.auth_cache_ttl_seconds),
-                "orders": OrdersClient(orders, settings.order_cache_ttl_seconds),
+                "orders": OrdersClient(orders),
             }
 
     return create_service_app("payments", settings, lifespan, [api.router, api.test_router])

@@ -5,7 +5,7 @@ from uuid import UUID
 
 import asyncpg
 
-from payments.domain import Payment, PaymentMethod, PaymentStatus
+from payments.domain import OrderRef, Payment, PaymentMethod, PaymentStatus
 
 _COLUMNS = (
     "id, order_id, merchant_id, amount_minor, currency, method, status, vpa, card_network,"
@@ -60,6 +60,21 @@ async def update_payment(conn: asyncpg.Connection, payment: Payment) -> Payment:
     if row is None:
         raise LookupError(f"payment {payment.id} vanished while locked")
     return _payment(row)
+
+
+async def get_order_ref(conn: asyncpg.Connection, order_id: str) -> OrderRef | None:
+    row = await conn.fetchrow(
+        "SELECT id, merchant_id, amount_minor, currency FROM order_ref WHERE id = $1", order_id
+    )
+    return None if row is None else OrderRef(*row)
+
+
+async def save_order_ref(conn: asyncpg.Connection, order: OrderRef) -> None:
+    await conn.execute(
+        "INSERT INTO order_ref (id, merchant_id, amount_minor, currency) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (id) DO NOTHING",
+        order.id, order.merchant_id, order.amount, order.currency,
+    )  # fmt: skip
 
 
 async def order_is_paid(conn: asyncpg.Connection, order_id: str) -> bool:

@@ -9,8 +9,11 @@ from datetime import UTC, date, datetime
 from typing import Protocol
 from uuid import UUID
 
+from asyncpg import Connection
+
 from kit import idempotency, outbox
 from kit.db import Database
+from kit.events import Envelope
 from kit.idempotency import StoredResponse
 from payments import events, repository
 from payments.domain import (
@@ -78,11 +81,7 @@ async def create_payment(
             )
             if earlier:
                 return earlier
-        order = (
-            await orders.get_order(request.order_id)
-            if ORDER_ID_PATTERN.match(request.order_id)
-            else None
-        )
+        order = await _find_order(conn, orders, request.order_id)
         if order is None or (merchant_id is not None and order.merchant_id != merchant_id):
             raise OrderNotFound()
         vpa, network, last4 = None, None, None
@@ -117,6 +116,27 @@ async def create_payment(
     log.info("payment created", extra={"payment_id": payment.id, "order_id": payment.order_id,
                                        "method": payment.method.value})  # fmt: skip
     return response
+
+
+async def _find_order(conn: Connection, orders: Orders, order_id: str) -> OrderRef | None:
+    """From the `order.created` events already seen, else from the orders service (and kept)."""
+    if not ORDER_ID_PATTERN.match(order_id):
+        return None
+    if order := await repository.get_order_ref(conn, order_id):
+        return order
+    if order := await orders.get_order(order_id):
+        await repository.save_order_ref(conn, order)
+    return order
+
+
+async def record_order(db: Database, event: Envelope) -> None:
+    """`order.created`: keep what payments needs of the order (idempotent)."""
+    if event.type != "order.created":
+        return
+    data = event.data
+    order = OrderRef(str(data["id"]), event.merchant_id, int(data["amount"]), str(data["currency"]))
+    async with db.transaction() as conn:
+        await repository.save_order_ref(conn, order)
 
 
 async def process_payment(

@@ -9,7 +9,6 @@ class Settings(ServiceSettings):
     merchants_url: str = "http://127.0.0.1:8101"
     orders_url: str = "http://127.0.0.1:8102"
     auth_cache_ttl_seconds: float = 30.0
-    order_cache_ttl_seconds: float = 300.0  # order amount, currency and merchant never change
 
     # Processing, as the contract's .env.example names them (delays in milliseconds).
     test_mode: bool = False

@@ -5,6 +5,7 @@ from typing import Any
 
 from taskiq import Context, TaskiqDepends
 
+from kit.events import Envelope
 from payments import service
 from payments.domain import ProcessingRules
 from payments.settings import Settings
@@ -22,6 +23,11 @@ def rules_from(settings: Settings) -> ProcessingRules:
         delay_min_ms=settings.processing_delay_min,
         delay_max_ms=settings.processing_delay_max,
     )
+
+
+async def handle_event(payload: dict[str, Any], context: Context = TaskiqDepends()) -> None:
+    """`payments.handle_event`: `order.created` keeps the order's amount, currency, merchant."""
+    await service.record_order(context.state.db, Envelope.model_validate(payload))
 
 
 async def process_payment(payload: dict[str, Any], context: Context = TaskiqDepends()) -> None:

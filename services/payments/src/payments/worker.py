@@ -18,6 +18,6 @@ async def prune_idempotency_keys(state: TaskiqState) -> None:
 broker = create_worker(
     "payments",
     Settings(),
-    tasks={PROCESS_PAYMENT: tasks.process_payment},
+    tasks={PROCESS_PAYMENT: tasks.process_payment, "payments.handle_event": tasks.handle_event},
     chores=[(600.0, prune_idempotency_keys)],
 )

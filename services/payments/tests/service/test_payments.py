@@ -259,3 +259,38 @@ class TestCapture:
             await service.capture_payment(db, UUID(int=1), created["id"], None)
         kinds = [k for _, _, k in await outbox_rows(db, created["id"])]
         assert kinds.count("payment.captured") == 1
+
+
+class TestOrderReferences:
+    async def test_orders_seen_as_events_need_no_call_to_the_orders_service(
+        self, db: Database
+    ) -> None:
+        import httpx
+
+        from kit.events import Envelope
+
+        order = {
+            "id": "order_LocalRef00000001",
+            "amount": 4200,
+            "currency": "INR",
+            "status": "created",
+        }
+        await service.record_order(db, Envelope.new("order.created", TEST_MERCHANT, order))
+        await service.record_order(db, Envelope.new("order.created", TEST_MERCHANT, order))  # again
+        async with httpx.AsyncClient(base_url="http://127.0.0.1:1") as unreachable:
+            created = await create(db, OrdersClient(unreachable), order["id"])
+        assert (created["status"], (await service.get_payment(db, created["id"])).amount) == (
+            "pending",
+            4200,
+        )
+
+    async def test_an_order_not_seen_yet_is_read_from_the_orders_service_once(
+        self, db: Database, orders_client: OrdersClient, make_order: MakeOrder
+    ) -> None:
+        import httpx
+
+        order = await make_order(3100)
+        await create(db, orders_client, order["id"])  # reads orders, keeps the reference
+        async with httpx.AsyncClient(base_url="http://127.0.0.1:1") as unreachable:
+            again = await create(db, OrdersClient(unreachable), order["id"], vpa="second@bank")
+        assert again["status"] == "pending"
