@@ -12,11 +12,13 @@ payments database (both timestamps are the database's own clock).
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import statistics
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -156,6 +158,13 @@ async def main(args: argparse.Namespace) -> None:
             )
 
 
+def _payments_dsn() -> str | None:
+    described = Path(__file__).resolve().parents[1] / ".run" / "stack.json"
+    if not described.exists():
+        return None
+    return str(json.loads(described.read_text())["database_urls"]["payments"])
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -163,8 +172,8 @@ if __name__ == "__main__":
     parser.add_argument("--base-url", default="http://127.0.0.1:8000")
     parser.add_argument(
         "--database-url",
-        default="postgresql://payments:gateway-dev@127.0.0.1:54329/gateway",
-        help="the payments role's DSN (make up's default)",
+        default=_payments_dsn(),
+        help="the payments role's DSN (default: from .run/stack.json, written by make up)",
     )
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--requests", type=int, default=5000, help="per closed-loop phase")

@@ -269,7 +269,7 @@ class TestOrderReferences:
 
         from kit.events import Envelope
 
-        order = {
+        order: dict[str, Any] = {
             "id": "order_LocalRef00000001",
             "amount": 4200,
             "currency": "INR",

@@ -1,6 +1,7 @@
 """`python -m devstack up` runs the gateway in the foreground; `down` stops a running one."""
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -39,6 +40,7 @@ def up() -> None:
     started = time.monotonic()
     stack.start(sys.stdout)
     PID_FILE.write_text(str(os.getpid()))
+    (STATE_DIR / "stack.json").write_text(json.dumps(stack.describe(), indent=2))
     try:
         print(f"\nready in {time.monotonic() - started:.1f}s\n", flush=True)
         print(f"  API          {stack.url('api')}", flush=True)

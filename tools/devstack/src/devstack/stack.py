@@ -64,9 +64,11 @@ class Ports:
 
 
 def _free_or(port: int) -> int:
+    """`port` unless something listens on it (a just-stopped server's TIME_WAIT does not count)."""
     import socket
 
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -109,6 +111,15 @@ class Stack:
     @property
     def workers(self) -> list[str]:
         return [s for s in self.services if has_worker(s)]
+
+    def describe(self) -> dict[str, object]:
+        """Where everything listens (written to `.run/stack.json` by `make up`)."""
+        return {
+            "edge": {h: self.url(h) for h in self.ports.edge},
+            "services": {s: f"http://127.0.0.1:{self.ports.api[s]}" for s in self.services},
+            "database_urls": self.database_urls,
+            "redis_url": self.redis_url,
+        }
 
     def url(self, host: str = "api") -> str:
         return f"http://127.0.0.1:{self.ports.edge[host]}"
