@@ -1,9 +1,10 @@
 # Every target is one line; scripts/uv installs the pinned uv into .tools/ on first use.
 UV := ./scripts/uv
-.PHONY: up down test check fmt
+.PHONY: up down test check fmt bench
 
 up:    ; @$(UV) run --locked python -m devstack up
 down:  ; @$(UV) run --locked python -m devstack down
 test:  ; @$(UV) run --locked pytest
 check: ; @$(UV) run --locked ruff format --check . && $(UV) run --locked ruff check . && $(UV) run --locked mypy
 fmt:   ; @$(UV) run --locked ruff format . && $(UV) run --locked ruff check --fix .
+bench: ; @$(UV) run --locked --group bench python bench/load.py

@@ -5,7 +5,7 @@ taskiq-redis 1.2.4 only reclaims a dead consumer's messages after new ones arriv
 """
 
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -20,6 +20,13 @@ class ReclaimingStreamBroker(RedisStreamBroker):
     def __init__(self, *args: Any, reclaim_interval: float = 10.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.reclaim_interval = reclaim_interval
+        self._acks = Redis(connection_pool=self.connection_pool)  # one client for every ack
+
+    def _ack_generator(self, id: str, queue_name: str) -> Callable[[], Awaitable[None]]:
+        async def ack() -> None:
+            await self._acks.xack(queue_name, self.consumer_group_name, id)
+
+        return ack
 
     def _message(self, msg_id: Any, fields: Any, stream: Any) -> AckableMessage:
         return AckableMessage(

@@ -6,6 +6,7 @@ taken but not yet acknowledged; `completed`/`failed` are counted by every worker
 """
 
 import contextlib
+import time
 from typing import Any
 
 from redis.asyncio import Redis
@@ -18,15 +19,32 @@ LAG_SCAN_LIMIT = 100_000
 
 
 class JobStatsMiddleware(TaskiqMiddleware):
-    def __init__(self, redis_url: str) -> None:
+    """Counts outcomes in memory and adds them to Redis at most every `flush_every` seconds."""
+
+    def __init__(self, redis_url: str, flush_every: float = 1.0) -> None:
         super().__init__()
         self.redis = Redis.from_url(redis_url)
+        self.flush_every = flush_every
+        self.counts = {COMPLETED: 0, FAILED: 0}
+        self.flushed_at = 0.0
 
     async def post_execute(self, message: TaskiqMessage, result: TaskiqResult[Any]) -> None:
+        self.counts[FAILED if result.is_err else COMPLETED] += 1
+        if time.monotonic() - self.flushed_at >= self.flush_every:
+            await self.flush()
+
+    async def flush(self) -> None:
+        counts, self.counts = self.counts, {COMPLETED: 0, FAILED: 0}
+        self.flushed_at = time.monotonic()
         with contextlib.suppress(RedisError):  # counts are informational; never fail a task
-            await self.redis.incr(FAILED if result.is_err else COMPLETED)
+            pipe = self.redis.pipeline(transaction=False)
+            for key, count in counts.items():
+                if count:
+                    pipe.incrby(key, count)
+            await pipe.execute()
 
     async def shutdown(self) -> None:
+        await self.flush()
         await self.redis.aclose()
 
 

@@ -50,3 +50,5 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         logger.handlers.clear()
         logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # kit.http logs each request instead
+    # taskiq logs every task at INFO; services log what their tasks did instead.
+    logging.getLogger("taskiq.receiver.receiver").setLevel(max(logging.WARNING, root.level))
