@@ -1,6 +1,10 @@
 """One native stack for the whole e2e session, started like `make up` on free ports."""
 
+import json
+import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import httpx
@@ -31,6 +35,7 @@ def stack(
             "QUEUE_IDLE_TIMEOUT_MS": "3000",
             "QUEUE_RECLAIM_INTERVAL_SECONDS": "0.5",
             "LOG_LEVEL": "DEBUG",
+            "WEBHOOK_RETRY_INTERVALS_TEST": "true",
         },
     )
     gateway.start()
@@ -42,3 +47,20 @@ def stack(
 def api(stack: Stack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.url("api"), timeout=10) as client:
         yield client
+
+
+@pytest.fixture
+def merchant_headers(stack: Stack) -> dict[str, str]:
+    """API headers of a fresh merchant, onboarded with the operator CLI."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": stack.database_urls["merchants"],
+        "REDIS_URL": stack.redis_url,
+    }
+    created = subprocess.run(
+        [sys.executable, "-m", "merchants.cli", "create-merchant", "--name", "E2E Shop",
+         "--email", f"e2e-{secrets.token_hex(4)}@example.com"],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    creds = json.loads(created.stdout)
+    return {"X-Api-Key": creds["api_key"], "X-Api-Secret": creds["api_secret"]}

@@ -67,8 +67,11 @@ def create_worker(
     settings: ServiceSettings,
     tasks: dict[str, Task],
     chores: list[tuple[float, Chore]] | None = None,
+    on_startup: Chore | None = None,
+    on_shutdown: Chore | None = None,
 ) -> AsyncBroker:
-    """`chores`: (interval in seconds, coroutine) pairs run in the background, e.g. pruning."""
+    """`chores`: (interval in seconds, coroutine) pairs run in the background, e.g. pruning.
+    `on_startup` runs once the database and Redis are open, before any chore or task."""
     configure_logging(service, settings.log_level)
     setup_tracing(f"{service}-worker")
     broker = make_broker(
@@ -91,6 +94,8 @@ def create_worker(
         listen_conn = await asyncpg.connect(settings.database_url.get_secret_value())
         stack.push_async_callback(listen_conn.close)
         relay = Relay(resources.db, StreamPublisher(resources.redis), schema=service)
+        if on_startup:
+            await on_startup(state)
         background.append(asyncio.create_task(relay.run(listen_conn)))
         background.append(
             asyncio.create_task(
@@ -107,6 +112,8 @@ def create_worker(
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
+        if on_shutdown:
+            await on_shutdown(state)
         await stack.aclose()
 
     return broker

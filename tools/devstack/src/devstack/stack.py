@@ -165,6 +165,8 @@ class Stack:
             "OTEL_SERVICE_NAME": service,
             "WORKER_METRICS_PORT": str(self.ports.worker_metrics[service]),
             "WORKER_METRICS_ADDR": "127.0.0.1",
+            # Development delivers webhooks to receivers on this machine; production allows none.
+            "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",
             **self.extra_env,
         }
         # The edge's /health is answered by merchants, so it watches every worker.

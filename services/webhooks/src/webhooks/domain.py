@@ -1,0 +1,188 @@
+"""Webhook payloads, signatures, the retry schedule and which destinations are allowed. No I/O."""
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, NewType
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from kit.errors import InvalidRequest, NotFound
+
+DeliveryId = NewType("DeliveryId", UUID)
+
+# What merchants receive (the contract's six events plus payment.captured).
+MERCHANT_EVENTS = frozenset(
+    {"payment.created", "payment.pending", "payment.success", "payment.failed", "payment.captured",
+     "refund.created", "refund.processed"}
+)  # fmt: skip
+TEST_EVENT = "webhook.test"
+
+PRODUCTION_SCHEDULE = (0, 60, 300, 1800, 7200)  # seconds before attempt 1…5
+TEST_SCHEDULE = (0, 5, 10, 15, 20)
+MAX_ATTEMPTS = 5
+RESPONSE_BODY_LIMIT = 2000
+
+_PAYMENT_FIELDS = ("id", "order_id", "amount", "currency", "method", "vpa", "card_network",
+                   "card_last4", "status", "created_at")  # fmt: skip
+_REFUND_FIELDS = ("id", "payment_id", "amount", "reason", "status", "created_at", "processed_at")
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SUCCESS = "success"
+    FAILED = "failed"
+
+
+class DeliveryNotFound(NotFound):
+    description = "Webhook not found"
+
+
+class InvalidWebhookUrl(InvalidRequest):
+    description = "webhook_url must be an absolute http(s) URL without credentials"
+
+
+class NoWebhookUrl(InvalidRequest):
+    description = "No webhook URL is configured"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    merchant_id: UUID
+    url: str | None
+    secret: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: DeliveryId
+    merchant_id: UUID
+    event_id: str
+    event: str
+    payment_id: str | None
+    refund_id: str | None
+    status: DeliveryStatus
+    attempts: int
+    last_attempt_at: datetime | None
+    next_retry_at: datetime | None
+    response_code: int | None
+    response_body: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one POST got back: a response, or the reason there was none."""
+
+    response_code: int | None
+    response_body: str | None
+    error: str | None
+    duration_ms: int
+
+    @property
+    def ok(self) -> bool:
+        return self.response_code is not None and 200 <= self.response_code < 300
+
+
+def new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(24)
+
+
+def webhook_body(event_type: str, occurred_at: datetime, data: dict[str, Any]) -> str:
+    """The contract's payload, compact, keys in the contract's order; these exact bytes are signed.
+
+    `{"event", "timestamp" (unix seconds), "data": {"payment"|"refund": {...}}}`.
+    """
+    resource: tuple[str, Any]
+    if event_type.startswith("refund."):
+        resource = "refund", {k: data.get(k) for k in _REFUND_FIELDS}
+    elif event_type.startswith("payment."):
+        payment = {k: data[k] for k in _PAYMENT_FIELDS if k in data}
+        if event_type == "payment.failed":
+            payment |= {k: data.get(k) for k in ("error_code", "error_description")}
+        if event_type == "payment.captured":
+            payment["captured"] = True
+        resource = "payment", payment
+    else:
+        resource = "message", data.get("message")
+    payload = {
+        "event": event_type,
+        "timestamp": int(occurred_at.timestamp()),
+        "data": dict([resource]),
+    }
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def signature(secret: str, body: str) -> str:
+    """`X-Webhook-Signature`: lowercase hex HMAC-SHA256 of the exact body."""
+    return hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
+
+
+def standard_signature(secret: str, message_id: str, timestamp: int, body: str) -> str:
+    """`webhook-signature` (Standard Webhooks): `v1,` + base64 HMAC-SHA256 of `id.timestamp.body`.
+
+    The key is the secret's UTF-8 bytes, exactly as for `X-Webhook-Signature`.
+    """
+    signed = f"{message_id}.{timestamp}.{body}".encode()
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def after_attempt(
+    attempts_before: int, ok: bool, now: datetime, schedule: tuple[int, ...]
+) -> tuple[DeliveryStatus, int, datetime | None]:
+    """(status, attempts, next_retry_at) after one more attempt."""
+    attempts = attempts_before + 1
+    if ok:
+        return DeliveryStatus.SUCCESS, attempts, None
+    if attempts >= MAX_ATTEMPTS:
+        return DeliveryStatus.FAILED, attempts, None
+    return DeliveryStatus.PENDING, attempts, now + timedelta(seconds=schedule[attempts])
+
+
+def check_url(url: str | None) -> str | None:
+    """The config API's up-front check; destinations are checked again when resolved."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if (
+        len(url) > 2048
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.password is not None
+    ):
+        raise InvalidWebhookUrl()
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as exc:
+        raise InvalidWebhookUrl() from exc
+    return url
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(cidrs: list[str]) -> list[Network]:
+    return [ipaddress.ip_network(c, strict=False) for c in cidrs]
+
+
+def address_allowed(address: str, allowed: list[Network]) -> bool:
+    """Public unicast addresses only (no private, loopback, link-local/metadata, reserved…),
+    unless an allow-listed network contains the address."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    if any(ip in network for network in allowed):
+        return True
+    return ip.is_global and not ip.is_multicast
+
+
+def truncate(text: str | None, limit: int = RESPONSE_BODY_LIMIT) -> str | None:
+    return None if text is None else text[:limit]

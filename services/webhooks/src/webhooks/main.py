@@ -1,0 +1,57 @@
+"""The webhooks service: merchant endpoints, signed deliveries and their logs."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from kit.app import create_service_app, open_resources
+from kit.auth import MerchantsAuthenticator
+from webhooks import api
+from webhooks.clients import MerchantsClient
+from webhooks.domain import parse_networks
+from webhooks.sender import Sender
+from webhooks.service import Schedule
+from webhooks.settings import Settings
+
+
+def outbound_client(settings: Settings) -> httpx.AsyncClient:
+    """The shared pool for calls to merchants' endpoints: no redirects, bounded connections."""
+    limits = httpx.Limits(
+        max_connections=settings.webhook_max_in_flight, max_keepalive_connections=50
+    )
+    return httpx.AsyncClient(follow_redirects=False, limits=limits, trust_env=False)
+
+
+def create_app(
+    settings: Settings | None = None, merchants_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """`merchants_transport` lets tests call an in-process merchants app."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        async with (
+            open_resources(settings) as resources,
+            httpx.AsyncClient(
+                base_url=settings.merchants_url, transport=merchants_transport, timeout=5
+            ) as merchants,
+            outbound_client(settings) as outbound,
+        ):
+            yield {
+                "db": resources.db,
+                "redis": resources.redis,
+                "settings": settings,
+                "authenticator": MerchantsAuthenticator(merchants, settings.auth_cache_ttl_seconds),
+                "merchants": MerchantsClient(merchants),
+                "sender": Sender(
+                    outbound,
+                    parse_networks(settings.webhook_allowed_networks),
+                    settings.webhook_timeout_seconds,
+                ),
+                "schedule": Schedule.of(settings.webhook_retry_intervals_test),
+            }
+
+    return create_service_app("webhooks", settings, lifespan, [api.router])

@@ -1,0 +1,195 @@
+"""SQL for endpoints, events and deliveries; rows in, domain objects out."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from webhooks.domain import Attempt, Delivery, DeliveryId, DeliveryStatus, Endpoint
+
+_DELIVERY = (
+    "id, merchant_id, event_id, event, payment_id, refund_id, status, attempts, last_attempt_at,"
+    " next_retry_at, response_code, response_body, created_at"
+)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery leased for one attempt, with what the attempt needs."""
+
+    id: DeliveryId
+    merchant_id: UUID
+    event_id: str
+    attempts: int
+    body: str
+    url: str | None
+    secret: str
+
+
+def _delivery(row: asyncpg.Record) -> Delivery:
+    values = dict(row)
+    values["status"] = DeliveryStatus(values["status"])
+    return Delivery(**values)
+
+
+async def get_endpoint(conn: asyncpg.Connection, merchant_id: UUID) -> Endpoint | None:
+    row = await conn.fetchrow(
+        "SELECT merchant_id, url, secret FROM endpoint WHERE merchant_id = $1", merchant_id
+    )
+    return None if row is None else Endpoint(*row)
+
+
+async def insert_endpoint(conn: asyncpg.Connection, merchant_id: UUID, secret: str) -> Endpoint:
+    """Create the endpoint unless another request just did; return the stored one."""
+    await conn.execute(
+        "INSERT INTO endpoint (merchant_id, secret) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        merchant_id, secret,
+    )  # fmt: skip
+    endpoint = await get_endpoint(conn, merchant_id)
+    if endpoint is None:
+        raise LookupError(f"endpoint of {merchant_id} vanished")
+    return endpoint
+
+
+async def update_endpoint(conn: asyncpg.Connection, endpoint: Endpoint) -> None:
+    await conn.execute(
+        "UPDATE endpoint SET url = $2, secret = $3, updated_at = now() WHERE merchant_id = $1",
+        endpoint.merchant_id, endpoint.url, endpoint.secret,
+    )  # fmt: skip
+
+
+async def insert_event(
+    conn: asyncpg.Connection, event_id: str, merchant_id: UUID, event_type: str, body: str
+) -> bool:
+    """False if the event was stored before."""
+    inserted = await conn.fetchval(
+        "INSERT INTO event (id, merchant_id, type, body) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT DO NOTHING RETURNING true",
+        event_id, merchant_id, event_type, body,
+    )  # fmt: skip
+    return bool(inserted)
+
+
+async def insert_delivery(
+    conn: asyncpg.Connection,
+    merchant_id: UUID,
+    event_id: str,
+    event_type: str,
+    payment_id: str | None,
+    refund_id: str | None,
+) -> Delivery:
+    row = await conn.fetchrow(
+        "INSERT INTO delivery (merchant_id, event_id, event, payment_id, refund_id, next_retry_at)"
+        f" VALUES ($1, $2, $3, $4, $5, clock_timestamp()) RETURNING {_DELIVERY}",
+        merchant_id, event_id, event_type, payment_id, refund_id,
+    )  # fmt: skip
+    return _delivery(row)  # type: ignore[arg-type]
+
+
+async def claim_due(
+    conn: asyncpg.Connection,
+    busy: list[UUID],
+    per_merchant: int,
+    limit: int,
+    lease_seconds: float,
+    only: DeliveryId | None = None,
+) -> list[Claimed]:
+    """Lease due deliveries: at most `per_merchant` each, none for `busy` merchants.
+
+    The lease moves `next_retry_at` forward, so a worker that dies mid-attempt only delays it.
+    """
+    rows = await conn.fetch(
+        """
+        WITH due AS (
+            SELECT id, row_number() OVER (PARTITION BY merchant_id ORDER BY next_retry_at, id) AS rn
+            FROM delivery
+            WHERE status = 'pending' AND next_retry_at <= clock_timestamp()
+              AND NOT (merchant_id = ANY($1::uuid[])) AND ($5::uuid IS NULL OR id = $5)
+        ), picked AS (
+            SELECT d.id FROM delivery d JOIN due USING (id) WHERE due.rn <= $2
+            ORDER BY d.next_retry_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED
+        )
+        UPDATE delivery d SET next_retry_at = clock_timestamp() + make_interval(secs => $4)
+        FROM picked, event e, endpoint p
+        WHERE d.id = picked.id AND e.id = d.event_id AND p.merchant_id = d.merchant_id
+        RETURNING d.id, d.merchant_id, d.event_id, d.attempts, e.body, p.url, p.secret
+        """,
+        busy, per_merchant, limit, lease_seconds, only,
+    )  # fmt: skip
+    return [Claimed(*row) for row in rows]
+
+
+async def record_attempt(
+    conn: asyncpg.Connection,
+    claimed: Claimed,
+    attempt: Attempt,
+    at: datetime,
+    status: DeliveryStatus,
+    attempts: int,
+    next_retry_at: datetime | None,
+) -> Delivery | None:
+    """Store the attempt unless someone else recorded one since the claim (stale lease)."""
+    row = await conn.fetchrow(
+        "UPDATE delivery SET status = $3, attempts = $4, last_attempt_at = $5, next_retry_at = $6,"
+        " response_code = $7, response_body = $8"
+        f" WHERE id = $1 AND attempts = $2 AND status = 'pending' RETURNING {_DELIVERY}",
+        claimed.id, claimed.attempts, status.value, attempts, at, next_retry_at,
+        attempt.response_code, attempt.response_body if attempt.response_code else attempt.error,
+    )  # fmt: skip
+    if row is None:
+        return None
+    await conn.execute(
+        "INSERT INTO delivery_attempt (delivery_id, attempt, attempted_at, url, response_code,"
+        " response_body, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        claimed.id, attempts, at, claimed.url, attempt.response_code, attempt.response_body,
+        attempt.error, attempt.duration_ms,
+    )  # fmt: skip
+    return _delivery(row)
+
+
+async def get_delivery(conn: asyncpg.Connection, delivery_id: UUID) -> Delivery | None:
+    row = await conn.fetchrow(f"SELECT {_DELIVERY} FROM delivery WHERE id = $1", delivery_id)
+    return None if row is None else _delivery(row)
+
+
+async def list_deliveries(
+    conn: asyncpg.Connection, merchant_id: UUID, limit: int, offset: int
+) -> tuple[list[Delivery], int]:
+    rows = await conn.fetch(
+        f"SELECT {_DELIVERY} FROM delivery WHERE merchant_id = $1"
+        " ORDER BY created_at DESC, id LIMIT $2 OFFSET $3",
+        merchant_id, limit, offset,
+    )  # fmt: skip
+    total = await conn.fetchval("SELECT count(*) FROM delivery WHERE merchant_id = $1", merchant_id)
+    return [_delivery(r) for r in rows], int(total)
+
+
+async def list_attempts(conn: asyncpg.Connection, delivery_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT attempt, attempted_at, url, response_code, response_body, error, duration_ms"
+        " FROM delivery_attempt WHERE delivery_id = $1 ORDER BY attempt, id",
+        delivery_id,
+    )
+
+
+async def get_event_body(conn: asyncpg.Connection, event_id: str) -> str | None:
+    body: str | None = await conn.fetchval("SELECT body FROM event WHERE id = $1", event_id)
+    return body
+
+
+async def reset_delivery(conn: asyncpg.Connection, delivery_id: UUID) -> Delivery | None:
+    row = await conn.fetchrow(
+        "UPDATE delivery SET status = 'pending', attempts = 0, next_retry_at = clock_timestamp()"
+        f" WHERE id = $1 RETURNING {_DELIVERY}",
+        delivery_id,
+    )
+    return None if row is None else _delivery(row)
+
+
+async def count_due(conn: asyncpg.Connection) -> int:
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM delivery WHERE status = 'pending' AND next_retry_at <= now()"
+        )
+    )

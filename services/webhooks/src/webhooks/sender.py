@@ -1,0 +1,88 @@
+"""POSTs a signed webhook to a merchant, refusing destinations it must not reach (SSRF guard)."""
+
+import asyncio
+import socket
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from webhooks.domain import (
+    RESPONSE_BODY_LIMIT,
+    Attempt,
+    Network,
+    address_allowed,
+    signature,
+    standard_signature,
+)
+
+USER_AGENT = "gateway-webhooks/1"
+
+
+class Sender:
+    """One shared connection pool; no redirects; 5 s; the resolved address is checked and used."""
+
+    def __init__(self, client: httpx.AsyncClient, allowed: list[Network], timeout: float) -> None:
+        self._client = client
+        self._allowed = allowed
+        self._timeout = timeout
+
+    async def send(self, url: str, secret: str, message_id: str, body: str) -> Attempt:
+        started = time.perf_counter()
+
+        def took() -> int:
+            return int((time.perf_counter() - started) * 1000)
+
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM
+            )
+        except OSError as exc:
+            return Attempt(None, None, f"cannot resolve {host}: {exc}", took())
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        refused = [a for a in addresses if not address_allowed(a, self._allowed)]
+        if refused or not addresses:
+            where = refused[0] if refused else "nothing"
+            reason = f"destination not allowed: {host} resolves to {where}"
+            return Attempt(None, None, reason, took())
+        # Connect to the address we checked (no second lookup an attacker could answer differently).
+        target = addresses[0]
+        netloc = f"[{target}]:{port}" if ":" in target else f"{target}:{port}"
+        pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+        timestamp = int(time.time())
+        headers = {
+            "Host": parts.netloc.rsplit("@", 1)[-1],
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "X-Webhook-Signature": signature(secret, body),
+            "webhook-id": message_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": standard_signature(secret, message_id, timestamp, body),
+        }
+        extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
+        try:
+            async with self._client.stream(
+                "POST", pinned, content=body.encode(), headers=headers,
+                extensions=extensions, timeout=self._timeout,
+            ) as response:  # fmt: skip
+                text = await _read_some(response)
+                return Attempt(response.status_code, text, None, took())
+        except httpx.TimeoutException:
+            return Attempt(None, None, f"timed out after {self._timeout:g} s", took())
+        except httpx.HTTPError as exc:
+            return Attempt(None, None, f"{type(exc).__name__}: {exc}"[:RESPONSE_BODY_LIMIT], took())
+
+
+async def _read_some(response: httpx.Response) -> str:
+    """At most RESPONSE_BODY_LIMIT characters of the response, however much it sends."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= RESPONSE_BODY_LIMIT * 4:
+            break
+    return b"".join(chunks).decode("utf-8", errors="replace")[:RESPONSE_BODY_LIMIT]

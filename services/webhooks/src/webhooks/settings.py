@@ -1,0 +1,22 @@
+"""Configuration of the webhooks service (environment variables only; the contract's names)."""
+
+from pydantic import Field
+
+from kit.settings import CommaList, ServiceSettings
+
+
+class Settings(ServiceSettings):
+    merchants_url: str = "http://127.0.0.1:8101"
+    auth_cache_ttl_seconds: float = 30.0
+
+    # 0/5/10/15/20 s instead of 0/60/300/1800/7200 s between attempts.
+    webhook_retry_intervals_test: bool = False
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Destinations that would otherwise be refused (loopback, private, link-local…), as CIDRs:
+    # development and tests allow 127.0.0.0/8; production allows none.
+    webhook_allowed_networks: CommaList = Field(default_factory=list)
+    webhook_max_in_flight: int = Field(default=100, ge=1)
+    webhook_max_in_flight_per_merchant: int = Field(default=8, ge=1)
+    # A claimed delivery is not claimed again for this long (longer than the timeout).
+    webhook_lease_seconds: float = Field(default=30.0, gt=0)
+    webhook_poll_seconds: float = Field(default=0.2, gt=0)

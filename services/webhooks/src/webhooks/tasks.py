@@ -1,0 +1,79 @@
+"""taskiq tasks of the webhooks worker, and the dispatcher that delivers due webhooks."""
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from typing import Any
+from uuid import UUID
+
+from taskiq import Context, TaskiqDepends, TaskiqState
+
+from kit.db import Database
+from kit.events import Envelope
+from kit.worker import message_id
+from webhooks import repository, service
+from webhooks.metrics import DUE_BACKLOG
+from webhooks.repository import Claimed
+from webhooks.service import Schedule, Sends
+from webhooks.settings import Settings
+
+log = logging.getLogger("webhooks.tasks")
+
+
+async def handle_event(payload: dict[str, Any], context: Context = TaskiqDepends()) -> None:
+    """`webhooks.handle_event`: keep a merchant-facing event and queue its delivery."""
+    await service.receive_event(
+        context.state.db, message_id(context), Envelope.model_validate(payload)
+    )
+
+
+class Dispatcher:
+    """Claims due deliveries from Postgres and attempts them concurrently, at most
+    `max_in_flight` in all and `per_merchant` per merchant, so a slow endpoint cannot starve
+    the others. Nothing is kept only in memory: a lost worker's leases simply expire."""
+
+    def __init__(self, db: Database, sender: Sends, settings: Settings) -> None:
+        self.db = db
+        self.sender = sender
+        self.settings = settings
+        self.schedule = Schedule.of(settings.webhook_retry_intervals_test)
+        self.in_flight: Counter[UUID] = Counter()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def dispatch(self, state: TaskiqState | None = None) -> None:
+        free = self.settings.webhook_max_in_flight - sum(self.in_flight.values())
+        if free <= 0:
+            return
+        per_merchant = self.settings.webhook_max_in_flight_per_merchant
+        busy = [m for m, n in self.in_flight.items() if n >= per_merchant]
+        claimed = await service.claim_due(
+            self.db, busy, per_merchant, free, self.settings.webhook_lease_seconds
+        )
+        for delivery in claimed:
+            self.in_flight[delivery.merchant_id] += 1
+            task = asyncio.create_task(self._attempt(delivery))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _attempt(self, claimed: Claimed) -> None:
+        try:
+            await service.attempt_delivery(self.db, self.sender, claimed, self.schedule)
+        except Exception:
+            log.exception(
+                "webhook attempt failed to record", extra={"delivery_id": str(claimed.id)}
+            )
+        finally:
+            self.in_flight[claimed.merchant_id] -= 1
+            if self.in_flight[claimed.merchant_id] <= 0:
+                del self.in_flight[claimed.merchant_id]
+
+    async def measure_backlog(self, state: TaskiqState | None = None) -> None:
+        async with self.db.transaction() as conn:
+            DUE_BACKLOG.set(await repository.count_due(conn))
+
+    async def stop(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*self.tasks, return_exceptions=True)

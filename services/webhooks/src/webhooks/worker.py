@@ -1,0 +1,45 @@
+"""The webhooks worker: takes in events, delivers due webhooks, relays its outbox.
+
+Run: `taskiq worker webhooks.worker:broker --workers 1 --no-configure-logging`.
+"""
+
+from taskiq import TaskiqState
+
+from kit.worker import create_worker
+from webhooks import tasks
+from webhooks.domain import parse_networks
+from webhooks.main import outbound_client
+from webhooks.sender import Sender
+from webhooks.settings import Settings
+
+settings = Settings()
+
+
+async def start_dispatcher(state: TaskiqState) -> None:
+    state.outbound = outbound_client(settings)
+    allowed = parse_networks(settings.webhook_allowed_networks)
+    sender = Sender(state.outbound, allowed, settings.webhook_timeout_seconds)
+    state.dispatcher = tasks.Dispatcher(state.db, sender, settings)
+
+
+async def stop_dispatcher(state: TaskiqState) -> None:
+    await state.dispatcher.stop()
+    await state.outbound.aclose()
+
+
+async def dispatch(state: TaskiqState) -> None:
+    await state.dispatcher.dispatch(state)
+
+
+async def measure_backlog(state: TaskiqState) -> None:
+    await state.dispatcher.measure_backlog(state)
+
+
+broker = create_worker(
+    "webhooks",
+    settings,
+    tasks={"webhooks.handle_event": tasks.handle_event},
+    chores=[(settings.webhook_poll_seconds, dispatch), (5.0, measure_backlog)],
+    on_startup=start_dispatcher,
+    on_shutdown=stop_dispatcher,
+)

@@ -1,0 +1,255 @@
+"""Webhook use cases on real Postgres, delivering to a real HTTP receiver on loopback."""
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+
+from kit.db import Database
+from kit.events import Envelope
+from tests.receiver import Receiver
+from webhooks import service
+from webhooks.clients import MerchantsClient
+from webhooks.domain import DeliveryStatus, parse_networks, signature
+from webhooks.sender import Sender
+from webhooks.service import Schedule
+
+TEST_MERCHANT = UUID("550e8400-e29b-41d4-a716-446655440000")
+FAST = Schedule.of(test_intervals=True)
+PAYMENT = {
+    "id": "pay_AAAAAAAAAAAAAAAA",
+    "order_id": "order_BBBBBBBBBBBBBBBB",
+    "amount": 500,
+    "currency": "INR",
+    "method": "upi",
+    "vpa": "a@b",
+    "status": "success",
+    "created_at": "2026-11-26T10:00:00Z",
+}
+
+
+@pytest.fixture
+async def merchants(merchants_app: Any) -> AsyncIterator[MerchantsClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(merchants_app), base_url="http://merchants"
+    ) as client:
+        yield MerchantsClient(client)
+
+
+@pytest.fixture
+async def sender() -> AsyncIterator[Sender]:
+    async with httpx.AsyncClient(follow_redirects=False) as client:
+        yield Sender(client, parse_networks(["127.0.0.0/8"]), timeout=5)
+
+
+SECRET = "whsec_service_tests"
+
+
+@pytest.fixture
+async def clean(db: Database) -> Database:
+    """This test's transaction sees no due deliveries but its own."""
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE delivery SET status = 'failed' WHERE status = 'pending'")
+    return db
+
+
+@pytest.fixture
+def merchant() -> UUID:
+    return uuid4()
+
+
+async def endpoint(db: Database, merchant: UUID, url: str | None) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO endpoint (merchant_id, url, secret) VALUES ($1, $2, $3)",
+            merchant,
+            url,
+            SECRET,
+        )
+
+
+def event(merchant: UUID, kind: str = "payment.success") -> Envelope:
+    return Envelope.new(kind, merchant, PAYMENT)
+
+
+async def deliver_all(db: Database, sender: Sender, schedule: Schedule = FAST) -> list[Any]:
+    claimed = await service.claim_due(db, [], 8, 100, 30)
+    return [await service.attempt_delivery(db, sender, c, schedule) for c in claimed]
+
+
+class TestConfig:
+    async def test_endpoint_starts_with_the_secret_merchants_handed_over(
+        self,
+        db: Database,
+        merchants: MerchantsClient,
+        other_merchant: dict[str, str],
+        merchants_app: Any,
+    ) -> None:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(merchants_app), base_url="http://m"
+        ) as client:
+            profile = (await client.get("/api/v1/merchant", headers=other_merchant)).json()
+            handed = (await client.get(f"/internal/v1/merchants/{profile['id']}")).json()
+        merchant = UUID(profile["id"])
+        endpoint_ = await service.get_endpoint(db, merchants, merchant)
+        assert (endpoint_.url, endpoint_.secret) == (None, handed["webhook_secret"])
+        updated = await service.set_url(db, merchants, merchant, "https://shop.example/hook")
+        assert updated.url == "https://shop.example/hook"
+        regenerated = await service.regenerate_secret(db, merchants, merchant)
+        assert regenerated.secret.startswith("whsec_")
+        assert regenerated.secret != handed["webhook_secret"]
+        assert (await service.get_endpoint(db, merchants, merchant)).secret == regenerated.secret
+
+
+class TestIntake:
+    async def test_no_url_means_no_delivery_and_a_url_means_one(
+        self, clean: Database, merchant: UUID, receiver: Receiver
+    ) -> None:
+        db = clean
+        assert await service.receive_event(db, "m1", event(merchant)) is None  # no endpoint
+        await endpoint(db, merchant, None)
+        assert await service.receive_event(db, "m1b", event(merchant)) is None  # no URL
+        async with db.transaction() as conn:
+            await conn.execute(
+                "UPDATE endpoint SET url = $2 WHERE merchant_id = $1", merchant, receiver.url
+            )
+        delivery = await service.receive_event(db, "m2", event(merchant))
+        assert delivery is not None
+        assert (delivery.status, delivery.attempts, delivery.payment_id) == (
+            DeliveryStatus.PENDING,
+            0,
+            PAYMENT["id"],
+        )
+        assert await service.receive_event(db, "m2", event(merchant)) is None  # redelivered message
+        assert (
+            await service.receive_event(db, "m3", event(merchant, "order.created")) is None
+        )  # not for merchants
+
+
+class TestDelivery:
+    async def test_signed_delivery_succeeds(
+        self, clean: Database, merchant: UUID, sender: Sender, receiver: Receiver
+    ) -> None:
+        db = clean
+        await endpoint(db, merchant, receiver.url)
+        sent = event(merchant)
+        await service.receive_event(db, "m10", sent)
+        [done] = await deliver_all(db, sender)
+        assert (done.status, done.attempts, done.response_code) == (DeliveryStatus.SUCCESS, 1, 200)
+        [received] = receiver.requests
+        assert received.headers["X-Webhook-Signature"] == signature(SECRET, received.body.decode())
+        assert received.headers["webhook-id"] == sent.id
+        assert received.json["data"]["payment"]["id"] == PAYMENT["id"]
+
+    async def test_failure_is_retried_on_the_schedule_then_succeeds(
+        self, clean: Database, merchant: UUID, sender: Sender, receiver: Receiver
+    ) -> None:
+        db = clean
+        await endpoint(db, merchant, receiver.url)
+        receiver.fail_next = 1
+        await service.receive_event(db, "m20", event(merchant))
+        [first] = await deliver_all(db, sender)
+        assert (first.status, first.attempts, first.response_code, first.response_body) == (
+            DeliveryStatus.PENDING,
+            1,
+            500,
+            "boom",
+        )
+        assert first.next_retry_at is not None
+        assert first.last_attempt_at is not None
+        delay = (first.next_retry_at - first.last_attempt_at).total_seconds()
+        assert delay == pytest.approx(5, abs=0.01)
+        assert await deliver_all(db, sender) == []  # not due yet
+        async with db.transaction() as conn:
+            await conn.execute("UPDATE delivery SET next_retry_at = now() WHERE id = $1", first.id)
+        [second] = await deliver_all(db, sender)
+        assert (second.status, second.attempts) == (DeliveryStatus.SUCCESS, 2)
+        _, _, attempts = await service.get_delivery(db, merchant, first.id)
+        assert [(a["attempt"], a["response_code"]) for a in attempts] == [(1, 500), (2, 200)]
+
+    async def test_five_failures_are_final(
+        self, clean: Database, merchant: UUID, sender: Sender, receiver: Receiver
+    ) -> None:
+        db = clean
+        await endpoint(db, merchant, receiver.url)
+        receiver.fail_next = 10
+        delivery = await service.receive_event(db, "m30", event(merchant))
+        assert delivery is not None
+        for _ in range(5):
+            async with db.transaction() as conn:
+                await conn.execute(
+                    "UPDATE delivery SET next_retry_at = now() WHERE id = $1", delivery.id
+                )
+            await deliver_all(db, sender)
+        final, _, _ = await service.get_delivery(db, merchant, delivery.id)
+        assert (final.status, final.attempts, final.next_retry_at) == (
+            DeliveryStatus.FAILED,
+            5,
+            None,
+        )
+        reset = await service.retry_delivery(db, merchant, delivery.id)
+        assert (reset.status, reset.attempts) == (DeliveryStatus.PENDING, 0)
+
+    async def test_private_destination_is_refused_without_an_allow_list(
+        self, clean: Database, merchant: UUID, receiver: Receiver
+    ) -> None:
+        db = clean
+        await endpoint(db, merchant, receiver.url)
+        await service.receive_event(db, "m40", event(merchant))
+        async with httpx.AsyncClient() as client:
+            strict = Sender(client, [], timeout=5)
+            [refused] = await deliver_all(db, strict)
+        assert refused.status is DeliveryStatus.PENDING
+        assert refused.response_code is None
+        assert refused.response_body.startswith(
+            "destination not allowed: 127.0.0.1 resolves to 127.0.0.1"
+        )
+        assert receiver.requests == []
+
+    async def test_a_stale_lease_cannot_record_twice(
+        self, clean: Database, merchant: UUID, sender: Sender, receiver: Receiver
+    ) -> None:
+        db = clean
+        await endpoint(db, merchant, receiver.url)
+        await service.receive_event(db, "m50", event(merchant))
+        [claimed] = await service.claim_due(db, [], 8, 100, 30)
+        assert await service.claim_due(db, [], 8, 100, 30) == []  # leased
+        assert await service.attempt_delivery(db, sender, claimed, FAST) is not None
+        assert await service.attempt_delivery(db, sender, claimed, FAST) is None
+
+    async def test_claims_are_bounded_per_merchant(
+        self, clean: Database, merchant: UUID, receiver: Receiver
+    ) -> None:
+        db = clean
+        other = uuid4()
+        await endpoint(db, merchant, receiver.url)
+        await endpoint(db, other, receiver.url)
+        for n in range(5):
+            await service.receive_event(db, f"mine-{n}", event(merchant))
+            await service.receive_event(db, f"theirs-{n}", event(other))
+        claimed = await service.claim_due(db, [], 2, 100, 30)
+        by_merchant = sorted(str(c.merchant_id) for c in claimed)
+        assert by_merchant == sorted([str(merchant)] * 2 + [str(other)] * 2)
+        busy = await service.claim_due(db, [merchant], 2, 100, 30)
+        assert {c.merchant_id for c in busy} == {other}
+
+    async def test_send_test_delivers_now(
+        self,
+        clean: Database,
+        merchant: UUID,
+        sender: Sender,
+        receiver: Receiver,
+        merchants: MerchantsClient,
+    ) -> None:
+        db = clean
+        await endpoint(db, merchant, receiver.url)
+        delivery = await service.send_test(db, merchants, sender, merchant, FAST)
+        assert (delivery.event, delivery.status, delivery.response_code) == (
+            "webhook.test",
+            DeliveryStatus.SUCCESS,
+            200,
+        )
+        assert json.loads(receiver.requests[0].body)["event"] == "webhook.test"

@@ -1,0 +1,154 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from webhooks.domain import (
+    PRODUCTION_SCHEDULE,
+    TEST_SCHEDULE,
+    DeliveryStatus,
+    InvalidWebhookUrl,
+    address_allowed,
+    after_attempt,
+    check_url,
+    parse_networks,
+    signature,
+    standard_signature,
+    webhook_body,
+)
+
+SPEC_BODY = (
+    '{"event":"payment.success","timestamp":1705315870,"data":{"payment":{"id":"pay_H8sK3jD9s2L1pQr",'
+    '"order_id":"order_NXhj67fGH2jk9mPq","amount":50000,"currency":"INR","method":"upi",'
+    '"vpa":"user@paytm","status":"success","created_at":"2024-01-15T10:31:00Z"}}}'
+)
+PAYMENT = {  # as payment events carry it (the full GET view)
+    "id": "pay_H8sK3jD9s2L1pQr",
+    "order_id": "order_NXhj67fGH2jk9mPq",
+    "amount": 50000,
+    "currency": "INR",
+    "method": "upi",
+    "vpa": "user@paytm",
+    "status": "success",
+    "captured": False,
+    "error_code": None,
+    "error_description": None,
+    "amount_refunded": 0,
+    "created_at": "2024-01-15T10:31:00Z",
+    "updated_at": "2024-01-15T10:31:05Z",
+}
+AT = datetime.fromtimestamp(1705315870, UTC)
+
+
+def test_payment_body_is_the_contracts_example_byte_for_byte() -> None:
+    assert webhook_body("payment.success", AT, PAYMENT) == SPEC_BODY
+
+
+def test_card_payment_and_refund_bodies() -> None:
+    card = {**PAYMENT, "method": "card", "card_network": "visa", "card_last4": "1111"}
+    del card["vpa"]
+    assert '"method":"card","card_network":"visa","card_last4":"1111","status"' in webhook_body(
+        "payment.success", AT, card
+    )
+    failed = webhook_body(
+        "payment.failed",
+        AT,
+        {**PAYMENT, "status": "failed", "error_code": "PAYMENT_FAILED", "error_description": "No"},
+    )
+    assert failed.endswith('"error_code":"PAYMENT_FAILED","error_description":"No"}}}')
+    refund = {
+        "id": "rfnd_1",
+        "payment_id": "pay_1",
+        "amount": 100,
+        "reason": "r",
+        "status": "processed",
+        "created_at": "2024-01-15T10:33:00Z",
+        "processed_at": "2024-01-15T10:33:05Z",
+        "extra": 1,
+    }
+    assert webhook_body("refund.processed", AT, refund) == (
+        '{"event":"refund.processed","timestamp":1705315870,"data":{"refund":{"id":"rfnd_1",'
+        '"payment_id":"pay_1","amount":100,"reason":"r","status":"processed",'
+        '"created_at":"2024-01-15T10:33:00Z","processed_at":"2024-01-15T10:33:05Z"}}}'
+    )
+
+
+def test_signatures_match_independently_computed_values() -> None:
+    # computed with `openssl dgst -sha256 -hmac whsec_test_abc123` over SPEC_BODY
+    assert signature("whsec_test_abc123", SPEC_BODY) == (
+        "b51174d43fd778faace59c1c7c81f3194031e5f2981402a7d4c24299c948e5fc"
+    )
+    assert standard_signature("whsec_test_abc123", "evt_1", 1705315870, SPEC_BODY) == (
+        "v1,da515L8jS5sfhoZaZ2aFHPJIgJHl9g30rapSsqsCwhA="
+    )
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [(PRODUCTION_SCHEDULE, [60, 300, 1800, 7200]), (TEST_SCHEDULE, [5, 10, 15, 20])],
+)
+def test_failures_follow_the_schedule_and_the_fifth_is_final(
+    schedule: tuple[int, ...], expected: list[int]
+) -> None:
+    delays = []
+    for before in range(4):
+        status, attempts, next_at = after_attempt(before, False, AT, schedule)
+        assert (status, attempts) == (DeliveryStatus.PENDING, before + 1)
+        assert next_at is not None
+        delays.append(int((next_at - AT) / timedelta(seconds=1)))
+    assert delays == expected
+    assert after_attempt(4, False, AT, schedule) == (DeliveryStatus.FAILED, 5, None)
+    assert after_attempt(2, True, AT, schedule) == (DeliveryStatus.SUCCESS, 3, None)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://shop.example/hook", "http://127.0.0.1:4000/webhook", None]
+)
+def test_acceptable_urls(url: str | None) -> None:
+    assert check_url(url) == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://x.example/",
+        "not a url",
+        "https://",
+        "https://user:pw@x.example/",
+        "http://x.example:99999/",
+        "https://x.example/" + "a" * 2100,
+        "javascript:alert(1)",
+    ],
+)
+def test_unacceptable_urls(url: str) -> None:
+    with pytest.raises(InvalidWebhookUrl):
+        check_url(url)
+
+
+@pytest.mark.parametrize(
+    ("address", "allowed"),
+    [
+        ("93.184.216.34", True),
+        ("2606:2800:220:1:248:1893:25c8:1946", True),
+        ("127.0.0.1", False),
+        ("10.1.2.3", False),
+        ("172.16.0.1", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),  # cloud metadata
+        ("100.64.0.1", False),  # carrier-grade NAT
+        ("0.0.0.0", False),  # noqa: S104 - an address under test, not a bind
+        ("224.0.0.1", False),
+        ("::1", False),
+        ("fd00::1", False),
+        ("fe80::1%eth0", False),
+        ("::ffff:127.0.0.1", False),
+    ],
+)
+def test_only_public_destinations_without_an_allow_list(address: str, allowed: bool) -> None:
+    assert address_allowed(address, []) is allowed
+
+
+def test_allow_list_opens_named_networks_only() -> None:
+    loopback = parse_networks(["127.0.0.0/8", "::1/128"])
+    assert address_allowed("127.0.0.1", loopback)
+    assert address_allowed("::1", loopback)
+    assert not address_allowed("10.0.0.1", loopback)

@@ -1,0 +1,157 @@
+"""Webhooks through the edge to a receiver the test runs: signatures, retries, restarts."""
+
+import base64
+import hashlib
+import hmac
+import itertools
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from devstack.stack import Stack
+from tests.receiver import Received, Receiver, running_receiver
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as running:
+        yield running
+
+
+def configure(api: httpx.Client, headers: dict[str, str], url: str) -> str:
+    response = api.put("/api/v1/webhooks/config", json={"webhook_url": url}, headers=headers)
+    assert response.status_code == 200
+    return str(response.json()["webhook_secret"])
+
+
+def pay(api: httpx.Client, headers: dict[str, str]) -> dict[str, Any]:
+    order = api.post("/api/v1/orders", json={"amount": 12300}, headers=headers).json()
+    body = {"order_id": order["id"], "method": "upi", "vpa": "payer@upi"}
+    payment = api.post("/api/v1/payments", json=body, headers=headers)
+    assert payment.status_code == 201
+    return payment.json()  # type: ignore[no-any-return]
+
+
+def verify(received: Received, secret: str) -> None:
+    """What docs/webhooks.md tells merchants to do, for both schemes."""
+    body = received.body
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    assert received.headers["X-Webhook-Signature"] == expected
+    signed = (
+        f"{received.headers['webhook-id']}.{received.headers['webhook-timestamp']}.".encode() + body
+    )
+    v1 = base64.b64encode(hmac.new(secret.encode(), signed, hashlib.sha256).digest()).decode()
+    assert received.headers["webhook-signature"] == f"v1,{v1}"
+    assert abs(int(received.headers["webhook-timestamp"]) - time.time()) < 60
+    assert received.headers["Content-Type"] == "application/json"
+
+
+def of_payment(receiver: Receiver, payment_id: str) -> list[Received]:
+    with receiver.lock:
+        return [
+            r
+            for r in receiver.requests
+            if r.json["data"].get("payment", {}).get("id") == payment_id
+        ]
+
+
+def wait_for_events(
+    receiver: Receiver, payment_id: str, count: int, timeout: float = 20
+) -> list[Received]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(found := of_payment(receiver, payment_id)) >= count:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"got {len(of_payment(receiver, payment_id))} of {count} webhooks")
+
+
+def test_payment_events_arrive_signed(
+    api: httpx.Client, merchant_headers: dict[str, str], receiver: Receiver
+) -> None:
+    secret = configure(api, merchant_headers, receiver.url)
+    payment = pay(api, merchant_headers)
+    received = wait_for_events(receiver, payment["id"], 3)
+    assert sorted(r.json["event"] for r in received) == [
+        "payment.created",
+        "payment.pending",
+        "payment.success",
+    ]
+    for request in received:
+        verify(request, secret)
+    success = next(r for r in received if r.json["event"] == "payment.success")
+    assert list(success.json) == ["event", "timestamp", "data"]
+    assert list(success.json["data"]["payment"]) == [
+        "id",
+        "order_id",
+        "amount",
+        "currency",
+        "method",
+        "vpa",
+        "status",
+        "created_at",
+    ]
+    assert success.body == success.body.replace(b": ", b":")  # compact JSON, as signed
+    logs = api.get("/api/v1/webhooks", params={"limit": 10}, headers=merchant_headers).json()
+    mine = [d for d in logs["data"] if d["payment_id"] == payment["id"]]
+    assert {(d["status"], d["attempts"], d["response_code"]) for d in mine} == {("success", 1, 200)}
+
+
+def test_failures_retry_on_the_test_schedule_and_manual_retry_delivers_again(
+    api: httpx.Client, merchant_headers: dict[str, str], receiver: Receiver
+) -> None:
+    configure(api, merchant_headers, receiver.url)
+    receiver.fail_next = 2
+    first = api.post("/api/v1/webhooks/test", headers=merchant_headers).json()
+    assert (first["status"], first["attempts"], first["response_code"]) == ("pending", 1, 500)
+    arrivals = receiver.wait_for(3, timeout=30)
+    gaps = [b.at - a.at for a, b in itertools.pairwise(arrivals)]
+    assert gaps[0] == pytest.approx(5, abs=1.5)
+    assert gaps[1] == pytest.approx(10, abs=1.5)
+
+    def log() -> dict[str, Any]:
+        return api.get(f"/api/v1/webhooks/{first['id']}", headers=merchant_headers).json()  # type: ignore[no-any-return]
+
+    deadline = time.monotonic() + 5
+    while log()["status"] != "success" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    detail = log()
+    assert (detail["status"], detail["attempts"]) == ("success", 3)
+    assert [a["response_code"] for a in detail["attempt_history"]] == [500, 500, 200]
+
+    retried = api.post(f"/api/v1/webhooks/{first['id']}/retry", headers=merchant_headers)
+    assert retried.json() == {
+        "id": first["id"],
+        "status": "pending",
+        "message": "Webhook retry scheduled",
+    }
+    receiver.wait_for(4, timeout=10)
+    assert {r.headers["webhook-id"] for r in receiver.requests} == {
+        arrivals[0].headers["webhook-id"]
+    }
+
+
+def test_a_worker_restart_loses_and_duplicates_nothing(
+    api: httpx.Client, stack: Stack, merchant_headers: dict[str, str], receiver: Receiver
+) -> None:
+    configure(api, merchant_headers, receiver.url)
+    stack.kill("webhooks-worker")
+    try:
+        payments = [pay(api, merchant_headers)["id"] for _ in range(3)]
+        time.sleep(1.5)  # processed and published while nobody takes webhook events
+        assert receiver.requests == []
+    finally:
+        stack.restart("webhooks-worker")
+    for payment_id in payments:
+        wait_for_events(receiver, payment_id, 3)
+    time.sleep(1)  # anything duplicated would have arrived by now
+    ids = Counter(r.headers["webhook-id"] for r in receiver.requests)
+    assert len(ids) == 9
+    assert set(ids.values()) == {1}
+    stack.wait_healthy()
