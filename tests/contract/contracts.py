@@ -20,6 +20,9 @@ import orders.settings
 import payments.main
 import payments.schemas
 import payments.settings
+import webhooks.main
+import webhooks.schemas
+import webhooks.settings
 from kit.auth import Principal
 from kit.events import Envelope
 
@@ -76,6 +79,8 @@ CONTRACTS: dict[str, Callable[[], dict[str, Any]]] = {
         f"tests/contract/schemas/payments.{kind}.v1.json": _payment_event(kind)
         for kind in PAYMENT_EVENTS
     },
+    "tests/contract/schemas/webhooks.payload.payment.json": _model(webhooks.schemas.PaymentWebhook),
+    "tests/contract/schemas/webhooks.payload.refund.json": _model(webhooks.schemas.RefundWebhook),
     "services/merchants/openapi.json": _openapi(
         lambda: merchants.main.create_app(merchants.settings.Settings(database_url=_DSN))
     ),
@@ -84,6 +89,9 @@ CONTRACTS: dict[str, Callable[[], dict[str, Any]]] = {
     ),
     "services/payments/openapi.json": _openapi(
         lambda: payments.main.create_app(payments.settings.Settings(database_url=_DSN))
+    ),
+    "services/webhooks/openapi.json": _openapi(
+        lambda: webhooks.main.create_app(webhooks.settings.Settings(database_url=_DSN))
     ),
 }
 

@@ -10,6 +10,7 @@ import pytest
 
 import orders.events
 from kit.auth import Credentials, MerchantsAuthenticator
+from kit.events import Envelope
 from orders.domain import Order, OrderStatus, new_order_id
 from tests.contract.contracts import CONTRACTS, ROOT, SCHEMAS, render
 
@@ -163,3 +164,79 @@ def test_payments_can_read_what_it_needs_from_order_created() -> None:
     data = schema("orders.order.created.v1.json")["properties"]["data"]
     assert {"id", "amount", "currency"} <= set(data["required"])
     assert "merchant_id" in schema("orders.order.created.v1.json")["required"]
+
+
+SPEC_PAYMENT_WEBHOOK = {  # the contract's example, field for field and in its order
+    "event": "payment.success",
+    "timestamp": 1705315870,
+    "data": {
+        "payment": {
+            "id": "pay_H8sK3jD9s2L1pQr",
+            "order_id": "order_NXhj67fGH2jk9mPq",
+            "amount": 50000,
+            "currency": "INR",
+            "method": "upi",
+            "vpa": "user@paytm",
+            "status": "success",
+            "created_at": "2024-01-15T10:31:00Z",
+        }
+    },
+}
+SPEC_REFUND = {
+    "id": "rfnd_K9pL2mN4oQ5rXyZa",
+    "payment_id": "pay_H8sK3jD9s2L1pQr",
+    "amount": 50000,
+    "reason": "Customer requested refund",
+    "status": "processed",
+    "created_at": "2024-01-15T10:33:00Z",
+    "processed_at": "2024-01-15T10:33:05Z",
+}
+
+
+@pytest.mark.parametrize("method", ["upi", "card"])
+@pytest.mark.parametrize(
+    "kind",
+    ["payment.created", "payment.pending", "payment.success", "payment.failed", "payment.captured"],
+)
+def test_webhook_body_of_every_payment_event_matches_the_spec(kind: str, method: str) -> None:
+    import json as jsonlib
+
+    import payments.events
+    from webhooks.domain import webhook_body
+
+    jsonschema.validate(SPEC_PAYMENT_WEBHOOK, schema("webhooks.payload.payment.json"))
+    [message, *_] = payments.events.payment_event(kind, _payment(method))
+    envelope = Envelope.model_validate(message.payload)
+    body = jsonlib.loads(webhook_body(kind, envelope.occurred_at, envelope.data))
+    jsonschema.validate(body, schema("webhooks.payload.payment.json"))
+    assert list(body) == list(SPEC_PAYMENT_WEBHOOK)
+    spec_keys = list(SPEC_PAYMENT_WEBHOOK["data"]["payment"])  # type: ignore[index]
+    if method == "card":
+        spec_keys[spec_keys.index("vpa")] = "card_network"
+        spec_keys.insert(spec_keys.index("card_network") + 1, "card_last4")
+    extra = {
+        "payment.failed": ["error_code", "error_description"],
+        "payment.captured": ["captured"],
+    }
+    assert list(body["data"]["payment"]) == spec_keys + extra.get(kind, [])
+
+
+@pytest.mark.parametrize("kind", ["refund.created", "refund.processed"])
+def test_webhook_body_of_refund_events_matches_the_spec(kind: str) -> None:
+    import json as jsonlib
+    from datetime import UTC, datetime
+
+    from webhooks.domain import webhook_body
+
+    body = jsonlib.loads(webhook_body(kind, datetime.now(UTC), {**SPEC_REFUND, "merchant_only": 1}))
+    jsonschema.validate(body, schema("webhooks.payload.refund.json"))
+    assert body["data"] == {"refund": SPEC_REFUND}
+    assert list(body["data"]["refund"]) == list(SPEC_REFUND)
+
+
+def test_webhooks_handles_every_event_routed_to_it() -> None:
+    import payments.events
+    from webhooks.domain import MERCHANT_EVENTS
+
+    payment_kinds = {k for k, c in payments.events.CONSUMERS.items() if "webhooks" in c}
+    assert payment_kinds <= MERCHANT_EVENTS

@@ -63,3 +63,60 @@ class RetryScheduled(BaseModel):
     id: UUID
     status: str
     message: str = "Webhook retry scheduled"
+
+
+class _Exact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PaymentInWebhook(_Exact):
+    """`data.payment`: the contract's fields (`vpa` or card network + last 4), plus the error on
+    `payment.failed` and `captured` on `payment.captured`."""
+
+    id: str
+    order_id: str
+    amount: int
+    currency: str
+    method: str
+    vpa: str | None = None
+    card_network: str | None = None
+    card_last4: str | None = None
+    status: str
+    created_at: str
+    error_code: str | None = None
+    error_description: str | None = None
+    captured: bool | None = None
+
+
+class RefundInWebhook(_Exact):
+    id: str
+    payment_id: str
+    amount: int
+    reason: str | None
+    status: str
+    created_at: str
+    processed_at: str | None
+
+
+class PaymentWebhookData(_Exact):
+    payment: PaymentInWebhook
+
+
+class RefundWebhookData(_Exact):
+    refund: RefundInWebhook
+
+
+class PaymentWebhook(_Exact):
+    """The body POSTed for `payment.*` events (compact JSON, exactly these bytes are signed)."""
+
+    event: str = Field(pattern=r"^payment\.(created|pending|success|failed|captured)$")
+    timestamp: int = Field(description="Unix seconds when the event happened")
+    data: PaymentWebhookData
+
+
+class RefundWebhook(_Exact):
+    """The body POSTed for `refund.*` events."""
+
+    event: str = Field(pattern=r"^refund\.(created|processed)$")
+    timestamp: int
+    data: RefundWebhookData

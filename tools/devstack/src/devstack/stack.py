@@ -255,6 +255,15 @@ class Stack:
         argv, env = self._launched[name]
         self._spawn(name, argv, env)
 
+    def restart_redis(self, down_for: float = 0.0) -> None:
+        """Stop the stack's own Redis and start it again on the same port and data."""
+        [redis] = [s for s in self.servers if s.url == self.redis_url]
+        redis.stop()
+        time.sleep(down_for)
+        self.servers.remove(redis)
+        restarted = start_redis(self.state_dir / "redis", self.ports.redis, durable=self.durable)
+        self.servers.append(restarted)
+
     def check_alive(self) -> None:
         for process in self.processes:
             if process.popen.poll() is not None:
