@@ -253,3 +253,20 @@ class TestDelivery:
             200,
         )
         assert json.loads(receiver.requests[0].body)["event"] == "webhook.test"
+
+
+async def test_delivery_outcomes_are_counted(
+    clean: Database, merchant: UUID, sender: Sender, receiver: Receiver
+) -> None:
+    from prometheus_client import REGISTRY
+
+    def count(outcome: str) -> float:
+        return REGISTRY.get_sample_value("webhook_deliveries_total", {"outcome": outcome}) or 0.0
+
+    delivered, retrying = count("delivered"), count("retrying")
+    await endpoint(clean, merchant, receiver.url)
+    receiver.fail_next = 1
+    await service.receive_event(clean, "metrics-1", event(merchant))
+    await service.receive_event(clean, "metrics-2", event(merchant))
+    await deliver_all(clean, sender)
+    assert (count("delivered") - delivered, count("retrying") - retrying) == (1, 1)
