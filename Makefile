@@ -1,6 +1,6 @@
 # Every target is one line; scripts/uv installs the pinned uv into .tools/ on first use.
 UV := ./scripts/uv
-.PHONY: up down test check fmt bench
+.PHONY: up down test check fmt bench bench-webhooks
 
 up:    ; @$(UV) run --locked python -m devstack up
 down:  ; @$(UV) run --locked python -m devstack down
@@ -8,3 +8,4 @@ test:  ; @$(UV) run --locked pytest
 check: ; @$(UV) run --locked ruff format --check . && $(UV) run --locked ruff check . && $(UV) run --locked mypy
 fmt:   ; @$(UV) run --locked ruff format . && $(UV) run --locked ruff check --fix .
 bench: ; @$(UV) run --locked --group bench python bench/load.py
+bench-webhooks: ; @$(UV) run --locked --group bench python bench/webhooks.py

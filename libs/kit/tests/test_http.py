@@ -135,3 +135,20 @@ async def test_request_id_is_echoed_or_generated(client: httpx.AsyncClient) -> N
     assert kept.headers["x-request-id"] == "abc"
     generated = await client.get("/things/1")
     assert len(generated.headers["x-request-id"]) == 32
+
+
+async def test_a_database_that_cannot_be_reached_is_503_not_500() -> None:
+    import asyncpg
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/db")
+    async def db() -> None:
+        await asyncpg.connect("postgresql://nobody@127.0.0.1:1/none", timeout=1)
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        response = await c.get("/db")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "SERVICE_UNAVAILABLE"

@@ -5,6 +5,8 @@ import time
 import uuid
 from typing import Any, cast
 
+import asyncpg
+import redis.exceptions
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -26,6 +28,16 @@ from kit.telemetry import HTTP_IN_PROGRESS, observe_request
 log = logging.getLogger("kit.http")
 
 QUIET_ROUTES = {"/livez", "/readyz", "/metrics"}  # probes and scrapes are not worth a log line
+
+# Postgres or Redis unreachable or out of connections: the client may retry, so 503, not 500.
+DEPENDENCY_DOWN: tuple[type[Exception], ...] = (
+    asyncpg.TooManyConnectionsError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    ConnectionError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
 
 # The only table from error category to HTTP status.
 STATUS_BY_CATEGORY: dict[type[GatewayError], int] = {
@@ -100,6 +112,10 @@ def install_error_handlers(app: FastAPI) -> None:
         code = "BAD_REQUEST_ERROR" if exc.status_code < 500 else "SERVER_ERROR"
         return error_response(exc.status_code, code, str(exc.detail))
 
+    async def on_dependency_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("dependency unavailable", extra={"error": f"{type(exc).__name__}: {exc}"})
+        return error_response(503, Unavailable.code, "Service temporarily unavailable; retry")
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
         body = {
@@ -114,6 +130,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GatewayError, on_gateway_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    for unavailable in DEPENDENCY_DOWN:
+        app.add_exception_handler(unavailable, on_dependency_down)
     app.add_exception_handler(Exception, on_unexpected)
 
 

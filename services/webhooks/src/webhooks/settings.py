@@ -15,8 +15,8 @@ class Settings(ServiceSettings):
     # Destinations that would otherwise be refused (loopback, private, link-local…), as CIDRs:
     # development and tests allow 127.0.0.0/8; production allows none.
     webhook_allowed_networks: CommaList = Field(default_factory=list)
-    webhook_max_in_flight: int = Field(default=100, ge=1)
-    webhook_max_in_flight_per_merchant: int = Field(default=8, ge=1)
+    webhook_max_in_flight: int = Field(default=128, ge=1)
+    webhook_max_in_flight_per_merchant: int = Field(default=32, ge=1)
     # A claimed delivery is not claimed again for this long (longer than the timeout).
     webhook_lease_seconds: float = Field(default=30.0, gt=0)
     webhook_poll_seconds: float = Field(default=0.2, gt=0)

@@ -40,11 +40,23 @@ class Dispatcher:
         self.schedule = Schedule.of(settings.webhook_retry_intervals_test)
         self.in_flight: Counter[UUID] = Counter()
         self.tasks: set[asyncio.Task[None]] = set()
+        self.wake = asyncio.Event()
 
-    async def dispatch(self, state: TaskiqState | None = None) -> None:
+    async def run(self) -> None:
+        """Claim whenever a slot frees up, and at least every `webhook_poll_seconds`."""
+        while True:
+            self.wake.clear()
+            try:
+                await self.dispatch()
+            except Exception:
+                log.exception("claiming due webhooks failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self.settings.webhook_poll_seconds)
+
+    async def dispatch(self, state: TaskiqState | None = None) -> int:
         free = self.settings.webhook_max_in_flight - sum(self.in_flight.values())
         if free <= 0:
-            return
+            return 0
         per_merchant = self.settings.webhook_max_in_flight_per_merchant
         busy = [m for m, n in self.in_flight.items() if n >= per_merchant]
         claimed = await service.claim_due(
@@ -55,6 +67,7 @@ class Dispatcher:
             task = asyncio.create_task(self._attempt(delivery))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
+        return len(claimed)
 
     async def _attempt(self, claimed: Claimed) -> None:
         try:
@@ -67,6 +80,7 @@ class Dispatcher:
             self.in_flight[claimed.merchant_id] -= 1
             if self.in_flight[claimed.merchant_id] <= 0:
                 del self.in_flight[claimed.merchant_id]
+            self.wake.set()  # a slot is free: more may be due
 
     async def measure_backlog(self, state: TaskiqState | None = None) -> None:
         async with self.db.transaction() as conn:

@@ -3,6 +3,8 @@
 Run: `taskiq worker webhooks.worker:broker --workers 1 --no-configure-logging`.
 """
 
+import asyncio
+
 from taskiq import TaskiqState
 
 from kit.worker import create_worker
@@ -20,15 +22,14 @@ async def start_dispatcher(state: TaskiqState) -> None:
     allowed = parse_networks(settings.webhook_allowed_networks)
     sender = Sender(state.outbound, allowed, settings.webhook_timeout_seconds)
     state.dispatcher = tasks.Dispatcher(state.db, sender, settings)
+    state.dispatching = asyncio.create_task(state.dispatcher.run())
 
 
 async def stop_dispatcher(state: TaskiqState) -> None:
+    state.dispatching.cancel()
+    await asyncio.gather(state.dispatching, return_exceptions=True)
     await state.dispatcher.stop()
     await state.outbound.aclose()
-
-
-async def dispatch(state: TaskiqState) -> None:
-    await state.dispatcher.dispatch(state)
 
 
 async def measure_backlog(state: TaskiqState) -> None:
@@ -39,7 +40,7 @@ broker = create_worker(
     "webhooks",
     settings,
     tasks={"webhooks.handle_event": tasks.handle_event},
-    chores=[(settings.webhook_poll_seconds, dispatch), (5.0, measure_backlog)],
+    chores=[(5.0, measure_backlog)],
     on_startup=start_dispatcher,
     on_shutdown=stop_dispatcher,
 )

@@ -106,6 +106,8 @@ def start_postgres(data_dir: Path, port: int | None = None, *, durable: bool = T
         "unix_socket_directories=",
         "-p",
         str(port),
+        "-c",
+        "max_connections=300",  # every process of the stack keeps a pool
     ]
     if not durable:
         options += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
