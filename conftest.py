@@ -13,7 +13,7 @@ from devstack.stack import DB_PASSWORD
 from kit.db import Database, init_connection
 from kit.migrate import run as migrate
 
-SERVICES = ["merchants", "orders", "payments", "webhooks"]
+SERVICES = ["merchants", "orders", "payments", "refunds", "webhooks"]
 SCRATCH = "kit_scratch"  # a schema for kit's own tests (outbox, inbox, migrations)
 
 

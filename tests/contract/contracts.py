@@ -20,6 +20,9 @@ import orders.settings
 import payments.main
 import payments.schemas
 import payments.settings
+import refunds.main
+import refunds.schemas
+import refunds.settings
 import webhooks.main
 import webhooks.schemas
 import webhooks.settings
@@ -79,6 +82,15 @@ CONTRACTS: dict[str, Callable[[], dict[str, Any]]] = {
         f"tests/contract/schemas/payments.{kind}.v1.json": _payment_event(kind)
         for kind in PAYMENT_EVENTS
     },
+    "tests/contract/schemas/payments.payment.internal.json": _model(
+        payments.schemas.PaymentInternal
+    ),
+    "tests/contract/schemas/refunds.refund.created.v1.json": lambda: event_schema(
+        "refund.created.v1", refunds.schemas.RefundPublic
+    ),
+    "tests/contract/schemas/refunds.refund.processed.v1.json": lambda: event_schema(
+        "refund.processed.v1", refunds.schemas.RefundPublic
+    ),
     "tests/contract/schemas/webhooks.payload.payment.json": _model(webhooks.schemas.PaymentWebhook),
     "tests/contract/schemas/webhooks.payload.refund.json": _model(webhooks.schemas.RefundWebhook),
     "services/merchants/openapi.json": _openapi(
@@ -89,6 +101,9 @@ CONTRACTS: dict[str, Callable[[], dict[str, Any]]] = {
     ),
     "services/payments/openapi.json": _openapi(
         lambda: payments.main.create_app(payments.settings.Settings(database_url=_DSN))
+    ),
+    "services/refunds/openapi.json": _openapi(
+        lambda: refunds.main.create_app(refunds.settings.Settings(database_url=_DSN))
     ),
     "services/webhooks/openapi.json": _openapi(
         lambda: webhooks.main.create_app(webhooks.settings.Settings(database_url=_DSN))

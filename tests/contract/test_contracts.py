@@ -240,3 +240,74 @@ def test_webhooks_handles_every_event_routed_to_it() -> None:
 
     payment_kinds = {k for k, c in payments.events.CONSUMERS.items() if "webhooks" in c}
     assert payment_kinds <= MERCHANT_EVENTS
+
+
+def _refund(status: str) -> Any:
+    from datetime import UTC, datetime
+
+    from refunds.domain import Refund, RefundId, RefundStatus
+
+    now = datetime.now(UTC)
+    processed = status == "processed"
+    return Refund(
+        RefundId("rfnd_AbCdEfGhIjKlMnOp"),
+        "pay_AbCdEfGhIjKlMnOp",
+        uuid4(),
+        2500,
+        "INR",
+        "Customer requested refund",
+        RefundStatus(status),
+        now,
+        now if processed else None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "status"), [("refund.created", "pending"), ("refund.processed", "processed")]
+)
+def test_refund_events_match_their_schemas_and_their_consumers(kind: str, status: str) -> None:
+    import json as jsonlib
+
+    import refunds.events
+    from webhooks.domain import MERCHANT_EVENTS, webhook_body
+
+    for message in refunds.events.refund_event(kind, _refund(status)):
+        jsonschema.validate(message.payload, schema(f"refunds.{kind}.v1.json"))
+        envelope = Envelope.model_validate(message.payload)
+        body = jsonlib.loads(webhook_body(kind, envelope.occurred_at, envelope.data))
+        jsonschema.validate(body, schema("webhooks.payload.refund.json"))
+    assert kind in MERCHANT_EVENTS
+    data = schema("refunds.refund.processed.v1.json")["properties"]["data"]
+    assert {"payment_id", "amount"} <= set(data["required"])  # what payments reads
+
+
+async def test_refunds_reads_the_payments_internal_api_as_published() -> None:
+    from refunds.clients import PaymentsClient
+
+    answer = {
+        "id": "pay_AbCdEfGhIjKlMnOp",
+        "merchant_id": str(uuid4()),
+        "amount": 50000,
+        "currency": "INR",
+        "status": "success",
+    }
+    jsonschema.validate(answer, schema("payments.payment.internal.json"))
+
+    def payments_side(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/internal/v1/payments/pay_AbCdEfGhIjKlMnOp"
+        return httpx.Response(200, json=answer)
+
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(payments_side), base_url="http://payments"
+    ) as client:
+        payment = await PaymentsClient(client).get_payment("pay_AbCdEfGhIjKlMnOp")
+    assert payment is not None
+    assert (payment.amount, payment.status) == (50000, "success")
+
+
+def test_refunds_consumes_payment_success_with_what_it_needs() -> None:
+    import payments.events
+
+    assert "refunds" in payments.events.CONSUMERS["payment.success"]
+    data = schema("payments.payment.success.v1.json")["properties"]["data"]
+    assert {"id", "amount", "currency"} <= set(data["required"])

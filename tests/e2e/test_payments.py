@@ -121,7 +121,7 @@ def test_worker_killed_mid_payment_finishes_it_exactly_once(
 
     import asyncio
 
-    assert asyncio.run(success_events()) == 2  # once, fanned out to webhooks and orders
+    assert asyncio.run(success_events()) == 3  # once, fanned out to webhooks, orders, refunds
     stack.wait_healthy()
 
 

@@ -30,6 +30,7 @@ from payments.schemas import (
     PaymentCheckout,
     PaymentCreate,
     PaymentCreated,
+    PaymentInternal,
     PaymentPublic,
     PaymentsPublic,
 )
@@ -37,6 +38,7 @@ from payments.settings import Settings
 
 router = APIRouter(prefix="/api/v1/payments", tags=["payments"])
 test_router = APIRouter(prefix="/api/v1/test", tags=["test"])
+internal = APIRouter(prefix="/internal/v1/payments", tags=["internal"])
 
 PaymentIdPath = Annotated[str, Path(max_length=64)]
 CREATE_ERRORS = (InvalidRequest, InvalidVpa, InvalidCard, ExpiredCard, OrderNotFound, Unavailable)
@@ -151,3 +153,9 @@ async def jobs_status(request: Request) -> JobsStatus:
     counts = await job_counts(redis, settings.job_queues)
     running = await workers_running(redis, settings.job_workers)
     return JobsStatus(**counts, worker_status="running" if running else "stopped")
+
+
+@internal.get("/{payment_id}", responses=problems(PaymentNotFound))
+async def get_payment_internal(payment_id: PaymentIdPath, db: Db) -> PaymentInternal:
+    """Amount, currency, merchant and status of a payment, for the refunds service."""
+    return PaymentInternal.model_validate(await service.get_payment(db, payment_id))

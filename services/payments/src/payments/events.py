@@ -12,11 +12,11 @@ PAYMENT_FAILED = "payment.failed"
 PAYMENT_CAPTURED = "payment.captured"
 
 # Subscribers by event type (DESIGN §2): webhooks gets every merchant-facing event; orders moves
-# the order along (created → attempted → paid).
+# the order along (created → attempted → paid); refunds starts the refundable balance.
 CONSUMERS: dict[str, tuple[str, ...]] = {
     PAYMENT_CREATED: ("webhooks", "orders"),
     PAYMENT_PENDING: ("webhooks",),
-    PAYMENT_SUCCESS: ("webhooks", "orders"),
+    PAYMENT_SUCCESS: ("webhooks", "orders", "refunds"),
     PAYMENT_FAILED: ("webhooks",),
     PAYMENT_CAPTURED: ("webhooks",),
 }

@@ -41,4 +41,6 @@ def create_app(
                 "orders": OrdersClient(orders),
             }
 
-    return create_service_app("payments", settings, lifespan, [api.router, api.test_router])
+    return create_service_app(
+        "payments", settings, lifespan, [api.router, api.test_router, api.internal]
+    )

@@ -1,6 +1,7 @@
 """Public request/response models of the payments service."""
 
 from typing import Annotated, Any
+from uuid import UUID
 
 from pydantic import (
     BaseModel,
@@ -142,3 +143,15 @@ class JobsStatus(BaseModel):
     completed: int
     failed: int
     worker_status: str
+
+
+class PaymentInternal(BaseModel):
+    """Internal read model: what refunds needs to know of a payment."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    merchant_id: UUID
+    amount: int
+    currency: str
+    status: str

@@ -4,14 +4,14 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Protocol
 from uuid import UUID
 
 from asyncpg import Connection
 
-from kit import idempotency, outbox
+from kit import idempotency, inbox, outbox
 from kit.db import Database
 from kit.events import Envelope
 from kit.idempotency import StoredResponse
@@ -127,6 +127,29 @@ async def _find_order(conn: Connection, orders: Orders, order_id: str) -> OrderR
     if order := await orders.get_order(order_id):
         await repository.save_order_ref(conn, order)
     return order
+
+
+async def apply_event(db: Database, message_id: str, event: Envelope) -> None:
+    """Events payments follows: `order.created` (order references), `refund.processed`."""
+    if event.type == "order.created":
+        await record_order(db, event)
+    elif event.type == "refund.processed":
+        await record_refund(db, message_id, event)
+
+
+async def record_refund(db: Database, message_id: str, event: Envelope) -> Payment | None:
+    """`refund.processed`: add the refund to the payment's `amount_refunded`, once."""
+    async with db.transaction() as conn:
+        if not await inbox.first_delivery(conn, message_id):
+            return None
+        payment = await repository.lock_payment(conn, str(event.data["payment_id"]))
+        if payment is None:
+            log.warning("refund of an unknown payment", extra={"event_id": event.id})
+            return None
+        refunded = replace(
+            payment, amount_refunded=payment.amount_refunded + int(event.data["amount"])
+        )
+        return await repository.update_payment(conn, refunded)
 
 
 async def record_order(db: Database, event: Envelope) -> None:

@@ -23,4 +23,4 @@ class Settings(ServiceSettings):
     job_queues: CommaList = Field(
         default_factory=lambda: ["payments", "refunds", "webhooks", "orders"]
     )
-    job_workers: CommaList = Field(default_factory=lambda: ["payments", "webhooks"])
+    job_workers: CommaList = Field(default_factory=lambda: ["payments", "refunds", "webhooks"])

@@ -6,6 +6,7 @@ from typing import Any
 from taskiq import Context, TaskiqDepends
 
 from kit.events import Envelope
+from kit.worker import message_id
 from payments import service
 from payments.domain import ProcessingRules
 from payments.settings import Settings
@@ -26,8 +27,11 @@ def rules_from(settings: Settings) -> ProcessingRules:
 
 
 async def handle_event(payload: dict[str, Any], context: Context = TaskiqDepends()) -> None:
-    """`payments.handle_event`: `order.created` keeps the order's amount, currency, merchant."""
-    await service.record_order(context.state.db, Envelope.model_validate(payload))
+    """`payments.handle_event`: `order.created` keeps the order's amount, currency and merchant;
+    `refund.processed` adds to the payment's `amount_refunded`."""
+    await service.apply_event(
+        context.state.db, message_id(context), Envelope.model_validate(payload)
+    )
 
 
 async def process_payment(payload: dict[str, Any], context: Context = TaskiqDepends()) -> None:

@@ -221,7 +221,7 @@ class TestProcess:
         assert again.status is PaymentStatus.SUCCESS
         assert slept == [0.0, 0.0]
         kinds = [k for _, _, k in await outbox_rows(db, ok["id"], declined["id"])]
-        assert kinds.count("payment.success") == 2  # webhooks + orders, once
+        assert kinds.count("payment.success") == 3  # webhooks, orders, refunds: once each
         assert kinds.count("payment.failed") == 1
 
     async def test_an_order_is_never_paid_twice(

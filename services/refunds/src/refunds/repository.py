@@ -1,0 +1,89 @@
+"""SQL for refunds and refundable balances; rows in, domain objects out."""
+
+from uuid import UUID
+
+import asyncpg
+
+from refunds.domain import Balance, PaymentRef, Refund, RefundStatus
+
+_REFUND = (
+    "id, payment_id, merchant_id, amount_minor, currency, reason, status, created_at, processed_at"
+)
+
+
+def _refund(row: asyncpg.Record) -> Refund:
+    values = dict(row)
+    values["amount"] = values.pop("amount_minor")
+    values["status"] = RefundStatus(values["status"])
+    return Refund(**values)
+
+
+async def save_balance(conn: asyncpg.Connection, payment: PaymentRef) -> None:
+    """Start the balance of a successful payment (idempotent)."""
+    await conn.execute(
+        "INSERT INTO payment_balance (payment_id, merchant_id, amount_minor, currency)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        payment.id, payment.merchant_id, payment.amount, payment.currency,
+    )  # fmt: skip
+
+
+async def lock_balance(conn: asyncpg.Connection, payment_id: str) -> Balance | None:
+    row = await conn.fetchrow(
+        "SELECT payment_id, merchant_id, amount_minor, currency, refunded_minor"
+        " FROM payment_balance WHERE payment_id = $1 FOR UPDATE",
+        payment_id,
+    )
+    return None if row is None else Balance(*row)
+
+
+async def update_balance(conn: asyncpg.Connection, balance: Balance) -> None:
+    await conn.execute(
+        "UPDATE payment_balance SET refunded_minor = $2 WHERE payment_id = $1",
+        balance.payment_id, balance.refunded,
+    )  # fmt: skip
+
+
+async def insert_refund(conn: asyncpg.Connection, refund: Refund) -> Refund | None:
+    row = await conn.fetchrow(
+        "INSERT INTO refund (id, payment_id, merchant_id, amount_minor, currency, reason, status)"
+        f" VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING {_REFUND}",
+        refund.id, refund.payment_id, refund.merchant_id, refund.amount, refund.currency,
+        refund.reason, refund.status.value,
+    )  # fmt: skip
+    return None if row is None else _refund(row)
+
+
+async def get_refund(conn: asyncpg.Connection, refund_id: str) -> Refund | None:
+    row = await conn.fetchrow(f"SELECT {_REFUND} FROM refund WHERE id = $1", refund_id)
+    return None if row is None else _refund(row)
+
+
+async def lock_refund(conn: asyncpg.Connection, refund_id: str) -> Refund | None:
+    row = await conn.fetchrow(f"SELECT {_REFUND} FROM refund WHERE id = $1 FOR UPDATE", refund_id)
+    return None if row is None else _refund(row)
+
+
+async def mark_processed(conn: asyncpg.Connection, refund_id: str) -> Refund:
+    row = await conn.fetchrow(
+        "UPDATE refund SET status = 'processed', processed_at = clock_timestamp()"
+        f" WHERE id = $1 RETURNING {_REFUND}",
+        refund_id,
+    )
+    if row is None:
+        raise LookupError(f"refund {refund_id} vanished while locked")
+    return _refund(row)
+
+
+async def list_refunds(
+    conn: asyncpg.Connection, merchant_id: UUID, limit: int, offset: int, payment_id: str | None
+) -> tuple[list[Refund], int]:
+    where = "merchant_id = $1 AND ($2::text IS NULL OR payment_id = $2)"
+    rows = await conn.fetch(
+        f"SELECT {_REFUND} FROM refund WHERE {where} ORDER BY created_at DESC, id DESC"
+        " LIMIT $3 OFFSET $4",
+        merchant_id, payment_id, limit, offset,
+    )  # fmt: skip
+    total = await conn.fetchval(
+        f"SELECT count(*) FROM refund WHERE {where}", merchant_id, payment_id
+    )
+    return [_refund(r) for r in rows], int(total)

@@ -1,0 +1,158 @@
+"""Refund use cases; each opens its transactions visibly."""
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Protocol
+from uuid import UUID
+
+from asyncpg import Connection
+
+from kit import idempotency, inbox, outbox
+from kit.db import Database
+from kit.events import Envelope
+from kit.idempotency import StoredResponse
+from refunds import events, repository
+from refunds.domain import (
+    Balance,
+    PaymentNotFound,
+    PaymentNotRefundable,
+    PaymentRef,
+    Refund,
+    RefundNotFound,
+    RefundStatus,
+    RefundTiming,
+    new_refund_id,
+)
+from refunds.metrics import REFUNDED_AMOUNT, REFUNDS
+
+CREATE_ENDPOINT = "POST /api/v1/refunds"  # both paths are one operation for idempotency
+log = logging.getLogger("refunds.service")
+
+
+class Payments(Protocol):
+    async def get_payment(self, payment_id: str) -> PaymentRef | None: ...
+
+
+Render = Callable[[Refund], bytes]
+
+
+async def _balance(
+    conn: Connection, payments: Payments, payment_id: str, merchant_id: UUID
+) -> Balance:
+    """The payment's balance, locked; seeded from the payments service if no event came yet."""
+    balance = await repository.lock_balance(conn, payment_id)
+    if balance is None:
+        payment = await payments.get_payment(payment_id)
+        if payment is None or payment.merchant_id != merchant_id:
+            raise PaymentNotFound()
+        if payment.status != "success":
+            raise PaymentNotRefundable()
+        await repository.save_balance(conn, payment)
+        balance = await repository.lock_balance(conn, payment_id)
+        if balance is None:
+            raise LookupError(f"balance of {payment_id} vanished")
+    if balance.merchant_id != merchant_id:
+        raise PaymentNotFound()
+    return balance
+
+
+async def create_refund(
+    db: Database,
+    payments: Payments,
+    merchant_id: UUID,
+    payment_id: str,
+    amount: int,
+    reason: str | None,
+    render: Render,
+    idempotency_key: str | None = None,
+) -> StoredResponse:
+    """Reserve the amount on the payment's locked balance and queue the refund.
+
+    Concurrent refunds of one payment wait on the balance row, so the sum of pending and
+    processed refunds never exceeds the payment. Errors are not stored as the key's answer.
+    """
+    async with db.transaction() as conn:
+        if idempotency_key:
+            fingerprint = idempotency.fingerprint([payment_id, amount, reason])
+            earlier = await idempotency.claim(
+                conn, merchant_id, CREATE_ENDPOINT, idempotency_key, fingerprint
+            )
+            if earlier:
+                return earlier
+        balance = await _balance(conn, payments, payment_id, merchant_id)
+        await repository.update_balance(conn, balance.reserve(amount))
+        refund = None
+        while refund is None:  # an id collision is astronomically rare; draw again
+            draft = Refund(
+                new_refund_id(), payment_id, merchant_id, amount, balance.currency, reason,
+                RefundStatus.PENDING, datetime.now(UTC), None,
+            )  # fmt: skip
+            refund = await repository.insert_refund(conn, draft)
+        await outbox.add(conn, events.refund_created(refund))
+        response = StoredResponse(201, render(refund))
+        if idempotency_key:
+            await idempotency.remember(
+                conn, merchant_id, CREATE_ENDPOINT, idempotency_key, response
+            )
+    REFUNDS.labels(RefundStatus.PENDING.value).inc()
+    log.info("refund created", extra={"refund_id": refund.id, "payment_id": payment_id})
+    return response
+
+
+async def process_refund(
+    db: Database,
+    refund_id: str,
+    timing: RefundTiming,
+    rng: random.Random,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> Refund | None:
+    """The worker's job: wait, then mark processed with its event. Safe to run twice."""
+    async with db.transaction() as conn:
+        refund = await repository.get_refund(conn, refund_id)
+    if refund is None or refund.status is RefundStatus.PROCESSED:
+        return refund
+    await sleep(timing.delay_seconds(rng))
+    async with db.transaction() as conn:
+        refund = await repository.lock_refund(conn, refund_id)
+        if refund is None or refund.status is RefundStatus.PROCESSED:
+            return refund
+        balance = await repository.lock_balance(conn, refund.payment_id)
+        if balance is None or balance.refunded > balance.amount:  # the invariant, re-checked
+            raise RuntimeError(f"balance of {refund.payment_id} is inconsistent")
+        done = await repository.mark_processed(conn, refund_id)
+        await outbox.add(conn, events.refund_event(events.REFUND_PROCESSED, done))
+    REFUNDS.labels(RefundStatus.PROCESSED.value).inc()
+    REFUNDED_AMOUNT.labels(done.currency).inc(done.amount)
+    log.info("refund processed", extra={"refund_id": done.id, "payment_id": done.payment_id})
+    return done
+
+
+async def record_payment(db: Database, message_id: str, event: Envelope) -> None:
+    """`payment.success`: the payment becomes refundable (its balance starts at zero refunded)."""
+    if event.type != "payment.success":
+        return
+    data = event.data
+    payment = PaymentRef(
+        str(data["id"]), event.merchant_id, int(data["amount"]), str(data["currency"]), "success"
+    )
+    async with db.transaction() as conn:
+        if await inbox.first_delivery(conn, message_id):
+            await repository.save_balance(conn, payment)
+
+
+async def get_refund(db: Database, merchant_id: UUID, refund_id: str) -> Refund:
+    async with db.transaction() as conn:
+        refund = await repository.get_refund(conn, refund_id)
+    if refund is None or refund.merchant_id != merchant_id:
+        raise RefundNotFound()
+    return refund
+
+
+async def list_refunds(
+    db: Database, merchant_id: UUID, limit: int, offset: int, payment_id: str | None = None
+) -> tuple[list[Refund], int]:
+    async with db.transaction() as conn:
+        return await repository.list_refunds(conn, merchant_id, limit, offset, payment_id)
