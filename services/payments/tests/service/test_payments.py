@@ -1,6 +1,7 @@
 """Payment use cases on real Postgres, reading orders from the real orders service."""
 
 import json
+import random
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
@@ -294,3 +295,19 @@ class TestOrderReferences:
         async with httpx.AsyncClient(base_url="http://127.0.0.1:1") as unreachable:
             again = await create(db, OrdersClient(unreachable), order["id"], vpa="second@bank")
         assert again["status"] == "pending"
+
+
+class TestRefundsProcessed:
+    async def test_processed_refunds_add_up_once_each(
+        self, db: Database, orders_client: OrdersClient, make_order: MakeOrder
+    ) -> None:
+        from kit.events import Envelope
+
+        created = await create(db, orders_client, (await make_order(5000))["id"])
+        await service.process_payment(db, created["id"], INSTANT, random.Random())
+        for n, amount in enumerate((1000, 2500)):
+            data = {"id": f"rfnd_{n:016d}", "payment_id": created["id"], "amount": amount}
+            event = Envelope.new("refund.processed", TEST_MERCHANT, data)
+            await service.apply_event(db, event.id, event)
+            await service.apply_event(db, event.id, event)  # redelivered
+        assert (await service.get_payment(db, created["id"])).amount_refunded == 3500

@@ -1,0 +1,96 @@
+"""Refunds through the edge: partial, the rest, one too many; both refund webhooks, signed."""
+
+import hashlib
+import hmac
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.receiver import Receiver, running_receiver
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as running:
+        yield running
+
+
+def eventually(check: Any, timeout: float = 20, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_refund_part_then_the_rest_then_nothing_more(
+    api: httpx.Client, merchant_headers: dict[str, str], receiver: Receiver
+) -> None:
+    headers = merchant_headers
+    secret = api.put(
+        "/api/v1/webhooks/config", json={"webhook_url": receiver.url}, headers=headers
+    ).json()["webhook_secret"]
+    order = api.post("/api/v1/orders", json={"amount": 50000}, headers=headers).json()
+    payment = api.post(
+        "/api/v1/payments",
+        json={"order_id": order["id"], "method": "upi", "vpa": "p@upi"},
+        headers=headers,
+    ).json()
+    eventually(
+        lambda: (
+            api.get(f"/api/v1/payments/{payment['id']}", headers=headers).json()["status"]
+            == "success"
+        ),
+        what="payment success",
+    )
+    path = f"/api/v1/payments/{payment['id']}/refunds"
+    first = api.post(path, json={"amount": 20000, "reason": "partial"}, headers=headers)
+    rest = api.post(
+        "/api/v1/refunds", json={"payment_id": payment["id"], "amount": 30000}, headers=headers
+    )
+    third = api.post(path, json={"amount": 1}, headers=headers)
+    assert (first.status_code, rest.status_code) == (201, 201)
+    assert (third.status_code, third.json()["error"]["description"]) == (
+        400,
+        "Refund amount exceeds available amount",
+    )
+    refund_ids = {first.json()["id"], rest.json()["id"]}
+    for refund_id in refund_ids:
+        eventually(
+            lambda rid=refund_id: (
+                api.get(f"/api/v1/refunds/{rid}", headers=headers).json()["status"] == "processed"
+            ),
+            what="refund processed",
+        )
+    eventually(
+        lambda: (
+            api.get(f"/api/v1/payments/{payment['id']}", headers=headers).json()["amount_refunded"]
+            == 50000
+        ),
+        what="amount_refunded",
+    )
+
+    def refund_webhooks() -> list[Any]:
+        with receiver.lock:
+            return [
+                r
+                for r in receiver.requests
+                if r.json["data"].get("refund", {}).get("id") in refund_ids
+            ]
+
+    received = eventually(
+        lambda: len(refund_webhooks()) >= 4 and refund_webhooks(), what="refund webhooks"
+    )
+    kinds = sorted((r.json["data"]["refund"]["id"], r.json["event"]) for r in received)
+    assert kinds == sorted(
+        (rid, kind) for rid in refund_ids for kind in ("refund.created", "refund.processed")
+    )
+    for request in received:
+        expected = hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
+        assert request.headers["X-Webhook-Signature"] == expected
