@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from devstack.stack import Stack
 from tests.receiver import Receiver, running_receiver
 
 pytestmark = pytest.mark.e2e
@@ -94,3 +95,64 @@ def test_refund_part_then_the_rest_then_nothing_more(
     for request in received:
         expected = hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
         assert request.headers["X-Webhook-Signature"] == expected
+
+
+def test_refund_worker_killed_mid_refund_finishes_it_once(
+    api: httpx.Client, stack: Stack, merchant_headers: dict[str, str]
+) -> None:
+    import asyncio
+
+    import asyncpg
+    import redis
+
+    headers = merchant_headers
+    order = api.post("/api/v1/orders", json={"amount": 9000}, headers=headers).json()
+    payment = api.post(
+        "/api/v1/payments",
+        json={"order_id": order["id"], "method": "upi", "vpa": "p@upi"},
+        headers=headers,
+    ).json()
+    eventually(
+        lambda: (
+            api.get(f"/api/v1/payments/{payment['id']}", headers=headers).json()["status"]
+            == "success"
+        ),
+        what="payment success",
+    )
+    refund = api.post(
+        f"/api/v1/payments/{payment['id']}/refunds", json={"amount": 9000}, headers=headers
+    ).json()
+    client = redis.Redis.from_url(stack.redis_url)
+    try:  # the worker took the job and sleeps its 1 s delay
+        eventually(
+            lambda: client.xpending("refunds", "taskiq")["pending"] > 0, 5, "the job to be taken"
+        )
+    finally:
+        client.close()
+    stack.kill("refunds-worker")
+    time.sleep(1.5)
+    assert api.get(f"/api/v1/refunds/{refund['id']}", headers=headers).json()["status"] == "pending"
+    stack.restart("refunds-worker")
+    eventually(
+        lambda: (
+            api.get(f"/api/v1/refunds/{refund['id']}", headers=headers).json()["status"]
+            == "processed"
+        ),
+        what="the redelivered refund job",
+    )
+
+    async def processed_events() -> int:
+        conn = await asyncpg.connect(stack.database_urls["refunds"])
+        try:
+            return int(
+                await conn.fetchval(
+                    "SELECT count(*) FROM outbox WHERE payload->>'type' = 'refund.processed'"
+                    " AND payload->'data'->>'id' = $1",
+                    refund["id"],
+                )
+            )
+        finally:
+            await conn.close()
+
+    assert asyncio.run(processed_events()) == 2  # once, to webhooks and payments
+    stack.wait_healthy()
