@@ -3,10 +3,16 @@
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+from uuid import UUID
 
 import asyncpg
 import pytest
+from asgi_lifespan import LifespanManager
 
+import merchants.main
+import merchants.service
+import merchants.settings
 from devstack.provision import provision, with_credentials_of_admin
 from devstack.servers import throwaway_servers
 from devstack.stack import DB_PASSWORD
@@ -79,3 +85,33 @@ async def bound_db(database_urls: dict[str, str]) -> AsyncIterator[BoundDb]:
     for conn, transaction in opened:
         await transaction.rollback()
         await conn.close()
+
+
+@pytest.fixture
+async def merchants_app(database_urls: dict[str, str], redis_url: str) -> AsyncIterator[Any]:
+    """The real merchants service, in process (other services' API tests authenticate with it)."""
+    settings = merchants.settings.Settings(
+        database_url=database_urls["merchants"], redis_url=redis_url
+    )
+    async with LifespanManager(merchants.main.create_app(settings)) as manager:
+        yield manager.app
+
+
+@pytest.fixture
+async def other_merchant_account(database_urls: dict[str, str]) -> tuple[UUID, dict[str, str]]:
+    """A second merchant, onboarded through the merchants service: its id and API headers."""
+    pool = await asyncpg.create_pool(database_urls["merchants"], init=init_connection)
+    assert pool is not None
+    try:
+        merchant, creds = await merchants.service.create_merchant(
+            Database(pool), "Other Shop", f"other-{secrets.token_hex(4)}@example.com", None
+        )
+    finally:
+        await pool.close()
+    return merchant.id, {"X-Api-Key": creds.api_key, "X-Api-Secret": creds.api_secret}
+
+
+@pytest.fixture
+def other_merchant(other_merchant_account: tuple[UUID, dict[str, str]]) -> dict[str, str]:
+    """API headers of a second merchant."""
+    return other_merchant_account[1]

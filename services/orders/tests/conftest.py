@@ -1,8 +1,5 @@
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from uuid import UUID
 
-import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
@@ -10,7 +7,7 @@ from asgi_lifespan import LifespanManager
 import merchants.main
 import merchants.service
 import merchants.settings
-from kit.db import Database, init_connection
+from kit.db import Database
 from orders.main import create_app
 from orders.settings import Settings
 
@@ -58,17 +55,3 @@ async def client(
         httpx.AsyncClient(transport=httpx.ASGITransport(manager.app), base_url="http://test") as c,
     ):
         yield c
-
-
-@pytest.fixture
-async def other_merchant(database_urls: dict[str, str]) -> tuple[UUID, dict[str, str]]:
-    """A second merchant (onboarded through the merchants service) and its API headers."""
-    pool = await asyncpg.create_pool(database_urls["merchants"], init=init_connection)
-    assert pool is not None
-    try:
-        merchant, creds = await merchants.service.create_merchant(
-            Database(pool), "Other Shop", f"other-{secrets.token_hex(4)}@example.com", None
-        )
-    finally:
-        await pool.close()
-    return merchant.id, {"X-Api-Key": creds.api_key, "X-Api-Secret": creds.api_secret}

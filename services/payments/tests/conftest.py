@@ -6,8 +6,6 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-import merchants.main
-import merchants.settings
 import orders.main
 import orders.settings
 from kit.db import Database, init_connection
@@ -31,15 +29,6 @@ async def pooled_db(database_urls: dict[str, str]) -> AsyncIterator[Database]:
     assert pool is not None
     yield Database(pool)
     await pool.close()
-
-
-@pytest.fixture
-async def merchants_app(database_urls: dict[str, str], redis_url: str) -> AsyncIterator[Any]:
-    settings = merchants.settings.Settings(
-        database_url=database_urls["merchants"], redis_url=redis_url
-    )
-    async with LifespanManager(merchants.main.create_app(settings)) as manager:
-        yield manager.app
 
 
 @pytest.fixture
@@ -108,21 +97,3 @@ async def client(
         httpx.AsyncClient(transport=httpx.ASGITransport(manager.app), base_url="http://test") as c,
     ):
         yield c
-
-
-@pytest.fixture
-async def other_merchant(database_urls: dict[str, str]) -> dict[str, str]:
-    """API headers of a second merchant, onboarded through the merchants service."""
-    import secrets
-
-    import merchants.service
-
-    pool = await asyncpg.create_pool(database_urls["merchants"], init=init_connection)
-    assert pool is not None
-    try:
-        _, creds = await merchants.service.create_merchant(
-            Database(pool), "Other Shop", f"other-{secrets.token_hex(4)}@example.com", None
-        )
-    finally:
-        await pool.close()
-    return {"X-Api-Key": creds.api_key, "X-Api-Secret": creds.api_secret}

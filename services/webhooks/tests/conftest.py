@@ -6,8 +6,6 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-import merchants.main
-import merchants.settings
 from kit.db import Database, init_connection
 from tests.receiver import Receiver, running_receiver
 from webhooks.main import create_app
@@ -34,15 +32,6 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-async def merchants_app(database_urls: dict[str, str], redis_url: str) -> AsyncIterator[Any]:
-    settings = merchants.settings.Settings(
-        database_url=database_urls["merchants"], redis_url=redis_url
-    )
-    async with LifespanManager(merchants.main.create_app(settings)) as manager:
-        yield manager.app
-
-
-@pytest.fixture
 def settings(database_urls: dict[str, str], redis_url: str) -> Settings:
     return Settings(
         database_url=database_urls["webhooks"],
@@ -61,20 +50,3 @@ async def client(settings: Settings, merchants_app: Any) -> AsyncIterator[httpx.
         httpx.AsyncClient(transport=httpx.ASGITransport(manager.app), base_url="http://test") as c,
     ):
         yield c
-
-
-@pytest.fixture
-async def other_merchant(database_urls: dict[str, str]) -> dict[str, str]:
-    import secrets
-
-    import merchants.service
-
-    pool = await asyncpg.create_pool(database_urls["merchants"], init=init_connection)
-    assert pool is not None
-    try:
-        _, creds = await merchants.service.create_merchant(
-            Database(pool), "Other Shop", f"other-{secrets.token_hex(4)}@example.com", None
-        )
-    finally:
-        await pool.close()
-    return {"X-Api-Key": creds.api_key, "X-Api-Secret": creds.api_secret}

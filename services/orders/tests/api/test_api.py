@@ -100,9 +100,9 @@ async def test_missing_order_is_404(client: httpx.AsyncClient) -> None:
 
 
 async def test_another_merchant_sees_none_of_these_orders(
-    client: httpx.AsyncClient, other_merchant: tuple[UUID, dict[str, str]]
+    client: httpx.AsyncClient, other_merchant_account: tuple[UUID, dict[str, str]]
 ) -> None:
-    merchant_id, other = other_merchant
+    merchant_id, other = other_merchant_account
     mine = (await create(client, {"amount": 700})).json()
     theirs = (await create(client, {"amount": 800}, other)).json()
     assert UUID(theirs["merchant_id"]) == merchant_id
