@@ -21,7 +21,7 @@ from merchants.schemas import (
     MerchantPublic,
     TestMerchantPublic,
 )
-from merchants.settings import Settings
+from merchants.settings import Settings, TestMerchantSettings
 
 router = APIRouter()
 internal = APIRouter(prefix="/internal/v1", tags=["internal"])
@@ -61,10 +61,13 @@ async def log_out(
 
 @router.get("/api/v1/merchant", tags=["merchant"], responses=problems(Unauthenticated))
 async def get_current_merchant(db: Db, merchant: CurrentMerchant) -> MerchantPublic:
-    """The authenticated merchant's profile and API key (never the secret)."""
-    return MerchantPublic.model_validate(
+    """The authenticated merchant's profile and API key (the secret only for the test merchant)."""
+    profile = MerchantPublic.model_validate(
         await service.get_merchant(db, MerchantId(merchant.merchant_id))
     )
+    if profile.id == TEST_MERCHANT_ID:
+        profile.api_secret = TestMerchantSettings().test_api_secret.get_secret_value()
+    return profile
 
 
 @router.get("/api/v1/test/merchant", tags=["test"], responses=problems(MerchantNotFound))

@@ -25,6 +25,9 @@ class MerchantPublic(BaseModel):
     api_key: str
     is_active: bool
     created_at: Timestamp
+    # Only the seeded test merchant's secret is known (it is public test configuration); every
+    # other secret exists only as a hash and was shown once, at creation.
+    api_secret: str | None = None
 
 
 class LoginResponse(BaseModel):

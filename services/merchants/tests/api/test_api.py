@@ -32,11 +32,12 @@ async def test_dashboard_login_token_opens_the_merchant_profile(client: httpx.As
     assert body["token_type"] == "bearer"
     assert body["expires_at"].endswith("Z")
     assert body["merchant"]["api_key"] == "key_test_abc123"
-    assert "api_secret" not in json.dumps(body)
+    assert body["merchant"]["api_secret"] is None
     assert "secret_test_xyz789" not in login.text
     bearer = {"Authorization": f"Bearer {body['token']}"}
     me = await client.get("/api/v1/merchant", headers=bearer)
     assert me.status_code == 200
+    assert me.json()["api_secret"] == "secret_test_xyz789"  # public test configuration
     assert me.json()["id"] == str(TEST_MERCHANT_ID)
     assert (await client.post("/api/v1/auth/logout", headers=bearer)).status_code == 204
     assert (await client.get("/api/v1/merchant", headers=bearer)).json() == AUTH_ERROR
@@ -120,3 +121,11 @@ def test_operator_cli_creates_a_merchant_that_can_authenticate(
     response = asyncio.run(check())
     assert response.status_code == 200
     assert response.json()["email"] == "cli-shop@example.com"
+
+
+async def test_other_merchants_secrets_are_never_shown(
+    client: httpx.AsyncClient, other_merchant: dict[str, str]
+) -> None:
+    profile = (await client.get("/api/v1/merchant", headers=other_merchant)).json()
+    assert profile["api_secret"] is None
+    assert other_merchant["X-Api-Secret"] not in json.dumps(profile)

@@ -33,6 +33,7 @@ from payments.schemas import (
     PaymentInternal,
     PaymentPublic,
     PaymentsPublic,
+    PaymentStats,
 )
 from payments.settings import Settings
 
@@ -111,6 +112,16 @@ async def list_payments(
     )
     data = [PaymentPublic.model_validate(p) for p in payments]
     return PaymentsPublic(data=data, total=total, limit=limit, offset=offset)
+
+
+@router.get("/stats", responses=problems(Unauthenticated))
+async def payment_stats(db: Db, merchant: CurrentMerchant) -> PaymentStats:
+    """Totals for the dashboard, computed in the database."""
+    total, successful, amount = await service.payment_stats(db, merchant.merchant_id)
+    rate = round(successful * 100 / total, 2) if total else 0.0
+    return PaymentStats(
+        total=total, successful=successful, successful_amount=amount, success_rate=rate
+    )
 
 
 @router.get("/{payment_id}", responses=problems(PaymentNotFound, Unauthenticated))

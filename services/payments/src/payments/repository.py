@@ -114,3 +114,14 @@ async def clock(conn: asyncpg.Connection) -> datetime:
     """The database's clock, so every timestamp of a payment comes from one source."""
     value: datetime = await conn.fetchval("SELECT clock_timestamp()")
     return value
+
+
+async def payment_stats(conn: asyncpg.Connection, merchant_id: UUID) -> tuple[int, int, int]:
+    """(payments, successful payments, their amount in minor units) of a merchant."""
+    row = await conn.fetchrow(
+        "SELECT count(*), count(*) FILTER (WHERE status = 'success'),"
+        " coalesce(sum(amount_minor) FILTER (WHERE status = 'success'), 0)"
+        " FROM payment WHERE merchant_id = $1",
+        merchant_id,
+    )
+    return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)

@@ -155,3 +155,12 @@ class PaymentInternal(BaseModel):
     amount: int
     currency: str
     status: str
+
+
+class PaymentStats(BaseModel):
+    """The dashboard's numbers: all payments, the successful ones and their amount."""
+
+    total: int
+    successful: int
+    successful_amount: int = Field(description="Minor units (paise)")
+    success_rate: float = Field(description="successful / total * 100, 0 when there are none")

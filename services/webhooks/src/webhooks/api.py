@@ -69,9 +69,12 @@ async def list_logs(
     merchant: CurrentMerchant,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    payment_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> WebhookLogs:
-    """The merchant's webhook deliveries, newest first."""
-    deliveries, total = await service.list_deliveries(db, merchant.merchant_id, limit, offset)
+    """The merchant's webhook deliveries, newest first, optionally of one payment."""
+    deliveries, total = await service.list_deliveries(
+        db, merchant.merchant_id, limit, offset, payment_id
+    )
     data = [WebhookLog.model_validate(d) for d in deliveries]
     return WebhookLogs(data=data, total=total, limit=limit, offset=offset)
 

@@ -154,14 +154,17 @@ async def get_delivery(conn: asyncpg.Connection, delivery_id: UUID) -> Delivery 
 
 
 async def list_deliveries(
-    conn: asyncpg.Connection, merchant_id: UUID, limit: int, offset: int
+    conn: asyncpg.Connection, merchant_id: UUID, limit: int, offset: int, payment_id: str | None
 ) -> tuple[list[Delivery], int]:
+    where = "merchant_id = $1 AND ($2::text IS NULL OR payment_id = $2)"
     rows = await conn.fetch(
-        f"SELECT {_DELIVERY} FROM delivery WHERE merchant_id = $1"
-        " ORDER BY created_at DESC, id LIMIT $2 OFFSET $3",
-        merchant_id, limit, offset,
+        f"SELECT {_DELIVERY} FROM delivery WHERE {where}"
+        " ORDER BY created_at DESC, id LIMIT $3 OFFSET $4",
+        merchant_id, payment_id, limit, offset,
     )  # fmt: skip
-    total = await conn.fetchval("SELECT count(*) FROM delivery WHERE merchant_id = $1", merchant_id)
+    total = await conn.fetchval(
+        f"SELECT count(*) FROM delivery WHERE {where}", merchant_id, payment_id
+    )
     return [_delivery(r) for r in rows], int(total)
 
 

@@ -173,10 +173,10 @@ async def send_test(
 
 
 async def list_deliveries(
-    db: Database, merchant_id: UUID, limit: int, offset: int
+    db: Database, merchant_id: UUID, limit: int, offset: int, payment_id: str | None = None
 ) -> tuple[list[Delivery], int]:
     async with db.transaction() as conn:
-        return await repository.list_deliveries(conn, merchant_id, limit, offset)
+        return await repository.list_deliveries(conn, merchant_id, limit, offset, payment_id)
 
 
 async def get_delivery(
