@@ -4,7 +4,7 @@ UV := ./scripts/uv
 
 up:    ; @$(UV) run --locked python -m devstack up
 down:  ; @$(UV) run --locked python -m devstack down
-test:  ; @$(UV) run --locked pytest
+test:  ; @scripts/ensure-chromium && $(UV) run --locked pytest
 check: ; @$(UV) run --locked ruff format --check . && $(UV) run --locked ruff check . && $(UV) run --locked mypy
 fmt:   ; @$(UV) run --locked ruff format . && $(UV) run --locked ruff check --fix .
 bench: ; @$(UV) run --locked --group bench python bench/load.py

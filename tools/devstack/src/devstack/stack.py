@@ -30,6 +30,7 @@ DEFAULT_PORTS = {
     "payments": 8103,
     "refunds": 8104,
     "webhooks": 8105,
+    "ui": 8106,
 }
 MERCHANTS = "merchants"
 
@@ -78,6 +79,10 @@ def _free_or(port: int) -> int:
 
 def has_worker(service: str) -> bool:
     return importlib.util.find_spec(f"{service}.worker") is not None
+
+
+def has_database(service: str) -> bool:
+    return importlib.util.find_spec(f"{service}.repository") is not None
 
 
 @dataclass
@@ -153,13 +158,18 @@ class Stack:
             self.redis_url = redis.url
         print(f"redis     {self.redis_url}", file=say)
         self.database_urls = asyncio.run(
-            provision(admin_url, self.database, self.services, DB_PASSWORD)
+            provision(
+                admin_url, self.database, [s for s in self.services if has_database(s)], DB_PASSWORD
+            )
         )
 
     def _env(self, service: str) -> dict[str, str]:
         env = {
             **os.environ,
-            "DATABASE_URL": self.database_urls[service],
+            "DATABASE_URL": self.database_urls.get(service, ""),
+            "API_URL": self.url("api"),
+            "PUBLIC_API_URL": self.url("api"),
+            "PUBLIC_CHECKOUT_URL": self.url("checkout") if "checkout" in self.ports.edge else "",
             "REDIS_URL": self.redis_url,
             **{f"{s.upper()}_URL": f"http://127.0.0.1:{self.ports.api[s]}" for s in self.services},
             "OTEL_SERVICE_NAME": service,
@@ -176,7 +186,7 @@ class Stack:
         return env
 
     def _migrate(self, say: IO[str]) -> None:
-        for service in self.services:
+        for service in (s for s in self.services if has_database(s)):
             log = self.state_dir / "logs" / f"{service}-migrate.log"
             with open(log, "wb") as out:
                 done = subprocess.run(
@@ -250,10 +260,10 @@ class Stack:
         process.popen.wait()
         self.processes.remove(process)
 
-    def restart(self, name: str) -> None:
-        """Start a killed process again, as it was first started."""
+    def restart(self, name: str, **env_overrides: str) -> None:
+        """Start a killed process again, as it was first started (plus any overrides)."""
         argv, env = self._launched[name]
-        self._spawn(name, argv, env)
+        self._spawn(name, argv, {**env, **env_overrides})
 
     def restart_redis(self, down_for: float = 0.0) -> None:
         """Stop the stack's own Redis and start it again on the same port and data."""

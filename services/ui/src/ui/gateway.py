@@ -1,0 +1,48 @@
+"""The UI's only way to the gateway: its public API, as the signed-in merchant."""
+
+from typing import Any
+
+import httpx
+
+from kit.errors import GatewayError, Unauthenticated, Unavailable
+
+
+class ApiError(GatewayError):
+    """A 4xx answer of the API, shown to the user as it came."""
+
+    def __init__(self, status: int, code: str, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.api_code = code
+
+
+class Gateway:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def raw(
+        self, method: str, path: str, token: str | None = None, **kw: Any
+    ) -> httpx.Response:
+        headers = dict(kw.pop("headers", {}))
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            return await self._client.request(method, path, headers=headers, **kw)
+        except httpx.HTTPError as exc:
+            raise Unavailable("The payment gateway is unreachable") from exc
+
+    async def call(self, method: str, path: str, token: str | None = None, **kw: Any) -> Any:
+        response = await self.raw(method, path, token, **kw)
+        if response.status_code == 204:
+            return None
+        body = response.json()
+        if response.status_code == 401:
+            raise Unauthenticated()
+        if response.status_code >= 500:
+            raise Unavailable("The payment gateway is unavailable; try again")
+        if response.status_code >= 400:
+            error = body.get("error", {})
+            raise ApiError(
+                response.status_code, error.get("code", ""), error.get("description", "")
+            )
+        return body

@@ -1,0 +1,324 @@
+"""The dashboard, the hosted checkout and checkout.js in a real Chromium (Debian's, via
+Playwright), against the native stack. Set SCREENSHOTS_DIR to keep a screenshot of each page."""
+
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from devstack.stack import Stack
+from tests.receiver import Receiver, running_receiver
+
+pytestmark = pytest.mark.e2e
+
+TEST_HEADERS = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+SHOTS = Path(os.environ["SCREENSHOTS_DIR"]) if os.environ.get("SCREENSHOTS_DIR") else None
+
+SPEC_IDS = {
+    "login": ["login-form", "email-input", "password-input", "login-button"],
+    "home": ["dashboard", "api-credentials", "api-key", "api-secret", "stats-container",
+             "total-transactions", "total-amount", "success-rate"],
+    "transactions": ["transactions-table", "transaction-row", "payment-id", "order-id", "amount",
+                     "method", "status", "created-at"],
+    "webhooks": ["webhook-config", "webhook-config-form", "webhook-url-input", "webhook-secret",
+                 "regenerate-secret-button", "save-webhook-button", "test-webhook-button",
+                 "webhook-logs-table", "webhook-log-item", "webhook-event", "webhook-status",
+                 "webhook-attempts", "webhook-last-attempt", "webhook-response-code"],
+    "docs": ["api-docs", "section-create-order", "code-snippet-create-order",
+             "section-sdk-integration", "code-snippet-sdk", "section-webhook-verification",
+             "code-snippet-webhook"],
+    "checkout": ["checkout-container", "order-summary", "order-amount", "order-id",
+                 "payment-methods", "method-upi", "method-card", "upi-form", "vpa-input",
+                 "pay-button", "card-form",
+                 "card-number-input", "expiry-input", "cvv-input", "cardholder-name-input",
+                 "processing-state", "processing-message", "success-state", "success-message",
+                 "error-state", "error-message", "retry-button"],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1200, "height": 860})
+    opened = context.new_page()
+    opened.set_default_timeout(20_000)
+    yield opened
+    context.close()
+
+
+def shot(page: Page, name: str) -> None:
+    if SHOTS:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def ids_present(page: Page, names: list[str]) -> None:
+    missing = [n for n in names if page.locator(f"[data-test-id='{n}']").count() == 0]
+    assert not missing, f"missing data-test-ids: {missing}"
+
+
+def log_in(page: Page, stack: Stack) -> None:
+    page.goto(f"{stack.url('dashboard')}/login")
+    ids_present(page, SPEC_IDS["login"])
+    shot(page, "login")
+    page.get_by_label("Email").fill("test@example.com")
+    page.get_by_label("Password").fill("anything")
+    page.get_by_label("Password").press("Enter")  # the keyboard works
+    expect(page.locator("[data-test-id=dashboard]")).to_be_visible()
+
+
+def new_order(api: httpx.Client, amount: int = 50000) -> str:
+    return str(
+        api.post("/api/v1/orders", json={"amount": amount}, headers=TEST_HEADERS).json()["id"]
+    )
+
+
+def pay_upi(page: Page, stack: Stack, order_id: str) -> None:
+    page.goto(f"{stack.url('checkout')}/checkout?order_id={order_id}")
+    page.click("[data-test-id=method-upi]")
+    page.fill("[data-test-id=vpa-input]", "customer@okbank")
+    page.locator("[data-test-id=upi-form] [data-test-id=pay-button]").click()
+
+
+def test_login_home_stats_match_the_api(page: Page, stack: Stack, api: httpx.Client) -> None:
+    log_in(page, stack)
+    ids_present(page, SPEC_IDS["home"])
+    stats = api.get("/api/v1/payments/stats", headers=TEST_HEADERS).json()
+    expect(page.locator("[data-test-id=api-key]")).to_have_text("key_test_abc123")
+    expect(page.locator("[data-test-id=api-secret]")).to_have_text("secret_test_xyz789")
+    expect(page.locator("[data-test-id=total-transactions]")).to_have_text(str(stats["total"]))
+    rate = f"{round(stats['success_rate'])}%"
+    expect(page.locator("[data-test-id=success-rate]")).to_have_text(rate)
+    amount = page.locator("[data-test-id=total-amount]").inner_text()
+    assert re.fullmatch(r"₹[\d,]+(\.\d\d)?", amount)
+    assert int(re.sub(r"[₹,.]", "", amount.split(".")[0])) == stats["successful_amount"] // 100
+    shot(page, "dashboard")
+    assert (
+        page.evaluate("() => Object.keys(localStorage).length + Object.keys(sessionStorage).length")
+        == 0
+    )
+    assert "secret_test_xyz789" not in page.evaluate("() => document.cookie")
+
+
+def test_upi_and_card_payments_through_the_hosted_checkout(
+    page: Page, stack: Stack, api: httpx.Client
+) -> None:
+    upi_order = new_order(api)
+    page.goto(f"{stack.url('checkout')}/checkout?order_id={upi_order}")
+    ids_present(page, SPEC_IDS["checkout"])
+    expect(page.locator("[data-test-id=order-amount]")).to_have_text("₹500.00")
+    expect(page.locator("[data-test-id=order-id]")).to_have_text(upi_order)
+    shot(page, "checkout")
+    pay_upi(page, stack, upi_order)
+    expect(page.locator("[data-test-id=processing-state]")).to_be_visible()
+    expect(page.locator("[data-test-id=success-state]")).to_be_visible()
+    upi_payment = page.locator(
+        "[data-test-id=success-state] [data-test-id=payment-id]"
+    ).inner_text()
+    shot(page, "checkout-success")
+
+    card_order = new_order(api, 12345)
+    page.goto(f"{stack.url('checkout')}/checkout?order_id={card_order}")
+    page.click("[data-test-id=method-card]")
+    page.fill("[data-test-id=card-number-input]", "4111 1111 1111 1112")
+    page.fill("[data-test-id=expiry-input]", "12/30")
+    page.fill("[data-test-id=cvv-input]", "123")
+    page.fill("[data-test-id=cardholder-name-input]", "Card Holder")
+    page.locator("[data-test-id=card-form] [data-test-id=pay-button]").click()
+    expect(page.locator("[data-test-id=card-form] .field-error")).to_have_text(
+        "Card validation failed"
+    )
+    page.fill("[data-test-id=card-number-input]", "4111 1111 1111 1111")
+    page.locator("[data-test-id=card-form] [data-test-id=pay-button]").click()
+    expect(page.locator("[data-test-id=success-state]")).to_be_visible()
+    card_payment = page.locator(
+        "[data-test-id=success-state] [data-test-id=payment-id]"
+    ).inner_text()
+
+    log_in(page, stack)
+    page.goto(f"{stack.url('dashboard')}/dashboard/transactions")
+    ids_present(page, SPEC_IDS["transactions"])
+    for payment_id, method in ((upi_payment, "upi"), (card_payment, "card")):
+        row = page.locator(f"[data-test-id=transaction-row][data-payment-id='{payment_id}']")
+        expect(row.locator("[data-test-id=status]")).to_have_text("success")
+        expect(row.locator("[data-test-id=method]")).to_have_text(method)
+    expect(page.locator(f"[data-payment-id='{card_payment}'] [data-test-id=amount]")).to_have_text(
+        "12345"
+    )
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d",
+        page.locator(f"[data-payment-id='{card_payment}'] [data-test-id=created-at]").inner_text(),
+    )
+    shot(page, "transactions")
+    page.click(f"a[href='/dashboard/transactions/{card_payment}']")
+    page.get_by_label("Amount (paise)").fill("2345")
+    page.get_by_role("button", name="Refund").click()
+    expect(page.locator("[data-test-id=refund-row]")).to_have_count(1)
+    shot(page, "payment")
+
+
+def test_a_declined_payment_shows_the_error_state(
+    page: Page, stack: Stack, api: httpx.Client
+) -> None:
+    stack.kill("payments-worker")
+    stack.restart("payments-worker", TEST_PAYMENT_SUCCESS="false")
+    try:
+        pay_upi(page, stack, new_order(api))
+        expect(page.locator("[data-test-id=error-state]")).to_be_visible()
+        expect(page.locator("[data-test-id=error-message]")).to_have_text(
+            "Payment processing failed"
+        )
+        shot(page, "checkout-failed")
+        page.click("[data-test-id=retry-button]")
+        expect(page.locator("[data-test-id=payment-methods]")).to_be_visible()
+    finally:
+        stack.kill("payments-worker")
+        stack.restart("payments-worker", TEST_PAYMENT_SUCCESS="true")
+    stack.wait_healthy()
+
+
+def test_unknown_order_has_a_clear_error_page(page: Page, stack: Stack) -> None:
+    response = page.goto(f"{stack.url('checkout')}/checkout?order_id=order_doesnotexist000")
+    assert response is not None
+    assert response.status == 404
+    expect(page.get_by_role("heading", name="Order not found")).to_be_visible()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as running:
+        yield running
+
+
+def test_webhooks_page_saves_regenerates_lists_and_retries(
+    page: Page, stack: Stack, api: httpx.Client, receiver: Receiver
+) -> None:
+    log_in(page, stack)
+    page.goto(f"{stack.url('dashboard')}/dashboard/webhooks")
+    page.get_by_label("Webhook URL").fill(receiver.url)
+    page.click("[data-test-id=save-webhook-button]")
+    expect(page.locator("[data-test-id=webhook-url-input]")).to_have_value(receiver.url)
+    old_secret = page.locator("[data-test-id=webhook-secret]").inner_text()
+    page.click("[data-test-id=regenerate-secret-button]")
+    expect(page.locator("[data-test-id=webhook-secret]")).not_to_have_text(old_secret)
+    assert page.locator("[data-test-id=webhook-secret]").inner_text().startswith("whsec_")
+    receiver.fail_next = 1
+    page.click("[data-test-id=test-webhook-button]")
+    ids_present(page, SPEC_IDS["webhooks"])
+    row = page.locator("[data-test-id=webhook-log-item]").first
+    expect(row.locator("[data-test-id=webhook-event]")).to_have_text("webhook.test")
+    expect(row.locator("[data-test-id=webhook-response-code]")).to_have_text("500")
+    expect(row.locator("[data-test-id=webhook-attempts]")).to_have_text("1")
+    shot(page, "webhooks")
+    row.locator("[data-test-id=retry-webhook-button]").click()
+    expect(page.get_by_role("status")).to_have_text("Webhook retry scheduled")
+
+    def delivered() -> bool:
+        page.reload()
+        return (
+            page.locator("[data-test-id=webhook-log-item]")
+            .first.locator("[data-test-id=webhook-status]")
+            .inner_text()
+            == "success"
+        )
+
+    deadline = time.monotonic() + 15
+    while not delivered():
+        assert time.monotonic() < deadline, "the retried webhook was not delivered"
+        time.sleep(0.5)
+    api.put("/api/v1/webhooks/config", json={"webhook_url": None}, headers=TEST_HEADERS)
+
+
+def test_docs_page_and_old_style_links(page: Page, stack: Stack) -> None:
+    log_in(page, stack)
+    page.goto(f"{stack.url('dashboard')}/#/docs")
+    expect(page).to_have_url(re.compile(r"/dashboard/docs$"))
+    ids_present(page, SPEC_IDS["docs"])
+    assert "/checkout.js" in page.locator("[data-test-id=code-snippet-sdk]").inner_text()
+    shot(page, "docs")
+    page.goto(f"{stack.url('dashboard')}/#/webhook-config")
+    expect(page).to_have_url(re.compile(r"/dashboard/webhooks$"))
+    headers = page.request.get(f"{stack.url('dashboard')}/dashboard/docs").headers
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+
+
+@pytest.fixture
+def merchant_site(stack: Stack) -> Iterator[str]:
+    """A merchant's page on another origin that embeds the checkout with checkout.js."""
+    html = """<!doctype html><html><body>
+<button id="buy">Buy</button><p id="result"></p>
+<script src="{checkout}/checkout.js"></script>
+<script>
+  document.getElementById("buy").onclick = function () {{
+    var result = document.getElementById("result");
+    new PaymentGateway({{ key: "key_test_abc123",
+      orderId: new URLSearchParams(location.search).get("order"),
+      onSuccess: function (r) {{ result.textContent = "paid " + r.paymentId; }},
+      onFailure: function () {{ result.textContent = "failed"; }},
+      onClose: function () {{ document.title = "closed"; }} }}).open();
+  }};
+</script></body></html>""".format(checkout=stack.url("checkout"))
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(html.encode())
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_checkout_js_modal_pays_and_calls_on_success(
+    page: Page, stack: Stack, api: httpx.Client, merchant_site: str
+) -> None:
+    order_id = new_order(api, 7500)
+    page.goto(f"{merchant_site}/?order={order_id}")
+    assert page.evaluate("() => typeof window.PaymentGateway") == "function"
+    page.click("#buy")
+    modal = page.locator("#payment-gateway-modal[data-test-id=payment-modal]")
+    expect(modal).to_be_visible()
+    src = modal.locator("[data-test-id=payment-iframe]").get_attribute("src")
+    assert src == f"{stack.url('checkout')}/checkout?order_id={order_id}&embedded=true"
+    shot(page, "sdk-modal")
+    frame = page.frame_locator("[data-test-id=payment-iframe]")
+    frame.locator("[data-test-id=method-upi]").click()
+    frame.locator("[data-test-id=vpa-input]").fill("buyer@okbank")
+    frame.locator("[data-test-id=upi-form] [data-test-id=pay-button]").click()
+    expect(page.locator("#result")).to_have_text(
+        re.compile(r"^paid pay_[A-Za-z0-9]{16}$"), timeout=20_000
+    )
+    expect(modal).to_have_count(0)  # onSuccess closes the modal
+    expect(page).to_have_title("closed")
+
+    page.click("#buy")
+    expect(modal).to_be_visible()
+    page.click("[data-test-id=close-modal-button]")
+    expect(modal).to_have_count(0)
