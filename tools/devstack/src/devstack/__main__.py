@@ -49,7 +49,10 @@ def up() -> None:
             if host != "api":
                 print(f"  {host:<12} {stack.url(host)}", flush=True)
         for service in stack.services:
-            print(f"  {service:<12} http://127.0.0.1:{stack.ports.api[service]}/docs", flush=True)
+            if service != "ui":  # the UI is the dashboard and checkout above
+                print(
+                    f"  {service:<12} http://127.0.0.1:{stack.ports.api[service]}/docs", flush=True
+                )
         print(
             "\ntry it (the seeded test merchant):\n"
             f"  curl -s {stack.url('api')}/api/v1/orders -H 'X-Api-Key: key_test_abc123' \\\n"
