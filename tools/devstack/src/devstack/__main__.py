@@ -95,9 +95,14 @@ def down() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m devstack")
-    parser.add_argument("command", choices=["up", "down"])
+    parser.add_argument("command", choices=["up", "down", "generate"])
     args = parser.parse_args()
-    up() if args.command == "up" else down()
+    if args.command == "generate":
+        from devstack.generate import write
+
+        write()
+    else:
+        up() if args.command == "up" else down()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,109 @@
+"""docker-compose, the Dockerfiles and the generated edge/Postgres files, checked offline."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from devstack.edge import load_routes
+from devstack.generate import DATABASE_SERVICES, generated
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"
+SERVICES = ["merchants", "orders", "payments", "refunds", "webhooks", "ui"]
+WORKERS = ["orders", "payments", "refunds", "webhooks"]
+
+
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())  # type: ignore[no-any-return]
+
+
+def test_compose_matches_the_compose_specification() -> None:
+    schema = json.loads((SHARED_SCHEMAS / "compose-spec.json").read_text())
+    jsonschema.Draft7Validator(schema).validate(compose())
+
+
+def test_compose_has_the_contracts_containers_and_gates_each_api_on_its_migration() -> None:
+    services = compose()["services"]
+    names = {s.get("container_name") for s in services.values()}
+    assert {"pg_gateway", "redis_gateway", "gateway_api", "gateway_worker"} <= names
+    assert services["gateway"]["ports"] == ["8000:8000", "3000:3000", "3001:3001"]
+    for service in DATABASE_SERVICES:
+        migrate = services[f"{service}-migrate"]
+        assert migrate["command"] == ["python", "-m", "kit.migrate", service]
+        gate = services[f"{service}-api"]["depends_on"][f"{service}-migrate"]
+        assert gate == {"condition": "service_completed_successfully"}
+    for service in WORKERS:
+        assert services[f"{service}-worker"]["command"][:3] == [
+            "taskiq",
+            "worker",
+            f"{service}.worker:broker",
+        ]
+
+
+@pytest.mark.parametrize(
+    "process", ["payments-api", "payments-worker", "refunds-worker", "webhooks-worker"]
+)
+def test_test_mode_variables_reach_every_process_that_reads_them(process: str) -> None:
+    env = compose()["services"][process]["environment"]
+    for name in (
+        "TEST_MODE",
+        "TEST_PAYMENT_SUCCESS",
+        "TEST_PROCESSING_DELAY",
+        "WEBHOOK_RETRY_INTERVALS_TEST",
+    ):
+        assert env[name].startswith(f"${{{name}:-"), f"{process} does not pass {name}"
+
+
+def test_every_service_image_is_built_from_the_root_with_its_dockerfile() -> None:
+    services = compose()["services"]
+    for service in SERVICES:
+        builder = services[f"{service}-migrate" if service != "ui" else "ui-api"]
+        assert builder["build"] == {"context": ".", "dockerfile": f"services/{service}/Dockerfile"}
+
+
+def test_dockerfiles_are_hadolint_clean() -> None:
+    hadolint = shutil.which("hadolint") or str(
+        Path(__import__("sys").executable).parent / "hadolint"
+    )
+    dockerfiles = [str(ROOT / "services" / s / "Dockerfile") for s in SERVICES]
+    result = subprocess.run(
+        [hadolint, "--failure-threshold", "info", *dockerfiles],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_dockerfile_installs_only_its_service_and_runs_as_non_root(service: str) -> None:
+    text = (ROOT / "services" / service / "Dockerfile").read_text()
+    assert f"uv sync --frozen --no-dev --no-editable --package {service}" in text
+    assert "USER 10001" in text
+    assert "HEALTHCHECK" in text
+    assert f'"{service}.main:create_app"' in text
+
+
+def test_generated_files_are_up_to_date() -> None:
+    for path, content in generated().items():
+        assert path.read_text() == content, (
+            f"{path} drifted: run `./scripts/uv run python -m devstack generate`"
+        )
+
+
+def test_compose_edge_routes_every_rule_of_the_table_to_its_api() -> None:
+    caddy = json.loads((ROOT / "deploy/caddy/caddy.json").read_text())
+    table = load_routes()
+    for host, port in table.hosts.items():
+        server = caddy["apps"]["http"]["servers"][host]
+        assert server["listen"] == [f":{port}"]
+        dials = [r["handle"][0]["upstreams"][0]["dial"] for r in server["routes"][:-1]]
+        assert dials == [f"{r.service}-api:8000" for r in table.routes if r.host == host]
+    services = compose()["services"]
+    assert all(f"{r.service}-api" in services for r in table.routes)
