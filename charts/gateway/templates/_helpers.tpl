@@ -1,0 +1,62 @@
+{{- define "gateway.labels" -}}
+app.kubernetes.io/part-of: payment-gateway
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
+{{- end }}
+
+{{- define "gateway.image" -}}
+{{ .root.Values.image.registry }}payment-gateway/{{ .name }}:{{ .root.Values.image.tag }}
+{{- end }}
+
+{{- define "gateway.podSecurity" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+seccompProfile: {type: RuntimeDefault}
+{{- end }}
+
+{{- define "gateway.containerSecurity" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities: {drop: [ALL]}
+{{- end }}
+
+{{/* Environment of one service's API, worker and migration. */}}
+{{- define "gateway.env" -}}
+{{- $root := .root }}
+- name: REDIS_URL
+  value: {{ $root.Values.redis.url | quote }}
+{{- range $other := list "merchants" "orders" "payments" }}
+- name: {{ upper $other }}_URL
+  value: "http://{{ $other }}-api"
+{{- end }}
+- name: API_URL
+  value: "http://edge:8000"
+- name: PUBLIC_API_URL
+  value: {{ $root.Values.ui.publicApiUrl | quote }}
+- name: PUBLIC_CHECKOUT_URL
+  value: {{ $root.Values.ui.publicCheckoutUrl | quote }}
+- name: WORKER_METRICS_PORT
+  value: "8000"
+- name: OTEL_SERVICE_NAME
+  value: {{ .name | quote }}
+{{- if eq .name "merchants" }}
+- name: HEALTH_WORKERS
+  value: "orders,payments,refunds,webhooks"
+{{- end }}
+{{- range $key, $value := $root.Values.env }}
+- name: {{ $key }}
+  value: {{ $value | quote }}
+{{- end }}
+{{- if .service.database }}
+- name: DB_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ default "gateway-db" $root.Values.postgres.existingSecret }}
+      key: {{ .name }}
+- name: DATABASE_URL
+  value: "postgresql://{{ .name }}:$(DB_PASSWORD)@{{ $root.Values.postgres.host }}:{{ $root.Values.postgres.port }}/{{ $root.Values.postgres.database }}"
+{{- end }}
+{{- end }}

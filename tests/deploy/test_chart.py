@@ -1,0 +1,179 @@
+"""The Helm chart, linted, rendered for every values file and validated, all offline."""
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import kubernetes_validate
+import pytest
+import yaml
+
+from devstack.edge import load_routes
+from devstack.provision import schema_sql
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "gateway"
+KUBE = "1.33.0"
+# Custom resources have no bundled schema: checked below for the fields we rely on instead.
+CRDS = {"HTTPRoute", "ServiceMonitor", "PrometheusRule", "ScaledObject"}
+EXTERNAL_DB = {
+    "host": "pg",
+    "port": 5432,
+    "database": "payment_gateway",
+    "existingSecret": "gateway-db",
+}
+
+
+def values_for(name: str) -> dict[str, Any]:
+    values: dict[str, Any] = yaml.safe_load((ROOT / "k8s/values/routes.yaml").read_text())
+    if name == "defaults":
+        return {**values, "postgres": EXTERNAL_DB}
+    return {**values, **yaml.safe_load((ROOT / f"k8s/values/{name}.yaml").read_text())}
+
+
+VALUES = ["defaults", "kind", "production"]
+
+
+def render(name: str) -> list[dict[str, Any]]:
+    out = helm.Chart.load(str(CHART)).render(values_for(name), name="gw", namespace="pay")
+    docs: list[dict[str, Any]] = []
+    for path, text in out.items():
+        if path.endswith(".yaml"):
+            docs.extend(d for d in yaml.safe_load_all(text) if d)
+    return docs
+
+
+def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+@pytest.mark.parametrize("name", VALUES)
+def test_chart_lints_strictly(name: str) -> None:
+    report = helm.lint(str(CHART), values_for(name), strict=True, kube_version=f"v{KUBE}")
+    assert report["errors"] == []
+    assert [m for m in report["messages"] if m["severity"] >= 2] == []
+
+
+@pytest.mark.parametrize("name", VALUES)
+def test_rendered_manifests_are_valid_kubernetes(name: str) -> None:
+    docs = render(name)
+    assert docs
+    for doc in docs:
+        if doc["kind"] in CRDS:
+            assert doc["apiVersion"]
+            assert doc["metadata"]["name"]
+            assert doc["spec"]
+            continue
+        kubernetes_validate.validate(doc, KUBE, strict=True)
+
+
+def test_values_schema_refuses_nonsense() -> None:
+    bad = {**values_for("defaults"), "services": {"payments": {"enabled": "yes"}}}
+    with pytest.raises(helm.HelmValuesError):
+        helm.Chart.load(str(CHART)).validate_schema(bad)
+
+
+@pytest.mark.parametrize("name", VALUES)
+def test_pods_are_hardened_with_probes_and_limits(name: str) -> None:
+    for deployment in of_kind(render(name), "Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        for container in pod["containers"]:
+            security = container["securityContext"]
+            assert security["readOnlyRootFilesystem"] is True
+            assert security["allowPrivilegeEscalation"] is False
+            assert security["capabilities"]["drop"] == ["ALL"]
+            assert container["resources"]["limits"]
+            assert container["resources"]["requests"]
+            assert container["readinessProbe"]
+            assert container["livenessProbe"]
+
+
+def test_migrations_run_as_hooks_before_the_new_pods() -> None:
+    jobs = of_kind(render("kind"), "Job")
+    assert {j["metadata"]["name"] for j in jobs} == {
+        f"{s}-migrate" for s in ("merchants", "orders", "payments", "refunds", "webhooks")
+    }
+    for job in jobs:
+        assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+        [container] = job["spec"]["template"]["spec"]["containers"]
+        assert container["command"][:3] == ["python", "-m", "kit.migrate"]
+
+
+def _ingress_regex(match: str, path: str) -> str:
+    return {"exact": f"^{path}$", "prefix": "/" if path == "/" else f"{path}(/|$)", "regex": path}[
+        match
+    ]
+
+
+def test_every_route_reaches_its_service_through_ingress_and_httproute() -> None:
+    table = load_routes()
+    [ingress] = of_kind(render("kind"), "Ingress")
+    hostnames = values_for("kind").get("ingress", {}).get("hostnames") or {
+        "api": "api.gateway.local",
+        "dashboard": "dashboard.gateway.local",
+        "checkout": "checkout.gateway.local",
+    }
+    for host in table.hosts:
+        [rule] = [r for r in ingress["spec"]["rules"] if r["host"] == hostnames[host]]
+        paths = [(p["path"], p["backend"]["service"]["name"]) for p in rule["http"]["paths"]]
+        expected = [
+            (_ingress_regex(r.match, r.path), f"{r.service}-api")
+            for r in table.routes
+            if r.host == host
+        ]
+        assert paths == expected
+    routes = of_kind(render("production"), "HTTPRoute")
+    assert len(routes) == len(table.hosts)
+    kinds = {"exact": "Exact", "prefix": "PathPrefix", "regex": "RegularExpression"}
+    for route in routes:
+        host = route["metadata"]["name"].removeprefix("gateway-")
+        rules = [
+            (
+                r["matches"][0]["path"]["type"],
+                r["matches"][0]["path"]["value"],
+                r["backendRefs"][0]["name"],
+            )
+            for r in route["spec"]["rules"]
+        ]
+        assert rules == [
+            (kinds[r.match], r.path, f"{r.service}-api") for r in table.routes if r.host == host
+        ]
+
+
+def test_in_cluster_edge_config_is_the_route_table() -> None:
+    [config] = [c for c in of_kind(render("kind"), "ConfigMap") if c["metadata"]["name"] == "edge"]
+    caddy = json.loads(config["data"]["caddy.json"])
+    table = load_routes()
+    for host, port in table.hosts.items():
+        server = caddy["apps"]["http"]["servers"][host]
+        assert server["listen"] == [f":{port}"]
+        dials = [r["handle"][0]["upstreams"][0]["dial"] for r in server["routes"][:-1]]
+        assert dials == [f"{r.service}-api:80" for r in table.routes if r.host == host]
+
+
+def test_dev_postgres_init_is_the_same_sql_as_make_up() -> None:
+    [init] = [
+        c for c in of_kind(render("kind"), "ConfigMap") if c["metadata"]["name"] == "postgres-init"
+    ]
+    values = values_for("kind")
+    expected = schema_sql(
+        values["postgres"].get("database", "payment_gateway"), values["postgres"]["passwords"]
+    )
+
+    def squash(text: str) -> str:
+        return re.sub(r"\s+", " ", text).strip()
+
+    assert squash(init["data"]["10-schemas.sql"]) == squash(expected)
+
+
+def test_production_turns_on_autoscaling_keda_and_monitoring() -> None:
+    docs = render("production")
+    kinds = {d["kind"] for d in docs}
+    assert {"HorizontalPodAutoscaler", "ScaledObject", "ServiceMonitor", "PrometheusRule"} <= kinds
+    assert "Ingress" not in kinds
+    assert not [
+        d for d in docs if d["kind"] == "Secret"
+    ]  # credentials come from an existing Secret
