@@ -177,3 +177,30 @@ def test_production_turns_on_autoscaling_keda_and_monitoring() -> None:
     assert not [
         d for d in docs if d["kind"] == "Secret"
     ]  # credentials come from an existing Secret
+
+
+def test_skaffold_matches_its_schema_and_builds_and_sets_every_image() -> None:
+    import jsonschema
+
+    schema = json.loads((ROOT.parent / "shared/schemas/skaffold-v4beta14.json").read_text())
+    config = yaml.safe_load((ROOT / "skaffold.yaml").read_text())
+    jsonschema.Draft7Validator(schema).validate(config)
+    services = ["merchants", "orders", "payments", "refunds", "webhooks", "ui"]
+    artifacts = {a["image"]: a["docker"]["dockerfile"] for a in config["build"]["artifacts"]}
+    assert artifacts == {f"payment-gateway/{s}": f"services/{s}/Dockerfile" for s in services}
+    [release] = config["deploy"]["helm"]["releases"]
+    templates = release["setValueTemplates"]
+    assert templates == {
+        f"services.{s}.image": f"{{{{.IMAGE_FULLY_QUALIFIED_payment_gateway_{s}}}}}"
+        for s in services
+    }
+    profiles = {p["name"]: p for p in config["profiles"]}
+    assert profiles["kind"]["activation"] == [{"kubeContext": "kind-.*"}]
+    assert profiles["minikube"]["activation"] == [{"kubeContext": "minikube"}]
+    values = dict(values_for("kind"))
+    values["services"] = {
+        s: {**v, "image": f"registry.local/{s}@sha256:abc"} for s, v in values["services"].items()
+    }
+    out = helm.Chart.load(str(CHART)).render(values, name="gw", namespace="pay")
+    images = set(re.findall(r"image: (registry\.local/\S+)", "\n".join(out.values())))
+    assert images == {f"registry.local/{s}@sha256:abc" for s in services}

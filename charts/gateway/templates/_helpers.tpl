@@ -4,8 +4,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{- end }}
 
+{{/* A service's image: its own `image` (skaffold sets it), else registry/payment-gateway/<name>:tag. */}}
 {{- define "gateway.image" -}}
-{{ .root.Values.image.registry }}payment-gateway/{{ .name }}:{{ .root.Values.image.tag }}
+{{- if .service.image }}{{ .service.image }}{{ else }}{{ .root.Values.image.registry }}payment-gateway/{{ .name }}:{{ .root.Values.image.tag }}{{ end }}
 {{- end }}
 
 {{- define "gateway.podSecurity" -}}
