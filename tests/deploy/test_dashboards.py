@@ -84,3 +84,34 @@ def test_the_parser_finds_metrics() -> None:
     assert metric_names('sum by (job) (rate(http_requests_total{status=~"5.."}[5m]))') == {
         "http_requests_total"
     }
+
+
+def test_alerts_query_only_exported_metrics() -> None:
+    import helm_python as helm
+    import yaml
+
+    values = {
+        **yaml.safe_load((ROOT / "k8s/values/routes.yaml").read_text()),
+        **yaml.safe_load((ROOT / "k8s/values/production.yaml").read_text()),
+    }
+    rendered = helm.Chart.load(str(ROOT / "charts/gateway")).render(
+        values, name="gw", namespace="pay"
+    )
+    [rule] = [
+        doc
+        for path, text in rendered.items()
+        if path.endswith(".yaml")
+        for doc in yaml.safe_load_all(text)
+        if doc and doc["kind"] == "PrometheusRule"
+    ]
+    alerts = rule["spec"]["groups"][0]["rules"]
+    assert {a["alert"] for a in alerts} >= {
+        "GatewayHighErrorRate",
+        "WebhookBacklog",
+        "WorkerDown",
+        "QueueLag",
+    }
+    available = exported() | {"up"}  # `up` is Prometheus's own
+    for alert in alerts:
+        assert metric_names(alert["expr"]) - available == set(), alert["alert"]
+        assert alert["annotations"]["runbook"].startswith("docs/operations.md#")
