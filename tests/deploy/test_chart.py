@@ -204,3 +204,34 @@ def test_skaffold_matches_its_schema_and_builds_and_sets_every_image() -> None:
     out = helm.Chart.load(str(CHART)).render(values, name="gw", namespace="pay")
     images = set(re.findall(r"image: (registry\.local/\S+)", "\n".join(out.values())))
     assert images == {f"registry.local/{s}@sha256:abc" for s in services}
+
+
+def test_per_service_env_and_resources_override_the_shared_ones() -> None:
+    values = values_for("kind")
+    values["services"]["payments"] = {
+        **values["services"]["payments"],
+        "env": {"TEST_MODE": "false", "EXTRA": "1"},
+        "api": {
+            "replicas": 3,
+            "resources": {
+                "requests": {"cpu": "250m", "memory": "256Mi"},
+                "limits": {"cpu": "2", "memory": "512Mi"},
+            },
+        },
+    }
+    out = helm.Chart.load(str(CHART)).render(values, name="gw", namespace="pay")
+    docs = [d for p, t in out.items() if p.endswith(".yaml") for d in yaml.safe_load_all(t) if d]
+    [api] = [
+        d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "payments-api"
+    ]
+    container = api["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert (env["TEST_MODE"], env["EXTRA"], api["spec"]["replicas"]) == ("false", "1", 3)
+    assert container["resources"]["requests"]["cpu"] == "250m"
+    [orders] = [
+        d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "orders-api"
+    ]
+    assert {
+        e["name"]: e.get("value")
+        for e in orders["spec"]["template"]["spec"]["containers"][0]["env"]
+    }["TEST_MODE"] == "true"

@@ -47,7 +47,7 @@ capabilities: {drop: [ALL]}
 - name: HEALTH_WORKERS
   value: "orders,payments,refunds,webhooks"
 {{- end }}
-{{- range $key, $value := $root.Values.env }}
+{{- range $key, $value := merge (dict) (.service.env | default dict) $root.Values.env }}
 - name: {{ $key }}
   value: {{ $value | quote }}
 {{- end }}
