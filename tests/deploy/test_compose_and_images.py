@@ -14,7 +14,6 @@ from devstack.edge import load_routes
 from devstack.generate import DATABASE_SERVICES, generated
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"
 SERVICES = ["merchants", "orders", "payments", "refunds", "webhooks", "ui"]
 WORKERS = ["orders", "payments", "refunds", "webhooks"]
 
@@ -23,8 +22,8 @@ def compose() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())  # type: ignore[no-any-return]
 
 
-def test_compose_matches_the_compose_specification() -> None:
-    schema = json.loads((SHARED_SCHEMAS / "compose-spec.json").read_text())
+def test_compose_matches_the_compose_specification(schemas_dir: Path) -> None:
+    schema = json.loads((schemas_dir / "compose-spec.json").read_text())
     jsonschema.Draft7Validator(schema).validate(compose())
 
 
