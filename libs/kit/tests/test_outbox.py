@@ -107,3 +107,45 @@ async def test_inbox_accepts_a_message_id_once(scratch_db: Database) -> None:
         assert await first_delivery(conn, "evt_1") is True
         assert await first_delivery(conn, "evt_1") is False
         assert await first_delivery(conn, "evt_2") is True
+
+
+async def test_housekeeping_prunes_only_what_is_past_its_window(scratch_db: Database) -> None:
+    from types import SimpleNamespace
+    from uuid import uuid4
+
+    from kit.worker import housekeeping
+
+    old, fresh, unpublished = (outbox.job_message("q", "q.do", {"n": n}) for n in range(3))
+    async with scratch_db.transaction() as conn:
+        await outbox.add(conn, [old, fresh, unpublished])
+        await conn.execute(
+            "UPDATE outbox SET published_at = now() - interval '8 days' WHERE message_id = $1",
+            old.message_id,
+        )
+        await conn.execute(
+            "UPDATE outbox SET published_at = now() WHERE message_id = $1", fresh.message_id
+        )
+        await first_delivery(conn, "evt_old")
+        await first_delivery(conn, "evt_new")
+        await conn.execute(
+            "UPDATE inbox SET handled_at = now() - interval '8 days' WHERE message_id = 'evt_old'"
+        )
+        merchant = uuid4()
+        for key, expires in (
+            ("expired", "now() - interval '1 hour'"),
+            ("live", "now() + interval '1 hour'"),
+        ):
+            await conn.execute(
+                "INSERT INTO idempotency_key (merchant_id, endpoint, key, fingerprint, expires_at)"
+                f" VALUES ($1, 'POST /x', $2, repeat('0', 64), {expires})",
+                merchant,
+                key,
+            )
+    await housekeeping(SimpleNamespace(db=scratch_db))  # type: ignore[arg-type]
+    async with scratch_db.transaction() as conn:
+        left = {r["message_id"] for r in await conn.fetch("SELECT message_id FROM outbox")}
+        handled = {r["message_id"] for r in await conn.fetch("SELECT message_id FROM inbox")}
+        keys = {r["key"] for r in await conn.fetch("SELECT key FROM idempotency_key")}
+    assert left == {fresh.message_id, unpublished.message_id}
+    assert handled == {"evt_new"}
+    assert keys == {"live"}

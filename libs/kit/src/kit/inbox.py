@@ -9,3 +9,11 @@ async def first_delivery(conn: asyncpg.Connection, message_id: str) -> bool:
         "INSERT INTO inbox (message_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1", message_id
     )
     return row is not None
+
+
+async def prune(conn: asyncpg.Connection, keep_days: int = 7) -> int:
+    """Forget ids handled more than `keep_days` ago: far beyond any redelivery or retry window."""
+    result = await conn.execute(
+        "DELETE FROM inbox WHERE handled_at < now() - make_interval(days => $1)", keep_days
+    )
+    return int(result.split()[-1])

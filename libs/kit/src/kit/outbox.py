@@ -177,3 +177,11 @@ class Relay:
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval)
         finally:
             await listen_conn.remove_listener(self.channel, self._notified)
+
+
+async def prune(conn: asyncpg.Connection, keep_days: int = 7) -> int:
+    """Delete messages published more than `keep_days` ago (the audit window)."""
+    result = await conn.execute(
+        "DELETE FROM outbox WHERE published_at < now() - make_interval(days => $1)", keep_days
+    )
+    return int(result.split()[-1])

@@ -17,9 +17,10 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from taskiq import AsyncBroker, Context, TaskiqEvents, TaskiqState
 
-from kit import health
+from kit import health, idempotency, inbox, outbox
 from kit.app import open_resources
 from kit.broker import make_broker
+from kit.db import Database
 from kit.jobs import JobStatsMiddleware, stream_counts
 from kit.logs import configure_logging
 from kit.outbox import Relay, StreamPublisher
@@ -62,6 +63,20 @@ def _queue_gauges(queue: str) -> Chore:
     return measure_queue
 
 
+async def housekeeping(state: TaskiqState) -> None:
+    """Prune what only needs keeping for a while: published outbox rows, old inbox ids and
+    expired idempotency keys (kit's tables, present in every service's schema)."""
+    db: Database = state.db
+    async with db.transaction() as conn:
+        counts = {
+            "outbox": await outbox.prune(conn),
+            "inbox": await inbox.prune(conn),
+            "idempotency_keys": await idempotency.delete_expired(conn),
+        }
+    if any(counts.values()):
+        log.info("housekeeping", extra=counts)
+
+
 def create_worker(
     service: str,
     settings: ServiceSettings,
@@ -81,7 +96,7 @@ def create_worker(
         reclaim_interval=settings.queue_reclaim_interval_seconds,
     )
     broker.add_middlewares(JobStatsMiddleware(settings.redis_url))
-    chores = [(5.0, _queue_gauges(service)), *(chores or [])]
+    chores = [(5.0, _queue_gauges(service)), (600.0, housekeeping), *(chores or [])]
     for name, task in tasks.items():
         broker.register_task(task, task_name=name)
     stack = contextlib.AsyncExitStack()

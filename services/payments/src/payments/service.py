@@ -233,11 +233,6 @@ async def list_payments(
         return await repository.list_payments(conn, merchant_id, limit, offset, status, order_id)
 
 
-async def prune_idempotency_keys(db: Database) -> int:
-    async with db.transaction() as conn:
-        return await idempotency.delete_expired(conn)
-
-
 async def payment_stats(db: Database, merchant_id: UUID) -> tuple[int, int, int]:
     async with db.transaction() as conn:
         return await repository.payment_stats(conn, merchant_id)
