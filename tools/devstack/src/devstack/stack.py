@@ -195,7 +195,8 @@ class Stack:
                 )  # fmt: skip
             if done.returncode != 0:
                 raise RuntimeError(f"migrating {service} failed; see {log}:\n{log.read_text()}")
-        print(f"migrated  {', '.join(self.services)} (test merchant seeded)", file=say)
+        migrated = [s for s in self.services if has_database(s)]
+        print(f"migrated  {', '.join(migrated)} (test merchant seeded)", file=say)
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
         self._launched[name] = (argv, env)
