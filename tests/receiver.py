@@ -27,6 +27,7 @@ class Receiver:
     url: str = ""
     requests: list[Received] = field(default_factory=list)
     fail_next: int = 0  # answer 500 to this many requests, then 200
+    redirect_to: str | None = None  # answer 302 to this location instead
     delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -53,6 +54,11 @@ def running_receiver() -> Iterator[Receiver]:
                 receiver.requests.append(Received(time.monotonic(), dict(self.headers), body))
                 failing = receiver.fail_next > 0
                 receiver.fail_next -= 1 if failing else 0
+            if receiver.redirect_to:
+                self.send_response(302)
+                self.send_header("Location", receiver.redirect_to)
+                self.end_headers()
+                return
             self.send_response(500 if failing else 200)
             self.send_header("Content-Type", "text/plain")
             self.end_headers()

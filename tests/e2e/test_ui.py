@@ -322,3 +322,16 @@ def test_checkout_js_modal_pays_and_calls_on_success(
     expect(modal).to_be_visible()
     page.click("[data-test-id=close-modal-button]")
     expect(modal).to_have_count(0)
+
+
+def test_checkout_fits_a_phone(browser: Browser, stack: Stack, api: httpx.Client) -> None:
+    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
+    phone = context.new_page()
+    try:
+        phone.goto(f"{stack.url('checkout')}/checkout?order_id={new_order(api)}")
+        phone.click("[data-test-id=method-card]")
+        expect(phone.locator("[data-test-id=card-number-input]")).to_be_visible()
+        assert phone.evaluate("() => document.documentElement.scrollWidth") <= 375
+        shot(phone, "checkout-phone")
+    finally:
+        context.close()

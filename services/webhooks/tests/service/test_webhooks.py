@@ -41,7 +41,11 @@ async def merchants(merchants_app: Any) -> AsyncIterator[MerchantsClient]:
 
 @pytest.fixture
 async def sender() -> AsyncIterator[Sender]:
-    async with httpx.AsyncClient(follow_redirects=False) as client:
+    """The production outbound pool (no redirects, bounded), allowed to reach loopback."""
+    from webhooks.main import outbound_client
+    from webhooks.settings import Settings
+
+    async with outbound_client(Settings(database_url="postgresql://unused")) as client:
         yield Sender(client, parse_networks(["127.0.0.0/8"]), timeout=5)
 
 
@@ -270,3 +274,18 @@ async def test_delivery_outcomes_are_counted(
     await service.receive_event(clean, "metrics-2", event(merchant))
     await deliver_all(clean, sender)
     assert (count("delivered") - delivered, count("retrying") - retrying) == (1, 1)
+
+
+async def test_redirects_are_not_followed(
+    clean: Database, merchant: UUID, sender: Sender, receiver: Receiver
+) -> None:
+    from tests.receiver import running_receiver
+
+    with running_receiver() as elsewhere:
+        receiver.redirect_to = elsewhere.url
+        await endpoint(clean, merchant, receiver.url)
+        await service.receive_event(clean, "redirect-1", event(merchant))
+        [attempted] = await deliver_all(clean, sender)
+        assert (attempted.status, attempted.response_code) == (DeliveryStatus.PENDING, 302)
+        assert len(receiver.requests) == 1
+        assert elsewhere.requests == []
