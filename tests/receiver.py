@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.waits import eventually
+
 
 @dataclass
 class Received:
@@ -31,14 +33,12 @@ class Receiver:
     delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def wait_for(self, count: int, timeout: float = 30) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+    def wait_for(self, count: int) -> list[Received]:
+        def arrived() -> list[Received] | None:
             with self.lock:
-                if len(self.requests) >= count:
-                    return list(self.requests)
-            time.sleep(0.05)
-        raise AssertionError(f"received {len(self.requests)} of {count} webhooks in {timeout}s")
+                return list(self.requests) if len(self.requests) >= count else None
+
+        return eventually(arrived, f"{count} webhooks at the receiver")
 
 
 @contextmanager

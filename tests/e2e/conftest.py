@@ -32,7 +32,7 @@ def stack(
             "WORKER_HEARTBEAT_SECONDS": "2",
             "TEST_MODE": "true",
             "TEST_PROCESSING_DELAY": "1000",
-            "QUEUE_IDLE_TIMEOUT_MS": "3000",
+            "QUEUE_IDLE_TIMEOUT_MS": "10000",
             "QUEUE_RECLAIM_INTERVAL_SECONDS": "0.5",
             "LOG_LEVEL": "DEBUG",
             "WEBHOOK_RETRY_INTERVALS_TEST": "true",

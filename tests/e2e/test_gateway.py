@@ -6,7 +6,6 @@ import re
 import secrets
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 import redis
 
 from devstack.stack import Stack
+from tests.waits import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -65,14 +65,16 @@ def test_order_created_event_leaves_through_the_outbox_relay(
 ) -> None:
     order = api.post("/api/v1/orders", json={"amount": 777}, headers=TEST_HEADERS).json()
     client = redis.Redis.from_url(stack.redis_url)
-    deadline = time.monotonic() + 10
-    found: list[dict[str, Any]] = []
-    while time.monotonic() < deadline and not found:
+
+    def relayed() -> list[dict[str, Any]]:
         entries: Any = client.xrange("webhooks")
         tasks = [json.loads(fields[b"data"]) for _, fields in entries]
-        found = [t for t in tasks if t["args"][0]["data"]["id"] == order["id"]]
-        time.sleep(0.1)
-    client.close()
+        return [t for t in tasks if t["args"][0]["data"]["id"] == order["id"]]
+
+    try:
+        found = eventually(relayed, "order.created in the webhooks stream")
+    finally:
+        client.close()
     [task] = found
     assert task["task_name"] == "webhooks.handle_event"
     assert task["args"][0]["type"] == "order.created"
@@ -167,15 +169,13 @@ def test_health_notices_a_dead_worker(api: httpx.Client, stack: Stack) -> None:
 
 
 def wait_for_stopped(api: httpx.Client) -> None:
-    deadline = time.monotonic() + 10
-    body: dict[str, Any] = {}
-    while time.monotonic() < deadline:
+    def stopped() -> tuple[int, dict[str, Any]] | None:
         response = api.get("/health")
         body = response.json()
-        if body["worker"] == "stopped":
-            assert response.status_code == 503
-            break
-        time.sleep(0.2)
+        return (response.status_code, body) if body["worker"] == "stopped" else None
+
+    status, body = eventually(stopped, "/health to report the killed worker")
+    assert status == 503
     assert (body["status"], body["worker"], body["database"]) == (
         "unhealthy",
         "stopped",

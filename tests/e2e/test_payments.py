@@ -1,8 +1,7 @@
 """Payments through the edge with real worker processes: the journey, crash safety, card data."""
 
+import json
 import subprocess
-import time
-from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -13,6 +12,7 @@ import redis
 from devstack.provision import with_credentials_of_admin
 from devstack.servers import PG_BIN
 from devstack.stack import Stack
+from tests.waits import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -21,13 +21,19 @@ CARD_NUMBER = "5555555555554444"
 CVV = "937"
 
 
-def eventually(check: Callable[[], Any], timeout: float = 15, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+def published(stack: Stack, event_type: str, resource_id: str) -> bool:
+    """Whether an event of that type about that resource is in any stream."""
+    client = redis.Redis.from_url(stack.redis_url)
+    try:
+        for key in client.scan_iter(_type="stream"):
+            entries: Any = client.xrange(key)
+            for _, fields in entries:
+                event = json.loads(fields[b"data"])["args"][0]
+                if event.get("type") == event_type and event["data"].get("id") == resource_id:
+                    return True
+    finally:
+        client.close()
+    return False
 
 
 def new_order(api: httpx.Client, amount: int = 50000) -> dict[str, Any]:
@@ -53,14 +59,14 @@ def test_pay_capture_and_the_order_becomes_paid(api: httpx.Client) -> None:
     assert replay.content == created.content
     payment = created.json()
     assert payment["status"] == "pending"
-    eventually(lambda: payment_status(api, payment["id"]) == "success", what="payment success")
+    eventually(lambda: payment_status(api, payment["id"]) == "success", "payment success")
     captured = api.post(
         f"/api/v1/payments/{payment['id']}/capture", json={"amount": 50000}, headers=TEST_HEADERS
     )
     assert (captured.status_code, captured.json()["captured"]) == (200, True)
     eventually(
         lambda: api.get(f"/api/v1/orders/{order['id']}/public").json()["status"] == "paid",
-        what="order paid",
+        "order paid",
     )
     polled = api.get(f"/api/v1/payments/{payment['id']}/public").json()
     assert polled["status"] == "success"
@@ -73,13 +79,13 @@ def test_jobs_status_counts_real_work(api: httpx.Client) -> None:
     pid = api.post(
         "/api/v1/payments/public", json={"order_id": order["id"], "method": "upi", "vpa": "a@b"}
     ).json()["id"]
-    eventually(lambda: payment_status(api, pid) == "success", what="payment success")
+    eventually(lambda: payment_status(api, pid) == "success", "payment success")
     after = eventually(
         lambda: (
             (s := api.get("/api/v1/test/jobs/status").json())["completed"] > before["completed"]
             and s
         ),
-        what="completed count to rise",
+        "completed count to rise",
     )
     assert set(after) == {"pending", "processing", "completed", "failed", "worker_status"}
 
@@ -87,6 +93,8 @@ def test_jobs_status_counts_real_work(api: httpx.Client) -> None:
 def test_worker_killed_mid_payment_finishes_it_exactly_once(
     api: httpx.Client, stack: Stack
 ) -> None:
+    stack.kill("payments-worker")  # a long delay, so the kill surely lands mid-payment
+    stack.restart("payments-worker", TEST_PROCESSING_DELAY="6000")
     order = new_order(api)
     pid = api.post(
         "/api/v1/payments",
@@ -94,17 +102,16 @@ def test_worker_killed_mid_payment_finishes_it_exactly_once(
         headers=TEST_HEADERS,
     ).json()["id"]
     client = redis.Redis.from_url(stack.redis_url)
-    try:  # the worker has taken the job (unacknowledged) and sleeps its 1 s processing delay
+    try:  # the worker has taken the job (unacknowledged) and sleeps its 6 s processing delay
         eventually(
-            lambda: client.xpending("payments", "taskiq")["pending"] > 0, 5, "the job to be taken"
+            lambda: client.xpending("payments", "taskiq")["pending"] > 0, "the job to be taken"
         )
     finally:
         client.close()
     stack.kill("payments-worker")
-    time.sleep(1.5)  # past the processing delay: nobody finished it
-    assert payment_status(api, pid) == "pending"
+    assert payment_status(api, pid) == "pending"  # killed mid-delay: nobody finished it
     stack.restart("payments-worker")
-    eventually(lambda: payment_status(api, pid) == "success", 20, "the redelivered job to finish")
+    eventually(lambda: payment_status(api, pid) == "success", "the redelivered job to finish")
 
     async def success_events() -> int:
         conn = await asyncpg.connect(stack.database_urls["payments"])
@@ -141,10 +148,9 @@ def test_card_number_and_cvv_are_nowhere(api: httpx.Client, stack: Stack, admin_
     )
     assert created.status_code == 201
     assert (created.json()["card_network"], created.json()["card_last4"]) == ("mastercard", "4444")
-    eventually(
-        lambda: payment_status(api, created.json()["id"]) == "success", what="payment success"
-    )
-    time.sleep(0.5)  # let the relay publish the success events too
+    eventually(lambda: payment_status(api, created.json()["id"]) == "success", "payment success")
+    eventually(lambda: published(stack, "payment.success", created.json()["id"]),
+               "the payment's success events in the streams")  # fmt: skip
 
     dump = subprocess.run(
         [PG_BIN / "pg_dump", with_credentials_of_admin(admin_url, stack.database)],

@@ -2,7 +2,6 @@
 
 import hashlib
 import hmac
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 
 from devstack.stack import Stack
 from tests.receiver import Receiver, running_receiver
+from tests.waits import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -19,15 +19,6 @@ pytestmark = pytest.mark.e2e
 def receiver() -> Iterator[Receiver]:
     with running_receiver() as running:
         yield running
-
-
-def eventually(check: Any, timeout: float = 20, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_refund_part_then_the_rest_then_nothing_more(
@@ -48,7 +39,7 @@ def test_refund_part_then_the_rest_then_nothing_more(
             api.get(f"/api/v1/payments/{payment['id']}", headers=headers).json()["status"]
             == "success"
         ),
-        what="payment success",
+        "payment success",
     )
     path = f"/api/v1/payments/{payment['id']}/refunds"
     first = api.post(path, json={"amount": 20000, "reason": "partial"}, headers=headers)
@@ -63,18 +54,19 @@ def test_refund_part_then_the_rest_then_nothing_more(
     )
     refund_ids = {first.json()["id"], rest.json()["id"]}
     for refund_id in refund_ids:
-        eventually(
-            lambda rid=refund_id: (
+
+        def processed(rid: str = refund_id) -> bool:
+            return bool(
                 api.get(f"/api/v1/refunds/{rid}", headers=headers).json()["status"] == "processed"
-            ),
-            what="refund processed",
-        )
+            )
+
+        eventually(processed, f"refund {refund_id} processed")
     eventually(
         lambda: (
             api.get(f"/api/v1/payments/{payment['id']}", headers=headers).json()["amount_refunded"]
             == 50000
         ),
-        what="amount_refunded",
+        "amount_refunded",
     )
 
     def refund_webhooks() -> list[Any]:
@@ -86,7 +78,7 @@ def test_refund_part_then_the_rest_then_nothing_more(
             ]
 
     received = eventually(
-        lambda: len(refund_webhooks()) >= 4 and refund_webhooks(), what="refund webhooks"
+        lambda: len(refund_webhooks()) >= 4 and refund_webhooks(), "refund webhooks"
     )
     kinds = sorted((r.json["data"]["refund"]["id"], r.json["event"]) for r in received)
     assert kinds == sorted(
@@ -106,6 +98,8 @@ def test_refund_worker_killed_mid_refund_finishes_it_once(
     import redis
 
     headers = merchant_headers
+    stack.kill("refunds-worker")  # a long delay, so the kill surely lands mid-refund
+    stack.restart("refunds-worker", TEST_PROCESSING_DELAY="6000")
     order = api.post("/api/v1/orders", json={"amount": 9000}, headers=headers).json()
     payment = api.post(
         "/api/v1/payments",
@@ -117,20 +111,17 @@ def test_refund_worker_killed_mid_refund_finishes_it_once(
             api.get(f"/api/v1/payments/{payment['id']}", headers=headers).json()["status"]
             == "success"
         ),
-        what="payment success",
+        "payment success",
     )
     refund = api.post(
         f"/api/v1/payments/{payment['id']}/refunds", json={"amount": 9000}, headers=headers
     ).json()
     client = redis.Redis.from_url(stack.redis_url)
-    try:  # the worker took the job and sleeps its 1 s delay
-        eventually(
-            lambda: client.xpending("refunds", "taskiq")["pending"] > 0, 5, "the job to be taken"
-        )
+    try:  # the worker took the job and sleeps its 6 s delay
+        eventually(lambda: client.xpending("refunds", "taskiq")["pending"] > 0, "the job taken")
     finally:
         client.close()
-    stack.kill("refunds-worker")
-    time.sleep(1.5)
+    stack.kill("refunds-worker")  # mid-delay: nobody finished it
     assert api.get(f"/api/v1/refunds/{refund['id']}", headers=headers).json()["status"] == "pending"
     stack.restart("refunds-worker")
     eventually(
@@ -138,7 +129,7 @@ def test_refund_worker_killed_mid_refund_finishes_it_once(
             api.get(f"/api/v1/refunds/{refund['id']}", headers=headers).json()["status"]
             == "processed"
         ),
-        what="the redelivered refund job",
+        "the redelivered refund job",
     )
 
     async def processed_events() -> int:

@@ -2,7 +2,6 @@
 with a persistent Redis, as `make up` runs it)."""
 
 import secrets
-import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -13,6 +12,7 @@ import redis
 from devstack.edge import load_routes
 from devstack.stack import Ports, Stack
 from tests.receiver import Receiver, running_receiver
+from tests.waits import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -58,17 +58,16 @@ def pay(api: httpx.Client) -> str:
     return str(response.json()["id"])
 
 
-def delivered_exactly_once(receiver: Receiver, payments: list[str], timeout: float = 40) -> None:
-    deadline = time.monotonic() + timeout
+def delivered_exactly_once(receiver: Receiver, payments: list[str]) -> None:
     wanted = {
         (p, e) for p in payments for e in ("payment.created", "payment.pending", "payment.success")
     }
-    while time.monotonic() < deadline:
+
+    def received() -> set[tuple[str, str]]:
         with receiver.lock:
-            got = {(r.json["data"]["payment"]["id"], r.json["event"]) for r in receiver.requests}
-        if wanted <= got:
-            break
-        time.sleep(0.2)
+            return {(r.json["data"]["payment"]["id"], r.json["event"]) for r in receiver.requests}
+
+    eventually(lambda: wanted <= received(), "every payment's three webhooks")
     with receiver.lock:
         got = {(r.json["data"]["payment"]["id"], r.json["event"]) for r in receiver.requests}
         per_id = Counter(r.headers["webhook-id"] for r in receiver.requests)

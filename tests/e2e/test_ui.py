@@ -4,7 +4,6 @@ Playwright), against the native stack. Set SCREENSHOTS_DIR to keep a screenshot 
 import os
 import re
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,8 +15,11 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from devstack.stack import Stack
 from tests.receiver import Receiver, running_receiver
+from tests.waits import WAIT_SECONDS, eventually
 
 pytestmark = pytest.mark.e2e
+# Playwright's `expect` gives up after 5 s by default: too short for a worker on a loaded machine.
+expect.set_options(timeout=WAIT_SECONDS * 1000)
 
 TEST_HEADERS = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -61,7 +63,7 @@ def browser() -> Iterator[Browser]:
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1200, "height": 860})
     opened = context.new_page()
-    opened.set_default_timeout(20_000)
+    opened.set_default_timeout(WAIT_SECONDS * 1000)
     yield opened
     context.close()
 
@@ -242,10 +244,7 @@ def test_webhooks_page_saves_regenerates_lists_and_retries(
             == "success"
         )
 
-    deadline = time.monotonic() + 15
-    while not delivered():
-        assert time.monotonic() < deadline, "the retried webhook was not delivered"
-        time.sleep(0.5)
+    eventually(delivered, "the retried webhook's success on the reloaded page")
     api.put("/api/v1/webhooks/config", json={"webhook_url": None}, headers=TEST_HEADERS)
 
 
@@ -312,9 +311,7 @@ def test_checkout_js_modal_pays_and_calls_on_success(
     frame.locator("[data-test-id=method-upi]").click()
     frame.locator("[data-test-id=vpa-input]").fill("buyer@okbank")
     frame.locator("[data-test-id=upi-form] [data-test-id=pay-button]").click()
-    expect(page.locator("#result")).to_have_text(
-        re.compile(r"^paid pay_[A-Za-z0-9]{16}$"), timeout=20_000
-    )
+    expect(page.locator("#result")).to_have_text(re.compile(r"^paid pay_[A-Za-z0-9]{16}$"))
     expect(modal).to_have_count(0)  # onSuccess closes the modal
     expect(page).to_have_title("closed")
 

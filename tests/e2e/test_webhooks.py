@@ -14,6 +14,7 @@ import pytest
 
 from devstack.stack import Stack
 from tests.receiver import Received, Receiver, running_receiver
+from tests.waits import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -61,15 +62,11 @@ def of_payment(receiver: Receiver, payment_id: str) -> list[Received]:
         ]
 
 
-def wait_for_events(
-    receiver: Receiver, payment_id: str, count: int, timeout: float = 20
-) -> list[Received]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if len(found := of_payment(receiver, payment_id)) >= count:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"got {len(of_payment(receiver, payment_id))} of {count} webhooks")
+def wait_for_events(receiver: Receiver, payment_id: str, count: int) -> list[Received]:
+    return eventually(
+        lambda: len(found := of_payment(receiver, payment_id)) >= count and found,
+        f"{count} webhooks about {payment_id}",
+    )
 
 
 def test_payment_events_arrive_signed(
@@ -110,18 +107,16 @@ def test_failures_retry_on_the_test_schedule_and_manual_retry_delivers_again(
     receiver.fail_next = 2
     first = api.post("/api/v1/webhooks/test", headers=merchant_headers).json()
     assert (first["status"], first["attempts"], first["response_code"]) == ("pending", 1, 500)
-    arrivals = receiver.wait_for(3, timeout=30)
+    arrivals = receiver.wait_for(3)
     gaps = [b.at - a.at for a, b in itertools.pairwise(arrivals)]
-    assert gaps[0] == pytest.approx(5, abs=1.5)
-    assert gaps[1] == pytest.approx(10, abs=1.5)
+    # Never before the schedule's 5 s and 10 s; late by a few seconds on a loaded machine.
+    assert 4.5 <= gaps[0] < 9, gaps
+    assert 9.5 <= gaps[1] < 14, gaps
 
     def log() -> dict[str, Any]:
         return api.get(f"/api/v1/webhooks/{first['id']}", headers=merchant_headers).json()  # type: ignore[no-any-return]
 
-    deadline = time.monotonic() + 5
-    while log()["status"] != "success" and time.monotonic() < deadline:
-        time.sleep(0.1)
-    detail = log()
+    detail = eventually(lambda: (d := log())["status"] == "success" and d, "the delivery's success")
     assert (detail["status"], detail["attempts"]) == ("success", 3)
     assert [a["response_code"] for a in detail["attempt_history"]] == [500, 500, 200]
 
@@ -131,7 +126,7 @@ def test_failures_retry_on_the_test_schedule_and_manual_retry_delivers_again(
         "status": "pending",
         "message": "Webhook retry scheduled",
     }
-    receiver.wait_for(4, timeout=10)
+    receiver.wait_for(4)
     assert {r.headers["webhook-id"] for r in receiver.requests} == {
         arrivals[0].headers["webhook-id"]
     }
@@ -144,13 +139,26 @@ def test_a_worker_restart_loses_and_duplicates_nothing(
     stack.kill("webhooks-worker")
     try:
         payments = [pay(api, merchant_headers)["id"] for _ in range(3)]
-        time.sleep(1.5)  # processed and published while nobody takes webhook events
+        for payment_id in payments:  # processed while nobody takes webhook events
+
+            def succeeded(p: str = payment_id) -> bool:
+                payment = api.get(f"/api/v1/payments/{p}", headers=merchant_headers).json()
+                return bool(payment["status"] == "success")
+
+            eventually(succeeded, f"payment {payment_id} success")
         assert receiver.requests == []
     finally:
         stack.restart("webhooks-worker")
     for payment_id in payments:
         wait_for_events(receiver, payment_id, 3)
-    time.sleep(1)  # anything duplicated would have arrived by now
+
+    def settled_logs() -> list[dict[str, Any]]:
+        logs = api.get("/api/v1/webhooks?limit=100", headers=merchant_headers).json()["data"]
+        return [x for x in logs if x["status"] != "pending"]
+
+    logs = eventually(lambda: len(found := settled_logs()) >= 9 and found, "9 settled deliveries")
+    assert len(logs) == 9  # one delivery per event: a redelivered event made no second one
+    assert {(x["status"], x["attempts"]) for x in logs} == {("success", 1)}
     ids = Counter(r.headers["webhook-id"] for r in receiver.requests)
     assert len(ids) == 9
     assert set(ids.values()) == {1}

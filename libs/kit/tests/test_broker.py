@@ -33,7 +33,7 @@ async def test_message_of_a_dead_consumer_is_reclaimed_while_the_stream_is_idle(
     )
     await survivor.startup()
     stream = survivor.listen()
-    reclaimed: AckableMessage = await asyncio.wait_for(anext(stream), timeout=10)
+    reclaimed: AckableMessage = await asyncio.wait_for(anext(stream), timeout=30)
     assert reclaimed.data == b"payload-1"
     await reclaimed.ack()  # type: ignore[misc]
     async with Redis.from_url(redis_url) as redis:

@@ -95,7 +95,7 @@ async def test_relay_wakes_on_notify_well_before_its_poll(
         message = outbox.job_message("q", "q.do", {})
         async with scratch_db.transaction() as conn:
             await outbox.add(conn, [message])
-        assert await asyncio.wait_for(publisher.published.get(), timeout=5) == message.message_id
+        assert await asyncio.wait_for(publisher.published.get(), timeout=30) == message.message_id
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)

@@ -199,7 +199,7 @@ class Stack:
         print(f"migrated  {', '.join(migrated)} (test merchant seeded)", file=say)
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        self._launched[name] = (argv, env)
+        self._launched.setdefault(name, (argv, env))  # restarts start from the first launch
         log = self.state_dir / "logs" / f"{name}.log"
         with open(log, "ab") as out:
             popen = subprocess.Popen(
@@ -261,10 +261,31 @@ class Stack:
         process.popen.wait()
         self.processes.remove(process)
 
-    def restart(self, name: str, **env_overrides: str) -> None:
-        """Start a killed process again, as it was first started (plus any overrides)."""
+    def restart(self, name: str, *, wait: bool = True, **env_overrides: str) -> None:
+        """Start a killed process again, as it was first started (plus any overrides), and
+        wait until it serves (an API) or consumes (a worker)."""
         argv, env = self._launched[name]
         self._spawn(name, argv, {**env, **env_overrides})
+        if wait:
+            self.wait_ready(name)
+
+    def wait_ready(self, name: str, timeout: float = 60) -> None:
+        """Until `<svc>-api` answers `/readyz` or `<svc>-worker` has finished its startup (its
+        metrics endpoint opens last, just before it starts reading its stream)."""
+        service, _, kind = name.rpartition("-")
+        port = self.ports.api[service] if kind == "api" else self.ports.worker_metrics[service]
+        url = f"http://127.0.0.1:{port}/{'readyz' if kind == 'api' else 'metrics'}"
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_alive()
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() >= deadline:
+                raise RuntimeError(f"{name} not ready after {timeout}s; logs in {self.state_dir}")
+            time.sleep(0.1)
 
     def restart_redis(self, down_for: float = 0.0) -> None:
         """Stop the stack's own Redis and start it again on the same port and data."""
