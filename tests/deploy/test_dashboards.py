@@ -6,6 +6,7 @@ from pathlib import Path
 
 from prometheus_client import REGISTRY
 
+import kit.consumer
 import kit.outbox
 import kit.telemetry
 import kit.worker
@@ -15,6 +16,7 @@ import webhooks.metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = (
+    kit.consumer,
     kit.outbox,
     kit.telemetry,
     kit.worker,

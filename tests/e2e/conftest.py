@@ -33,6 +33,7 @@ def stack(
             "TEST_MODE": "true",
             "TEST_PROCESSING_DELAY": "1000",
             "QUEUE_IDLE_TIMEOUT_MS": "10000",
+            "TASK_TIMEOUT_SECONDS": "8",
             "QUEUE_RECLAIM_INTERVAL_SECONDS": "0.5",
             "LOG_LEVEL": "DEBUG",
             "WEBHOOK_RETRY_INTERVALS_TEST": "true",

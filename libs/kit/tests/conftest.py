@@ -16,7 +16,7 @@ async def scratch_url(database_urls: dict[str, str]) -> str:
     conn = await asyncpg.connect(url)
     try:
         await migrate(conn, SCRATCH, discover("kit"))
-        await conn.execute("TRUNCATE outbox, inbox, idempotency_key")
+        await conn.execute("TRUNCATE outbox, inbox, idempotency_key, failed_message")
     finally:
         await conn.close()
     return url

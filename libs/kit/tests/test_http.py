@@ -1,5 +1,6 @@
 """Every kind of bad input gets the contract's error shape and a 4xx, never a 500 page."""
 
+import contextlib
 from collections.abc import AsyncIterator
 
 import httpx
@@ -152,3 +153,45 @@ async def test_a_database_that_cannot_be_reached_is_503_not_500() -> None:
         response = await c.get("/db")
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+
+
+@pytest.mark.parametrize("after_kill", ["query", "closed-connection"])
+async def test_a_connection_terminated_under_a_request_is_503_not_500(
+    scratch_url: str, after_kill: str
+) -> None:
+    """What a failover or `pg_terminate_backend` looks like to a request in flight."""
+    import asyncpg
+
+    from kit.db import Database, create_pool
+
+    app = FastAPI()
+    install_error_handlers(app)
+    pool = await create_pool(scratch_url)
+    db = Database(pool)
+
+    @app.get("/db")
+    async def use_db() -> None:
+        async with db.transaction() as conn:
+            killer = await asyncpg.connect(scratch_url)
+            await killer.execute("SELECT pg_terminate_backend($1)", conn.get_server_pid())
+            await killer.close()
+            if after_kill == "closed-connection":
+                with contextlib.suppress(asyncpg.PostgresError, OSError):
+                    await conn.fetchval("SELECT 1")
+            await conn.fetchval("SELECT 1")
+
+    @app.get("/healthy-pool")
+    async def healthy_pool() -> int:
+        async with db.transaction() as conn:
+            return int(await conn.fetchval("SELECT 1"))
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            response = await c.get("/db")
+            assert response.status_code == 503
+            assert response.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+            again = await c.get("/healthy-pool")  # the broken connection left the pool
+            assert again.status_code == 200
+    finally:
+        await pool.close()

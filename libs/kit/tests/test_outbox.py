@@ -59,7 +59,7 @@ async def test_rolled_back_use_case_publishes_nothing(scratch_db: Database, redi
 class FailingPublisher:
     """Redis going away mid-batch."""
 
-    async def publish(self, batch: Sequence[outbox.Outgoing]) -> None:
+    async def publish(self, batch: Sequence[outbox.Outgoing]) -> list[str]:
         raise ConnectionError("redis went away")
 
 
@@ -78,9 +78,10 @@ class RecordingPublisher:
     def __init__(self) -> None:
         self.published = asyncio.Queue[str]()
 
-    async def publish(self, batch: Sequence[outbox.Outgoing]) -> None:
+    async def publish(self, batch: Sequence[outbox.Outgoing]) -> list[str]:
         for item in batch:
             await self.published.put(item.message_id)
+        return [f"1-{n}" for n in range(len(batch))]
 
 
 async def test_relay_wakes_on_notify_well_before_its_poll(
@@ -88,8 +89,13 @@ async def test_relay_wakes_on_notify_well_before_its_poll(
 ) -> None:
     publisher = RecordingPublisher()
     relay = outbox.Relay(scratch_db, publisher, "kit_scratch", poll_interval=30)
-    listen_conn = await asyncpg.connect(scratch_url)
-    running = asyncio.create_task(relay.run(listen_conn))
+    listeners: list[asyncpg.Connection] = []
+
+    async def connect() -> asyncpg.Connection:
+        listeners.append(await asyncpg.connect(scratch_url))
+        return listeners[-1]
+
+    running = asyncio.create_task(relay.run(connect))
     try:
         await asyncio.sleep(0.2)  # the relay is now waiting on its 30 s poll
         message = outbox.job_message("q", "q.do", {})
@@ -99,7 +105,7 @@ async def test_relay_wakes_on_notify_well_before_its_poll(
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
-        await listen_conn.close()
+    assert all(conn.is_closed() for conn in listeners)
 
 
 async def test_inbox_accepts_a_message_id_once(scratch_db: Database) -> None:
@@ -119,11 +125,13 @@ async def test_housekeeping_prunes_only_what_is_past_its_window(scratch_db: Data
     async with scratch_db.transaction() as conn:
         await outbox.add(conn, [old, fresh, unpublished])
         await conn.execute(
-            "UPDATE outbox SET published_at = now() - interval '8 days' WHERE message_id = $1",
+            "UPDATE outbox SET published_at = now() - interval '8 days',"
+            " confirmed_at = now() - interval '8 days' WHERE message_id = $1",
             old.message_id,
         )
         await conn.execute(
-            "UPDATE outbox SET published_at = now() WHERE message_id = $1", fresh.message_id
+            "UPDATE outbox SET published_at = now(), confirmed_at = now() WHERE message_id = $1",
+            fresh.message_id,
         )
         await first_delivery(conn, "evt_old")
         await first_delivery(conn, "evt_new")
@@ -149,3 +157,58 @@ async def test_housekeeping_prunes_only_what_is_past_its_window(scratch_db: Data
     assert left == {fresh.message_id, unpublished.message_id}
     assert handled == {"evt_new"}
     assert keys == {"live"}
+
+
+async def test_confirmer_republishes_what_redis_lost_before_it_was_acknowledged(
+    scratch_db: Database, redis_url: str
+) -> None:
+    queue = queue_name()
+    first, second = (outbox.job_message(queue, "q.do", {"n": n}) for n in range(2))
+    async with scratch_db.transaction() as conn:
+        await outbox.add(conn, [first, second])
+    async with Redis.from_url(redis_url) as redis:
+        await redis.xgroup_create(queue, outbox.GROUP, id="0", mkstream=True)
+        relay = outbox.Relay(scratch_db, outbox.StreamPublisher(redis), "kit_scratch")
+        assert await relay.publish_pending() == 2
+        delivered: Any = await redis.xreadgroup(outbox.GROUP, "c1", {queue: ">"}, count=1)
+        await redis.xack(queue, outbox.GROUP, delivered[0][1][0][0])  # only the first is handled
+        confirmer = outbox.Confirmer(scratch_db, redis, grace_seconds=0, trim_after_seconds=0)
+        assert await confirmer.run_once() == (1, 0)  # the second waits for its consumer
+        assert await redis.xlen(queue) == 1  # the acknowledged entry is trimmed away
+
+        # Redis loses the stream; a restarted worker recreates its group and handles new work,
+        # so the group moves past the lost entry's id without ever having delivered it.
+        await redis.delete(queue)
+        await redis.xgroup_create(queue, outbox.GROUP, id="0", mkstream=True)
+        await redis.xadd(queue, {b"data": b"newer"})
+        newer: Any = await redis.xreadgroup(outbox.GROUP, "c1", {queue: ">"})
+        await redis.xack(queue, outbox.GROUP, newer[0][1][0][0])
+        assert await confirmer.run_once() == (0, 1)
+        assert await relay.publish_pending() == 1
+        entries: Any = await redis.xrange(queue)
+        [task] = [json.loads(f[b"data"]) for _, f in entries if f[b"data"] != b"newer"]
+    assert task["labels"]["message_id"] == second.message_id
+    async with scratch_db.transaction() as conn:
+        states = await conn.fetch(
+            "SELECT message_id, confirmed_at IS NOT NULL AS confirmed, stream_id FROM outbox"
+        )
+    assert {(r["message_id"], r["confirmed"]) for r in states} == {
+        (first.message_id, True),
+        (second.message_id, False),
+    }
+    assert all(r["stream_id"] for r in states)
+
+
+async def test_republish_since_a_point_in_time(scratch_db: Database, redis_url: str) -> None:
+    queue = queue_name()
+    message = outbox.job_message(queue, "q.do", {"n": 1})
+    async with scratch_db.transaction() as conn:
+        await outbox.add(conn, [message])
+    async with Redis.from_url(redis_url) as redis:
+        relay = outbox.Relay(scratch_db, outbox.StreamPublisher(redis), "kit_scratch")
+        assert await relay.publish_pending() == 1
+        async with scratch_db.transaction() as conn:
+            since = await conn.fetchval("SELECT created_at FROM outbox")
+            assert await outbox.republish(conn, since) == 1
+        assert await relay.publish_pending() == 1
+    assert len(await stream_tasks(redis_url, queue)) == 2

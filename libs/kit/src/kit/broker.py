@@ -4,14 +4,21 @@ taskiq-redis 1.2.4 only reclaims a dead consumer's messages after new ones arriv
 (tech-notes §1); `ReclaimingStreamBroker` also reclaims on a timer while the stream is idle.
 """
 
+import asyncio
+import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from taskiq import AckableMessage, AsyncBroker
 from taskiq.middlewares.opentelemetry_middleware import OpenTelemetryMiddleware
 from taskiq_redis import RedisStreamBroker
+
+log = logging.getLogger("kit.broker")
 
 
 class ReclaimingStreamBroker(RedisStreamBroker):
@@ -33,30 +40,48 @@ class ReclaimingStreamBroker(RedisStreamBroker):
             data=fields[b"data"], ack=self._ack_generator(id=msg_id, queue_name=stream)
         )
 
+    async def _read(self, redis: Redis) -> Any:
+        """One XREADGROUP; after Redis lost its data (no group any more) the group is declared
+        again, and while Redis is away this waits and retries instead of ending the worker."""
+        try:
+            return await redis.xreadgroup(
+                self.consumer_group_name,
+                self.consumer_name,
+                {self.queue_name: ">"},
+                block=self.block,
+                count=self.count,
+            )
+        except ResponseError as error:
+            if "NOGROUP" not in str(error):
+                raise
+            log.warning("consumer group gone (redis lost its data?); declaring it again")
+            await self._declare_consumer_group()
+        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            log.warning("redis unavailable; retrying", extra={"error": repr(error)})
+            await asyncio.sleep(1.0)
+        return None
+
     async def listen(self) -> AsyncGenerator[AckableMessage, None]:
         last_reclaim = 0.0
         async with Redis(connection_pool=self.connection_pool) as redis:
             while True:
-                batches: Any = await redis.xreadgroup(
-                    self.consumer_group_name,
-                    self.consumer_name,
-                    {self.queue_name: ">"},
-                    block=self.block,
-                    count=self.count,
-                )
+                batches: Any = await self._read(redis)
                 for stream, entries in batches or []:
                     for msg_id, fields in entries:
                         yield self._message(msg_id, fields, stream)
                 if time.monotonic() - last_reclaim < self.reclaim_interval:
                     continue
                 last_reclaim = time.monotonic()
-                _, claimed, *_ = await redis.xautoclaim(
-                    self.queue_name,
-                    self.consumer_group_name,
-                    self.consumer_name,
-                    min_idle_time=self.idle_timeout,
-                    count=self.unacknowledged_batch_size,
-                )
+                try:
+                    _, claimed, *_ = await redis.xautoclaim(
+                        self.queue_name,
+                        self.consumer_group_name,
+                        self.consumer_name,
+                        min_idle_time=self.idle_timeout,
+                        count=self.unacknowledged_batch_size,
+                    )
+                except (ResponseError, RedisConnectionError, RedisTimeoutError, OSError):
+                    continue  # the next read declares the group again or waits for Redis
                 for msg_id, fields in claimed:
                     if fields is not None:  # None: the entry was trimmed away meanwhile
                         yield self._message(msg_id, fields, self.queue_name)
@@ -82,7 +107,6 @@ def make_broker(
         idle_timeout=idle_timeout_ms,
         reclaim_interval=reclaim_interval,
         unacknowledged_lock_timeout=30,
-        maxlen=1_000_000,
-    )
+    )  # no maxlen: trimming by count can drop pending work; kit.outbox.Confirmer trims
     broker.add_middlewares(OpenTelemetryMiddleware())
     return broker

@@ -1,11 +1,14 @@
 """asyncpg pool and the one-transaction-per-use-case helper."""
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import cast
 
 import asyncpg
+
+from kit.errors import Unavailable
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -28,6 +31,13 @@ async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> asyncp
     return pool
 
 
+def _connection_lost(error: Exception) -> bool:
+    """asyncpg's words for a connection that died under an operation."""
+    if isinstance(error, asyncpg.InternalClientError):
+        return True  # "cannot switch to state …; another operation is in progress"
+    return any(word in str(error) for word in ("closed", "released back to the pool"))
+
+
 class Database:
     """Hands out transactions; `bound()` pins one connection so tests roll everything back."""
 
@@ -41,15 +51,28 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
-        """Commit on normal exit, roll back on exception (a SAVEPOINT when already inside one)."""
+        """Commit on normal exit, roll back on exception (a SAVEPOINT when already inside one).
+
+        A connection lost under the transaction (a restart, a failover, `pg_terminate_backend`)
+        surfaces as `Unavailable` (503, retried by workers); the broken connection is dropped
+        from the pool rather than handed out again.
+        """
         if self._conn is not None:
             async with self._conn.transaction():
                 yield self._conn
             return
         if self._pool is None:
             raise RuntimeError("Database has neither a pool nor a connection")
-        async with self._pool.acquire() as conn, conn.transaction():
-            yield cast(asyncpg.Connection, conn)  # a pool proxy behaves as a connection
+        async with self._pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    yield cast(asyncpg.Connection, conn)  # a pool proxy behaves as a connection
+            except (asyncpg.InterfaceError, asyncpg.InternalClientError) as error:
+                if not _connection_lost(error):
+                    raise  # a misuse of the driver, not a lost connection
+                with contextlib.suppress(asyncpg.InterfaceError):
+                    conn.terminate()  # its protocol state is unknown: never reuse it
+                raise Unavailable("Database connection lost; retry") from error
 
     async def ping(self) -> bool:
         try:

@@ -29,15 +29,21 @@ log = logging.getLogger("kit.http")
 
 QUIET_ROUTES = {"/livez", "/readyz", "/metrics"}  # probes and scrapes are not worth a log line
 
-# Postgres or Redis unreachable or out of connections: the client may retry, so 503, not 500.
+# Postgres or Redis unreachable, restarting, out of connections or too slow: the client may
+# retry, so 503, not 500. Postgres: class 08 (connection exception), 57 (operator intervention:
+# admin/crash shutdown, cannot connect now, query canceled), 53 (insufficient resources: too
+# many connections), 25P03 (idle-in-transaction timeout); OSError covers refused and reset
+# sockets and timeouts (TimeoutError is an OSError).
 DEPENDENCY_DOWN: tuple[type[Exception], ...] = (
-    asyncpg.TooManyConnectionsError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.ConnectionDoesNotExistError,
-    ConnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.IdleInTransactionSessionTimeoutError,
+    OSError,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
 )
+
 
 # The only table from error category to HTTP status.
 STATUS_BY_CATEGORY: dict[type[GatewayError], int] = {

@@ -3,22 +3,31 @@
 Messages are events (fanned out to each consuming service's queue as `<consumer>.handle_event`)
 or jobs (one task on one queue). The relay runs in the service's worker, wakes on
 `LISTEN/NOTIFY` with a polling fallback, claims rows `FOR UPDATE SKIP LOCKED`, writes them to
-their streams in one pipelined round trip and stamps `published_at` in the same transaction: a
-crash before the commit republishes (consumers dedupe through their inbox), so nothing is lost.
+their streams in one pipelined round trip and stamps `published_at` and the stream entry id in
+the same transaction: a crash before the commit republishes (consumers dedupe through their
+inbox), so nothing is lost.
+
+Redis is a transport, not the source of truth: the `Confirmer` learns from each stream's
+consumer group which published messages were acknowledged (`confirmed_at`), publishes again
+those whose entry vanished first (Redis restarted without its data, or was flushed), and trims
+each stream below its oldest unacknowledged entry, never by a count.
 """
 
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 import asyncpg
 from opentelemetry import propagate, trace
 from prometheus_client import Counter
 from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
 from taskiq import TaskiqMessage
 
 from kit.db import Database
@@ -29,6 +38,10 @@ log = logging.getLogger("kit.outbox")
 tracer = trace.get_tracer("kit.outbox")
 
 OUTBOX_PUBLISHED = Counter("outbox_published_total", "Outbox messages published", ["task_name"])
+OUTBOX_REPUBLISHED = Counter(
+    "outbox_republished_total", "Published messages lost by Redis and published again", ["queue"]
+)
+GROUP = "taskiq"  # the consumer group every worker reads its stream with
 
 
 @dataclass(frozen=True)
@@ -39,9 +52,14 @@ class OutboxMessage:
     payload: dict[str, Any]
 
 
+def event_task(consumer: str) -> str:
+    """The task every consuming service registers for the events it subscribes to."""
+    return f"{consumer}.handle_event"
+
+
 def event_messages(envelope: Envelope, consumers: Sequence[str]) -> list[OutboxMessage]:
     payload = envelope.model_dump(mode="json")
-    return [OutboxMessage(envelope.id, c, f"{c}.handle_event", payload) for c in consumers]
+    return [OutboxMessage(envelope.id, c, event_task(c), payload) for c in consumers]
 
 
 def job_message(queue: str, task_name: str, payload: dict[str, Any]) -> OutboxMessage:
@@ -82,7 +100,9 @@ class Outgoing:
 
 
 class Publisher(Protocol):
-    async def publish(self, batch: Sequence[Outgoing]) -> None: ...
+    async def publish(self, batch: Sequence[Outgoing]) -> list[str]:
+        """Publish in order; the stream entry id of each."""
+        ...
 
 
 class StreamPublisher:
@@ -93,23 +113,26 @@ class StreamPublisher:
     request that wrote it (taskiq's OpenTelemetry middleware continues that trace).
     """
 
-    def __init__(self, redis: Redis, maxlen: int = 1_000_000) -> None:
+    def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self.maxlen = maxlen
 
-    async def publish(self, batch: Sequence[Outgoing]) -> None:
+    async def publish(self, batch: Sequence[Outgoing]) -> list[str]:
         pipe = self.redis.pipeline(transaction=False)
         for item in batch:
             message = TaskiqMessage(
                 task_id=uuid.uuid4().hex,
                 task_name=item.task_name,
-                labels={**item.trace_context, "message_id": item.message_id},
+                # Acknowledged by kit.consumer once the effect (or the failure) is recorded.
+                labels={**item.trace_context, "message_id": item.message_id, "ack_type": "manual"},
                 args=[item.payload],
                 kwargs={},
             )
             fields: Any = {b"data": message.model_dump_json().encode()}
-            pipe.xadd(item.queue, fields, maxlen=self.maxlen, approximate=True)
-        await pipe.execute()
+            pipe.xadd(item.queue, fields)
+        return [_text(i) for i in await pipe.execute()]
+
+
+Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
 
 class Relay:
@@ -149,9 +172,12 @@ class Relay:
                 "outbox publish", kind=trace.SpanKind.PRODUCER
             ) as span:
                 span.set_attribute("messaging.batch.message_count", len(batch))
-                await self.publisher.publish(batch)
+                stream_ids = await self.publisher.publish(batch)
             await conn.execute(
-                "UPDATE outbox SET published_at = now() WHERE id = ANY($1)", [r["id"] for r in rows]
+                "UPDATE outbox SET published_at = now(), stream_id = s.sid"
+                " FROM unnest($1::bigint[], $2::text[]) AS s(oid, sid) WHERE outbox.id = s.oid",
+                [r["id"] for r in rows],
+                stream_ids,
             )
         for item in batch:
             OUTBOX_PUBLISHED.labels(item.task_name).inc()
@@ -160,11 +186,24 @@ class Relay:
     def _notified(self, *_: object) -> None:
         self._wake.set()
 
-    async def run(self, listen_conn: asyncpg.Connection) -> None:
-        """Publish forever; `listen_conn` is a dedicated connection for LISTEN."""
-        await listen_conn.add_listener(self.channel, self._notified)
+    async def _listen(self, connect: Connect) -> asyncpg.Connection | None:
+        """A fresh LISTEN connection, or None (polling covers until the next try)."""
+        try:
+            conn = await connect()
+            await conn.add_listener(self.channel, self._notified)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            log.warning("outbox relay cannot LISTEN; polling", extra={"error": repr(error)})
+            return None
+        return conn
+
+    async def run(self, connect: Connect) -> None:
+        """Publish forever. `connect` opens the dedicated LISTEN connection, again whenever it
+        is lost (a database restart or failover); the poll covers the gap."""
+        listener: asyncpg.Connection | None = None
         try:
             while True:
+                if listener is None or listener.is_closed():
+                    listener = await self._listen(connect)
                 self._wake.clear()
                 try:
                     if await self.publish_pending() == self.batch_size:
@@ -176,12 +215,130 @@ class Relay:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval)
         finally:
-            await listen_conn.remove_listener(self.channel, self._notified)
+            if listener is not None and not listener.is_closed():
+                await listener.close()
 
 
 async def prune(conn: asyncpg.Connection, keep_days: int = 7) -> int:
-    """Delete messages published more than `keep_days` ago (the audit window)."""
+    """Delete messages acknowledged more than `keep_days` ago (the window `republish` covers)."""
     result = await conn.execute(
-        "DELETE FROM outbox WHERE published_at < now() - make_interval(days => $1)", keep_days
+        "DELETE FROM outbox WHERE confirmed_at < now() - make_interval(days => $1)", keep_days
     )
     return int(result.split()[-1])
+
+
+async def republish(conn: asyncpg.Connection, since: datetime) -> int:
+    """Publish again every message written since `since` (consumers dedupe through their
+    inbox): the operator's tool after Redis lost data that the Confirmer cannot see."""
+    result = await conn.execute(
+        "UPDATE outbox SET published_at = NULL, stream_id = NULL, confirmed_at = NULL"
+        " WHERE created_at >= $1",
+        since,
+    )
+    await conn.execute("SELECT pg_notify('outbox_' || current_schema(), '')")
+    return int(result.split()[-1])
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _id(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+class Confirmer:
+    """Keeps published messages until their consumer group has acknowledged them; see the
+    module docstring. Safe with several replicas: each pass is idempotent.
+
+    A message counts as acknowledged when its entry is still in the stream and lies below the
+    group's oldest pending entry (or at most its last delivered one). Its entry being present
+    matters: after Redis lost data, new entries move the group past ids it never delivered.
+    Streams are trimmed only below that point and older than `trim_after_seconds`, so every
+    producer's Confirmer sees its entries before they go.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        redis: Redis,
+        grace_seconds: float = 30.0,
+        trim_after_seconds: float = 3600.0,
+        batch_size: int = 1000,
+    ) -> None:
+        self.db = db
+        self.redis = redis
+        self.grace_seconds = grace_seconds
+        self.trim_after_seconds = trim_after_seconds
+        self.batch_size = batch_size
+
+    async def _acknowledged_below(self, queue: str) -> tuple[int, int] | None:
+        """Every entry of `queue` with a smaller id is acknowledged; None if unknown."""
+        try:
+            groups: Any = await self.redis.xinfo_groups(queue)
+            summary: Any = await self.redis.xpending(queue, GROUP)
+        except ResponseError:  # no such stream or group: nothing acknowledged there
+            return None
+        group = next((g for g in groups if _text(g["name"]) == GROUP), None)
+        if group is None:
+            return None
+        if summary["pending"]:
+            return _id(_text(summary["min"]))
+        ms, seq = _id(_text(group["last-delivered-id"]))
+        return ms, seq + 1
+
+    async def run_once(self) -> tuple[int, int]:
+        """(confirmed, published again)."""
+        async with self.db.transaction() as conn:
+            queues = [
+                r["queue"]
+                for r in await conn.fetch(
+                    "SELECT DISTINCT queue FROM outbox"
+                    " WHERE published_at IS NOT NULL AND confirmed_at IS NULL"
+                )
+            ]
+        confirmed = republished = 0
+        for queue in queues:
+            done, lost = await self._settle(queue)
+            confirmed += done
+            republished += lost
+        return confirmed, republished
+
+    async def _settle(self, queue: str) -> tuple[int, int]:
+        below = await self._acknowledged_below(queue)
+        async with self.db.transaction() as conn:
+            rows = await conn.fetch(
+                "SELECT id, stream_id, published_at < now() - make_interval(secs => $2) AS late"
+                " FROM outbox WHERE queue = $1 AND published_at IS NOT NULL"
+                " AND confirmed_at IS NULL ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED",
+                queue, self.grace_seconds, self.batch_size,
+            )  # fmt: skip
+            if not rows:
+                return 0, 0
+            pipe = self.redis.pipeline(transaction=False)
+            for row in rows:
+                pipe.xrange(queue, row["stream_id"], row["stream_id"], count=1)
+            present = [bool(entries) for entries in await pipe.execute()]
+            acked = [
+                r["id"]
+                for r, here in zip(rows, present, strict=True)
+                if here and below is not None and _id(r["stream_id"]) < below
+            ]
+            lost = [
+                r["id"] for r, here in zip(rows, present, strict=True) if not here and r["late"]
+            ]
+            await conn.execute("UPDATE outbox SET confirmed_at = now() WHERE id = ANY($1)", acked)
+            await conn.execute(
+                "UPDATE outbox SET published_at = NULL, stream_id = NULL WHERE id = ANY($1)", lost
+            )
+        if below is not None:
+            old = (int(time.time() * 1000 - self.trim_after_seconds * 1000), 0)
+            ms, seq = min(below, old)
+            with contextlib.suppress(RedisError):
+                await self.redis.xtrim(queue, minid=f"{ms}-{seq}", approximate=False)
+        if lost:
+            OUTBOX_REPUBLISHED.labels(queue).inc(len(lost))
+            log.warning("redis lost published messages; publishing them again",
+                        extra={"queue": queue, "count": len(lost)})  # fmt: skip
+        return len(acked), len(lost)

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, SecretStr
+from pydantic import BeforeValidator, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -38,3 +38,22 @@ class ServiceSettings(BaseSettings):
     # Must exceed the longest task, or a running task is started twice.
     queue_idle_timeout_ms: int = 60_000
     queue_reclaim_interval_seconds: float = 10.0
+    # A task running longer is stopped and counted as failed (it must end before it is reclaimed).
+    task_timeout_seconds: float = 30.0
+    # A failed message is retried with exponential backoff from base (jittered, capped at max)
+    # and becomes a dead letter after this many attempts in all.
+    consumer_max_attempts: int = 8
+    consumer_retry_base_seconds: float = 2.0
+    consumer_retry_max_seconds: float = 600.0
+    # A published outbox message whose stream entry is gone before its consumers acknowledged it
+    # (Redis restarted without it, or flushed) is published again once it is this old.
+    outbox_confirm_grace_seconds: float = 30.0
+
+    @model_validator(mode="after")
+    def _task_ends_before_reclaim(self) -> "ServiceSettings":
+        if self.task_timeout_seconds * 1000 >= self.queue_idle_timeout_ms:
+            raise ValueError(
+                "TASK_TIMEOUT_SECONDS must be shorter than QUEUE_IDLE_TIMEOUT_MS, or a task that"
+                " is still running is handed to another worker"
+            )
+        return self

@@ -1,44 +1,41 @@
-"""The one way every service builds its taskiq worker: broker, outbox relay, heartbeat, metrics.
+"""The one way every service builds its taskiq worker: broker, consumer, outbox relay and
+confirmer, failed-message retries, heartbeat, metrics.
 
 `<service>/worker.py` calls `create_worker(...)` at import time, because the taskiq CLI loads a
-module-level broker (`taskiq worker <service>.worker:broker`). Tasks reach the database through
-`context.state.db` and their message id through `message_id(context)`.
+module-level broker (`taskiq worker <service>.worker:broker`). It declares an event handler and
+jobs, each `async (state, message_id, payload)` (see `kit.consumer`); handlers reach the
+database through `state.db`.
 """
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 import asyncpg
-from prometheus_client import Gauge, start_http_server
+from prometheus_client import Counter, Gauge, start_http_server
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from taskiq import AsyncBroker, Context, TaskiqEvents, TaskiqState
+from taskiq import AsyncBroker, TaskiqEvents, TaskiqState
 
 from kit import health, idempotency, inbox, outbox
 from kit.app import open_resources
 from kit.broker import make_broker
+from kit.consumer import Consumer, Handler
 from kit.db import Database
 from kit.jobs import JobStatsMiddleware, stream_counts
 from kit.logs import configure_logging
-from kit.outbox import Relay, StreamPublisher
+from kit.outbox import Confirmer, Relay, StreamPublisher
 from kit.settings import ServiceSettings
 from kit.telemetry import setup_tracing
 
 log = logging.getLogger("kit.worker")
 
-Task = Callable[..., Coroutine[Any, Any, Any]]
-Chore = Callable[[TaskiqState], Awaitable[None]]
+Chore = Callable[[TaskiqState], Awaitable[object]]
 
+REPAIRED = Counter("reconciler_repaired_total", "What reconcilers found and repaired", ["name"])
 QUEUE_PENDING = Gauge("taskiq_queue_pending_messages", "Delivered, not yet acknowledged", ["queue"])
 QUEUE_LAG = Gauge("taskiq_queue_lag_messages", "Waiting in the stream for this group", ["queue"])
-
-
-def message_id(context: Context) -> str:
-    """The outbox message id the relay stamped on this delivery (stable across redeliveries)."""
-    return str(context.message.labels["message_id"])
 
 
 async def _every(seconds: float, chore: Chore, state: TaskiqState) -> None:
@@ -48,6 +45,16 @@ async def _every(seconds: float, chore: Chore, state: TaskiqState) -> None:
         except Exception:
             log.exception("periodic chore failed", extra={"chore": chore.__name__})
         await asyncio.sleep(seconds)
+
+
+def reconciler(name: str, repair: Callable[[TaskiqState], Awaitable[int]]) -> Chore:
+    """A chore that repairs what waited past its deadline and counts how much it repaired."""
+
+    async def reconcile(state: TaskiqState) -> None:
+        REPAIRED.labels(name).inc(await repair(state))
+
+    reconcile.__name__ = name
+    return reconcile
 
 
 def _queue_gauges(queue: str) -> Chore:
@@ -80,13 +87,17 @@ async def housekeeping(state: TaskiqState) -> None:
 def create_worker(
     service: str,
     settings: ServiceSettings,
-    tasks: dict[str, Task],
+    *,
+    on_event: Handler | None = None,
+    jobs: dict[str, Handler] | None = None,
     chores: list[tuple[float, Chore]] | None = None,
     on_startup: Chore | None = None,
     on_shutdown: Chore | None = None,
 ) -> AsyncBroker:
-    """`chores`: (interval in seconds, coroutine) pairs run in the background, e.g. pruning.
-    `on_startup` runs once the database and Redis are open, before any chore or task."""
+    """`on_event` handles the events this service subscribes to (`<service>.handle_event`);
+    `jobs` maps task names to handlers. `chores`: (interval in seconds, coroutine) pairs run in
+    the background. `on_startup` runs once the database and Redis are open, before any chore or
+    task."""
     configure_logging(service, settings.log_level)
     setup_tracing(f"{service}-worker")
     broker = make_broker(
@@ -96,9 +107,23 @@ def create_worker(
         reclaim_interval=settings.queue_reclaim_interval_seconds,
     )
     broker.add_middlewares(JobStatsMiddleware(settings.redis_url))
-    chores = [(5.0, _queue_gauges(service)), (600.0, housekeeping), *(chores or [])]
-    for name, task in tasks.items():
-        broker.register_task(task, task_name=name)
+    handlers = dict(jobs or {})
+    if on_event is not None:
+        handlers[outbox.event_task(service)] = on_event
+    consumer = Consumer(handlers, settings)
+    consumer.register(broker)
+
+    async def confirm_published(state: TaskiqState) -> None:
+        await Confirmer(state.db, state.redis, settings.outbox_confirm_grace_seconds).run_once()
+
+    chores = [
+        (5.0, _queue_gauges(service)),
+        (1.0, consumer.retry_due),
+        (15.0, consumer.measure),
+        (5.0, confirm_published),
+        (600.0, housekeeping),
+        *(chores or []),
+    ]
     stack = contextlib.AsyncExitStack()
     background: list[asyncio.Task[None]] = []
 
@@ -106,12 +131,14 @@ def create_worker(
     async def startup(state: TaskiqState) -> None:
         resources = await stack.enter_async_context(open_resources(settings))
         state.db, state.redis, state.settings = resources.db, resources.redis, settings
-        listen_conn = await asyncpg.connect(settings.database_url.get_secret_value())
-        stack.push_async_callback(listen_conn.close)
         relay = Relay(resources.db, StreamPublisher(resources.redis), schema=service)
         if on_startup:
             await on_startup(state)
-        background.append(asyncio.create_task(relay.run(listen_conn)))
+
+        async def listen() -> asyncpg.Connection:
+            return await asyncpg.connect(settings.database_url.get_secret_value(), timeout=10)
+
+        background.append(asyncio.create_task(relay.run(listen)))
         background.append(
             asyncio.create_task(
                 health.beat_forever(resources.redis, service, settings.worker_heartbeat_seconds)
@@ -120,7 +147,7 @@ def create_worker(
         background.extend(asyncio.create_task(_every(s, c, state)) for s, c in chores)
         if settings.worker_metrics_port:
             start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_addr)
-        log.info("worker started", extra={"tasks": sorted(tasks)})
+        log.info("worker started", extra={"tasks": sorted(handlers)})
 
     @broker.on_event(TaskiqEvents.WORKER_SHUTDOWN)
     async def shutdown(state: TaskiqState) -> None:

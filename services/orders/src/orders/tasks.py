@@ -1,16 +1,13 @@
-"""taskiq tasks of the orders worker: each decodes its message and calls one use case."""
+"""Handlers of the orders worker: each decodes its message and calls one use case."""
 
 from typing import Any
 
-from taskiq import Context, TaskiqDepends
+from taskiq import TaskiqState
 
 from kit.events import Envelope
-from kit.worker import message_id
 from orders import service
 
 
-async def handle_event(payload: dict[str, Any], context: Context = TaskiqDepends()) -> None:
+async def handle_event(state: TaskiqState, message_id: str, payload: dict[str, Any]) -> None:
     """`orders.handle_event`: payment events move orders along."""
-    await service.apply_payment_event(
-        context.state.db, message_id(context), Envelope.model_validate(payload)
-    )
+    await service.apply_payment_event(state.db, message_id, Envelope.model_validate(payload))

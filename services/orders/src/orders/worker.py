@@ -7,4 +7,4 @@ from kit.worker import create_worker
 from orders import tasks
 from orders.settings import Settings
 
-broker = create_worker("orders", Settings(), tasks={"orders.handle_event": tasks.handle_event})
+broker = create_worker("orders", Settings(), on_event=tasks.handle_event)

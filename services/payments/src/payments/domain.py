@@ -16,6 +16,7 @@ PaymentId = NewType("PaymentId", str)
 VPA_PATTERN = re.compile(r"^[a-zA-Z0-9._-]+@[a-zA-Z0-9]+$")
 ORDER_ID_PATTERN = re.compile(r"^order_[A-Za-z0-9]{16}$")
 PAYMENT_FAILED = "PAYMENT_FAILED"
+ORDER_ALREADY_PAID = "ORDER_ALREADY_PAID"  # another payment of the same order succeeded first
 
 
 class PaymentStatus(StrEnum):
@@ -118,7 +119,9 @@ class Payment:
     created_at: datetime
     updated_at: datetime
 
-    def complete(self, success: bool, at: datetime, reason: str | None = None) -> "Payment":
+    def complete(
+        self, success: bool, at: datetime, reason: str | None = None, code: str = PAYMENT_FAILED
+    ) -> "Payment":
         """pending → success | failed (the worker's decision)."""
         if self.status is not PaymentStatus.PENDING:
             raise ValueError(f"payment {self.id} is already {self.status}")
@@ -127,7 +130,7 @@ class Payment:
         return replace(
             self,
             status=PaymentStatus.FAILED,
-            error_code=PAYMENT_FAILED,
+            error_code=code,
             error_description=reason or "Payment processing failed",
             updated_at=at,
         )

@@ -35,8 +35,12 @@ def payment_created(payment: Payment) -> list[OutboxMessage]:
     return [
         *payment_event(PAYMENT_CREATED, payment),
         *payment_event(PAYMENT_PENDING, payment),
-        job_message("payments", PROCESS_PAYMENT, {"payment_id": payment.id}),
+        process_job(payment.id),
     ]
+
+
+def process_job(payment_id: str) -> OutboxMessage:
+    return job_message("payments", PROCESS_PAYMENT, {"payment_id": payment_id})
 
 
 def payment_completed(payment: Payment) -> list[OutboxMessage]:

@@ -77,6 +77,25 @@ async def save_order_ref(conn: asyncpg.Connection, order: OrderRef) -> None:
     )  # fmt: skip
 
 
+async def lock_order(conn: asyncpg.Connection, order_id: str) -> None:
+    """Serialise the completions of one order's payments (the row exists: create saves it)."""
+    await conn.execute("SELECT 1 FROM order_ref WHERE id = $1 FOR UPDATE", order_id)
+
+
+async def claim_stuck_pending(
+    conn: asyncpg.Connection, older_than_seconds: float, limit: int = 100
+) -> list[str]:
+    """Pending payments past their deadline (and not requeued within it), stamped as requeued."""
+    rows = await conn.fetch(
+        "UPDATE payment SET requeued_at = now() WHERE id IN (SELECT id FROM payment"
+        " WHERE status = 'pending' AND coalesce(requeued_at, created_at)"
+        "  < now() - make_interval(secs => $1) ORDER BY created_at LIMIT $2"
+        "  FOR UPDATE SKIP LOCKED) RETURNING id",
+        older_than_seconds, limit,
+    )  # fmt: skip
+    return [r["id"] for r in rows]
+
+
 async def order_is_paid(conn: asyncpg.Connection, order_id: str) -> bool:
     return bool(
         await conn.fetchval(

@@ -17,6 +17,7 @@ from kit.events import Envelope
 from kit.idempotency import StoredResponse
 from payments import events, repository
 from payments.domain import (
+    ORDER_ALREADY_PAID,
     ORDER_ID_PATTERN,
     CardInput,
     OrderAlreadyPaid,
@@ -180,12 +181,17 @@ async def process_payment(
         payment = await repository.lock_payment(conn, payment_id)
         if payment is None or payment.status is not PaymentStatus.PENDING:
             return payment
-        reason = None
+        # Two payments of one order (a double click) complete one at a time: the second sees
+        # the first's success and fails with a reason, instead of breaking the one-success rule.
+        await repository.lock_order(conn, payment.order_id)
+        at = await repository.clock(conn)
         if success and await repository.order_is_paid(conn, payment.order_id):
-            success, reason = False, "Order already paid by another payment"
-        done = await repository.update_payment(
-            conn, payment.complete(success, await repository.clock(conn), reason)
-        )
+            completed = payment.complete(
+                False, at, "Order already paid by another payment", ORDER_ALREADY_PAID
+            )
+        else:
+            completed = payment.complete(success, at)
+        done = await repository.update_payment(conn, completed)
         await outbox.add(conn, events.payment_completed(done))
     PAYMENTS.labels(done.method.value, done.status.value).inc()
     PROCESSING_SECONDS.labels(done.method.value, done.status.value).observe(
@@ -195,6 +201,17 @@ async def process_payment(
         PAYMENT_AMOUNT.labels(done.currency).inc(done.amount)
     log.info("payment processed", extra={"payment_id": done.id, "status": done.status.value})
     return done
+
+
+async def requeue_stuck_payments(db: Database, deadline_seconds: float) -> int:
+    """Give every payment pending past its deadline its processing job again (the job is
+    idempotent, so a slow original does no harm); how many."""
+    async with db.transaction() as conn:
+        stuck = await repository.claim_stuck_pending(conn, deadline_seconds)
+        await outbox.add(conn, [events.process_job(payment_id) for payment_id in stuck])
+    if stuck:
+        log.warning("requeued stuck payments", extra={"payment_ids": stuck})
+    return len(stuck)
 
 
 async def capture_payment(

@@ -18,6 +18,8 @@ class Settings(ServiceSettings):
     card_success_rate: float = Field(default=0.95, ge=0, le=1)
     processing_delay_min: int = Field(default=5000, ge=0)
     processing_delay_max: int = Field(default=10000, ge=0)
+    # A payment still pending this long after creation (or its last requeue) is processed again.
+    processing_deadline_seconds: float = Field(default=60.0, gt=0)
 
     # Streams summed by GET /api/v1/test/jobs/status, and the workers it reports on.
     job_queues: CommaList = Field(

@@ -1,12 +1,11 @@
-"""taskiq tasks of the payments worker: each decodes its message and calls one use case."""
+"""Handlers of the payments worker: each decodes its message and calls one use case."""
 
 import random
 from typing import Any
 
-from taskiq import Context, TaskiqDepends
+from taskiq import TaskiqState
 
 from kit.events import Envelope
-from kit.worker import message_id
 from payments import service
 from payments.domain import ProcessingRules
 from payments.settings import Settings
@@ -26,15 +25,18 @@ def rules_from(settings: Settings) -> ProcessingRules:
     )
 
 
-async def handle_event(payload: dict[str, Any], context: Context = TaskiqDepends()) -> None:
+async def handle_event(state: TaskiqState, message_id: str, payload: dict[str, Any]) -> None:
     """`payments.handle_event`: `order.created` keeps the order's amount, currency and merchant;
     `refund.processed` adds to the payment's `amount_refunded`."""
-    await service.apply_event(
-        context.state.db, message_id(context), Envelope.model_validate(payload)
-    )
+    await service.apply_event(state.db, message_id, Envelope.model_validate(payload))
 
 
-async def process_payment(payload: dict[str, Any], context: Context = TaskiqDepends()) -> None:
+async def process_payment(state: TaskiqState, message_id: str, payload: dict[str, Any]) -> None:
     """`payments.process_payment`: decide a pending payment's outcome."""
-    state = context.state
     await service.process_payment(state.db, payload["payment_id"], rules_from(state.settings), _rng)
+
+
+async def requeue_stuck_payments(state: TaskiqState) -> int:
+    """Reconciler: pending past the deadline → processed again."""
+    deadline = state.settings.processing_deadline_seconds
+    return await service.requeue_stuck_payments(state.db, deadline)

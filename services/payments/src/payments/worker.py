@@ -3,7 +3,7 @@
 Run: `taskiq worker payments.worker:broker --workers 1 --no-configure-logging`.
 """
 
-from kit.worker import create_worker
+from kit.worker import create_worker, reconciler
 from payments import tasks
 from payments.events import PROCESS_PAYMENT
 from payments.settings import Settings
@@ -11,5 +11,7 @@ from payments.settings import Settings
 broker = create_worker(
     "payments",
     Settings(),
-    tasks={PROCESS_PAYMENT: tasks.process_payment, "payments.handle_event": tasks.handle_event},
+    on_event=tasks.handle_event,
+    jobs={PROCESS_PAYMENT: tasks.process_payment},
+    chores=[(5.0, reconciler("stuck_payments", tasks.requeue_stuck_payments))],
 )

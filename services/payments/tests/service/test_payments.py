@@ -225,6 +225,50 @@ class TestProcess:
         assert kinds.count("payment.success") == 3  # webhooks, orders, refunds: once each
         assert kinds.count("payment.failed") == 1
 
+    async def test_simultaneous_payments_of_one_order_one_succeeds_the_other_fails_clearly(
+        self, pooled_db: Database, orders_client: OrdersClient, make_order: MakeOrder
+    ) -> None:
+        """A double click: both jobs run at once; neither stays pending, one order is paid."""
+        import asyncio
+        import random
+
+        for _ in range(5):
+            order = await make_order()
+            pair = [await create(pooled_db, orders_client, order["id"]) for _ in range(2)]
+            done = await asyncio.gather(
+                *(service.process_payment(pooled_db, p["id"], INSTANT, random.Random())
+                  for p in pair)
+            )  # fmt: skip
+            outcomes = sorted((p.status.value, p.error_code) for p in done if p is not None)
+            assert outcomes == [("failed", "ORDER_ALREADY_PAID"), ("success", None)]
+
+    async def test_a_payment_pending_past_its_deadline_gets_its_job_again(
+        self, db: Database, orders_client: OrdersClient, make_order: MakeOrder
+    ) -> None:
+        payment = await create(db, orders_client, (await make_order())["id"])
+        assert await service.requeue_stuck_payments(db, deadline_seconds=3600) == 0
+        async with db.transaction() as conn:
+            await conn.execute(
+                "UPDATE payment SET created_at = now() - interval '2 minutes' WHERE id = $1",
+                payment["id"],
+            )
+        assert await service.requeue_stuck_payments(db, deadline_seconds=60) == 1
+        assert await service.requeue_stuck_payments(db, deadline_seconds=60) == 0  # spaced out
+        async with db.transaction() as conn:
+            jobs = await conn.fetchval(
+                "SELECT count(*) FROM outbox WHERE task_name = 'payments.process_payment'"
+                " AND payload->>'payment_id' = $1",
+                payment["id"],
+            )
+        assert jobs == 2  # the original and the requeued one
+        await service.process_payment(db, payment["id"], INSTANT, random.Random())
+        async with db.transaction() as conn:
+            await conn.execute(
+                "UPDATE payment SET requeued_at = now() - interval '2 minutes' WHERE id = $1",
+                payment["id"],
+            )
+        assert await service.requeue_stuck_payments(db, deadline_seconds=60) == 0  # final now
+
     async def test_an_order_is_never_paid_twice(
         self, db: Database, orders_client: OrdersClient, make_order: MakeOrder
     ) -> None:

@@ -26,5 +26,9 @@ def refund_created(refund: Refund) -> list[OutboxMessage]:
     """`refund.created` and the job that processes the refund."""
     return [
         *refund_event(REFUND_CREATED, refund),
-        job_message("refunds", PROCESS_REFUND, {"refund_id": refund.id}),
+        process_job(refund.id),
     ]
+
+
+def process_job(refund_id: str) -> OutboxMessage:
+    return job_message("refunds", PROCESS_REFUND, {"refund_id": refund_id})

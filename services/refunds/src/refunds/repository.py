@@ -63,6 +63,20 @@ async def lock_refund(conn: asyncpg.Connection, refund_id: str) -> Refund | None
     return None if row is None else _refund(row)
 
 
+async def claim_stuck_pending(
+    conn: asyncpg.Connection, older_than_seconds: float, limit: int = 100
+) -> list[str]:
+    """Pending refunds past their deadline (and not requeued within it), stamped as requeued."""
+    rows = await conn.fetch(
+        "UPDATE refund SET requeued_at = now() WHERE id IN (SELECT id FROM refund"
+        " WHERE status = 'pending' AND coalesce(requeued_at, created_at)"
+        "  < now() - make_interval(secs => $1) ORDER BY created_at LIMIT $2"
+        "  FOR UPDATE SKIP LOCKED) RETURNING id",
+        older_than_seconds, limit,
+    )  # fmt: skip
+    return [r["id"] for r in rows]
+
+
 async def mark_processed(conn: asyncpg.Connection, refund_id: str) -> Refund:
     row = await conn.fetchrow(
         "UPDATE refund SET status = 'processed', processed_at = clock_timestamp()"

@@ -130,6 +130,16 @@ async def process_refund(
     return done
 
 
+async def requeue_stuck_refunds(db: Database, deadline_seconds: float) -> int:
+    """Give every refund pending past its deadline its processing job again (idempotent)."""
+    async with db.transaction() as conn:
+        stuck = await repository.claim_stuck_pending(conn, deadline_seconds)
+        await outbox.add(conn, [events.process_job(refund_id) for refund_id in stuck])
+    if stuck:
+        log.warning("requeued stuck refunds", extra={"refund_ids": stuck})
+    return len(stuck)
+
+
 async def record_payment(db: Database, message_id: str, event: Envelope) -> None:
     """`payment.success`: the payment becomes refundable (its balance starts at zero refunded)."""
     if event.type != "payment.success":

@@ -15,3 +15,5 @@ class Settings(ServiceSettings):
     test_processing_delay: int = Field(default=1000, ge=0)
     refund_delay_min: int = Field(default=3000, ge=0)
     refund_delay_max: int = Field(default=5000, ge=0)
+    # A refund still pending this long after creation (or its last requeue) is processed again.
+    processing_deadline_seconds: float = Field(default=60.0, gt=0)

@@ -1,12 +1,11 @@
-"""taskiq tasks of the refunds worker: each decodes its message and calls one use case."""
+"""Handlers of the refunds worker: each decodes its message and calls one use case."""
 
 import random
 from typing import Any
 
-from taskiq import Context, TaskiqDepends
+from taskiq import TaskiqState
 
 from kit.events import Envelope
-from kit.worker import message_id
 from refunds import service
 from refunds.domain import RefundTiming
 from refunds.settings import Settings
@@ -23,14 +22,17 @@ def timing_from(settings: Settings) -> RefundTiming:
     )
 
 
-async def process_refund(payload: dict[str, Any], context: Context = TaskiqDepends()) -> None:
+async def process_refund(state: TaskiqState, message_id: str, payload: dict[str, Any]) -> None:
     """`refunds.process_refund`: wait, then mark the refund processed."""
-    state = context.state
     await service.process_refund(state.db, payload["refund_id"], timing_from(state.settings), _rng)
 
 
-async def handle_event(payload: dict[str, Any], context: Context = TaskiqDepends()) -> None:
+async def handle_event(state: TaskiqState, message_id: str, payload: dict[str, Any]) -> None:
     """`refunds.handle_event`: a successful payment becomes refundable."""
-    await service.record_payment(
-        context.state.db, message_id(context), Envelope.model_validate(payload)
-    )
+    await service.record_payment(state.db, message_id, Envelope.model_validate(payload))
+
+
+async def requeue_stuck_refunds(state: TaskiqState) -> int:
+    """Reconciler: pending past the deadline → processed again."""
+    deadline = state.settings.processing_deadline_seconds
+    return await service.requeue_stuck_refunds(state.db, deadline)

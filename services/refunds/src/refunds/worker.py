@@ -3,7 +3,7 @@
 Run: `taskiq worker refunds.worker:broker --workers 1 --no-configure-logging`.
 """
 
-from kit.worker import create_worker
+from kit.worker import create_worker, reconciler
 from refunds import tasks
 from refunds.events import PROCESS_REFUND
 from refunds.settings import Settings
@@ -11,5 +11,7 @@ from refunds.settings import Settings
 broker = create_worker(
     "refunds",
     Settings(),
-    tasks={PROCESS_REFUND: tasks.process_refund, "refunds.handle_event": tasks.handle_event},
+    on_event=tasks.handle_event,
+    jobs={PROCESS_REFUND: tasks.process_refund},
+    chores=[(5.0, reconciler("stuck_refunds", tasks.requeue_stuck_refunds))],
 )

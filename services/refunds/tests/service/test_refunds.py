@@ -168,3 +168,22 @@ async def test_refunds_and_refunded_amounts_are_counted(db: Database) -> None:
     await service.process_refund(db, created["id"], INSTANT, random.Random())
     assert sample("refunds_total", {"status": "pending"}) == pending + 1
     assert sample("refund_amount_minor_units_total", {"currency": "INR"}) == amount + 800
+
+
+async def test_a_refund_pending_past_its_deadline_gets_its_job_again(db: Database) -> None:
+    created = await refund(db, await seed(db, 3000), 1000)
+    assert await service.requeue_stuck_refunds(db, deadline_seconds=3600) == 0
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE refund SET created_at = now() - interval '2 minutes' WHERE id = $1",
+            created["id"],
+        )
+    assert await service.requeue_stuck_refunds(db, deadline_seconds=60) == 1
+    assert await service.requeue_stuck_refunds(db, deadline_seconds=60) == 0  # spaced out
+    async with db.transaction() as conn:
+        jobs = await conn.fetchval(
+            "SELECT count(*) FROM outbox WHERE task_name = 'refunds.process_refund'"
+            " AND payload->>'refund_id' = $1",
+            created["id"],
+        )
+    assert jobs == 2

@@ -1,4 +1,4 @@
-"""taskiq tasks of the webhooks worker, and the dispatcher that delivers due webhooks."""
+"""Handlers of the webhooks worker, and the dispatcher that delivers due webhooks."""
 
 import asyncio
 import contextlib
@@ -7,11 +7,10 @@ from collections import Counter
 from typing import Any
 from uuid import UUID
 
-from taskiq import Context, TaskiqDepends, TaskiqState
+from taskiq import TaskiqState
 
 from kit.db import Database
 from kit.events import Envelope
-from kit.worker import message_id
 from webhooks import repository, service
 from webhooks.metrics import DUE_BACKLOG
 from webhooks.repository import Claimed
@@ -21,11 +20,9 @@ from webhooks.settings import Settings
 log = logging.getLogger("webhooks.tasks")
 
 
-async def handle_event(payload: dict[str, Any], context: Context = TaskiqDepends()) -> None:
+async def handle_event(state: TaskiqState, message_id: str, payload: dict[str, Any]) -> None:
     """`webhooks.handle_event`: keep a merchant-facing event and queue its delivery."""
-    await service.receive_event(
-        context.state.db, message_id(context), Envelope.model_validate(payload)
-    )
+    await service.receive_event(state.db, message_id, Envelope.model_validate(payload))
 
 
 class Dispatcher:

@@ -39,7 +39,7 @@ async def measure_backlog(state: TaskiqState) -> None:
 broker = create_worker(
     "webhooks",
     settings,
-    tasks={"webhooks.handle_event": tasks.handle_event},
+    on_event=tasks.handle_event,
     chores=[(5.0, measure_backlog)],
     on_startup=start_dispatcher,
     on_shutdown=stop_dispatcher,

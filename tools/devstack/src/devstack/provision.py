@@ -31,6 +31,9 @@ def schema_sql(database: str, passwords: dict[str, str]) -> str:
             f'GRANT CONNECT ON DATABASE "{database}" TO "{service}";',
             f'CREATE SCHEMA IF NOT EXISTS "{service}" AUTHORIZATION "{service}";',
             f'ALTER ROLE "{service}" IN DATABASE "{database}" SET search_path = "{service}";',
+            # A session stuck inside a transaction (a hung client) must not hold locks forever.
+            f'ALTER ROLE "{service}" IN DATABASE "{database}"'
+            " SET idle_in_transaction_session_timeout = '60s';",
         ]
     return "\n".join(statements) + "\n"
 

@@ -144,7 +144,9 @@ def start_redis(data_dir: Path, port: int | None = None, *, durable: bool = True
     with open(log, "ab") as out:
         process = subprocess.Popen(
             [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--dir", str(data_dir), *persistence],
+             "--dir", str(data_dir), *persistence,
+             # Never evict: a full Redis refuses writes (the outbox keeps them) instead.
+             "--maxmemory", "512mb", "--maxmemory-policy", "noeviction"],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     wait_for_port(port, process, log)

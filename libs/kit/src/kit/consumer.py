@@ -1,0 +1,220 @@
+"""The one consumer convention: a worker declares its event handler and its jobs; kit registers
+them, acknowledges a message only once its effect (or its failure) is recorded in Postgres,
+retries failures with backoff from Postgres, and parks what keeps failing as a dead letter.
+
+A handler is `async (state, message_id, payload)`. It commits its own effect, dedupes
+redeliveries (through the inbox or the state it changes) and may run again at any time.
+
+- Success: the message is acknowledged.
+- Failure or timeout: the failure is written to `failed_message` (attempts, last error, next
+  attempt), then the message is acknowledged; `retry_due` runs it again from there with
+  exponential backoff, and after `consumer_max_attempts` it is dead until an operator replays it
+  (`python -m kit.deadletters`).
+- Postgres down, so the failure cannot be recorded: the message is not acknowledged, and the
+  stream redelivers it once it has been idle for `queue_idle_timeout_ms`.
+- A worker killed mid-task: likewise redelivered.
+"""
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from prometheus_client import Counter, Gauge
+from taskiq import AsyncBroker, Context, TaskiqDepends, TaskiqState
+
+from kit.db import Database
+from kit.settings import ServiceSettings
+
+log = logging.getLogger("kit.consumer")
+
+Handler = Callable[[TaskiqState, str, dict[str, Any]], Awaitable[object]]
+
+FAILURES = Counter("consumer_failures_total", "Failed handler attempts", ["task_name"])
+DEAD_LETTERED = Counter("consumer_dead_letters_total", "Messages parked as dead", ["task_name"])
+DEAD_LETTERS = Gauge("dead_letter_messages", "Dead letters waiting for an operator")
+RETRYING = Gauge("retrying_messages", "Failed messages waiting for their next attempt")
+
+_rng = random.SystemRandom()
+
+
+def message_id(context: Context) -> str:
+    """The outbox message id the relay stamped on this delivery (stable across redeliveries)."""
+    return str(context.message.labels["message_id"])
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    base_seconds: float = 2.0
+    max_seconds: float = 600.0
+
+    @classmethod
+    def of(cls, settings: ServiceSettings) -> "RetryPolicy":
+        return cls(
+            settings.consumer_max_attempts,
+            settings.consumer_retry_base_seconds,
+            settings.consumer_retry_max_seconds,
+        )
+
+    def delay(self, attempts: int) -> float | None:
+        """Seconds until the next attempt after `attempts` failures; None: give up."""
+        if attempts >= self.max_attempts:
+            return None
+        ceiling = min(self.max_seconds, self.base_seconds * 2.0 ** (attempts - 1))
+        return float(ceiling * (0.5 + _rng.random() / 2))  # jitter: replicas do not retry in step
+
+
+@dataclass(frozen=True)
+class FailedMessage:
+    message_id: str
+    task_name: str
+    payload: dict[str, Any]
+    attempts: int
+    last_error: str
+
+
+def describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:2000]
+
+
+async def record_failure(
+    db: Database, task_name: str, msg_id: str, payload: dict[str, Any], error: BaseException,
+    policy: RetryPolicy,
+) -> bool:  # fmt: skip
+    """Count a failed attempt and schedule the next one; True if the message is now dead."""
+    async with db.transaction() as conn:
+        attempts = await conn.fetchval(
+            "SELECT attempts FROM failed_message WHERE message_id = $1 AND task_name = $2"
+            " FOR UPDATE",
+            msg_id, task_name,
+        )  # fmt: skip
+        attempts = (attempts or 0) + 1
+        delay = policy.delay(attempts)
+        await conn.execute(
+            "INSERT INTO failed_message (message_id, task_name, payload, attempts, last_error,"
+            " next_attempt_at, dead_at)"
+            " SELECT $1, $2, $3, $4, $5, n, CASE WHEN n IS NULL THEN now() END"
+            " FROM (SELECT now() + make_interval(secs => $6::float8) AS n) s"
+            " ON CONFLICT (message_id, task_name) DO UPDATE SET attempts = EXCLUDED.attempts,"
+            " last_error = EXCLUDED.last_error, last_failed_at = now(),"
+            " next_attempt_at = EXCLUDED.next_attempt_at, dead_at = EXCLUDED.dead_at",
+            msg_id, task_name, payload, attempts, describe(error), delay,
+        )  # fmt: skip
+    FAILURES.labels(task_name).inc()
+    if delay is None:
+        DEAD_LETTERED.labels(task_name).inc()
+        log.error(
+            "message dead-lettered",
+            extra={"message_id": msg_id, "task_name": task_name, "attempts": attempts,
+                   "error": describe(error)},
+        )  # fmt: skip
+    else:
+        log.warning(
+            "message failed; will retry",
+            extra={"message_id": msg_id, "task_name": task_name, "attempts": attempts,
+                   "retry_in_seconds": round(delay, 1), "error": describe(error)},
+        )  # fmt: skip
+    return delay is None
+
+
+async def claim_due(db: Database, limit: int, lease_seconds: float) -> list[FailedMessage]:
+    """Failed messages due again, leased so that another replica does not take them too."""
+    async with db.transaction() as conn:
+        rows = await conn.fetch(
+            "UPDATE failed_message SET next_attempt_at = now() + make_interval(secs => $2)"
+            " WHERE (message_id, task_name) IN (SELECT message_id, task_name FROM failed_message"
+            "  WHERE dead_at IS NULL AND next_attempt_at <= now() ORDER BY next_attempt_at"
+            "  LIMIT $1 FOR UPDATE SKIP LOCKED)"
+            " RETURNING message_id, task_name, payload, attempts, last_error",
+            limit, lease_seconds,
+        )  # fmt: skip
+    return [FailedMessage(**dict(r)) for r in rows]
+
+
+async def resolve(db: Database, failed: FailedMessage) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(
+            "DELETE FROM failed_message WHERE message_id = $1 AND task_name = $2",
+            failed.message_id, failed.task_name,
+        )  # fmt: skip
+
+
+async def count(conn: asyncpg.Connection) -> tuple[int, int]:
+    """(retrying, dead)."""
+    row = await conn.fetchrow(
+        "SELECT count(*) FILTER (WHERE dead_at IS NULL),"
+        " count(*) FILTER (WHERE dead_at IS NOT NULL) FROM failed_message"
+    )
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+class Consumer:
+    """A worker's handlers by task name, run under one timeout and one retry policy."""
+
+    def __init__(self, handlers: dict[str, Handler], settings: ServiceSettings) -> None:
+        self.handlers = handlers
+        self.timeout = settings.task_timeout_seconds
+        self.policy = RetryPolicy.of(settings)
+
+    def register(self, broker: AsyncBroker) -> None:
+        for name, handler in self.handlers.items():
+            broker.register_task(self._task(name, handler), task_name=name)
+
+    def _task(self, name: str, handler: Handler) -> Callable[..., Awaitable[None]]:
+        async def run(payload: dict[str, Any], context: Context = TaskiqDepends()) -> None:
+            failure = await self.attempt(context.state, name, handler, message_id(context), payload)
+            await context.ack()
+            if failure is not None:  # recorded for retry; raised so taskiq counts it as failed
+                raise failure
+
+        run.__name__ = run.__qualname__ = name.replace(".", "_")
+        return run
+
+    async def attempt(
+        self, state: TaskiqState, name: str, handler: Handler, msg_id: str, payload: dict[str, Any]
+    ) -> Exception | None:
+        """Run once; a failure is recorded (raises, leaving the message unacknowledged, when
+        even that is impossible)."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                await handler(state, msg_id, payload)
+        except Exception as error:
+            await record_failure(state.db, name, msg_id, payload, error, self.policy)
+            return error
+        return None
+
+    async def retry_due(self, state: TaskiqState) -> int:
+        """Run the failed messages whose next attempt is due; how many ran."""
+        lease = self.timeout + 30
+        claimed = await claim_due(state.db, 20, lease)
+        for failed in claimed:
+            handler = self.handlers.get(failed.task_name)
+            if handler is None:
+                error = LookupError(f"no handler for {failed.task_name}")
+                await record_failure(
+                    state.db, failed.task_name, failed.message_id, failed.payload, error,
+                    RetryPolicy(max_attempts=0),
+                )  # fmt: skip
+                continue
+            outcome = await self.attempt(
+                state, failed.task_name, handler, failed.message_id, failed.payload
+            )
+            if outcome is None:
+                await resolve(state.db, failed)
+                log.info(
+                    "failed message succeeded on retry",
+                    extra={"message_id": failed.message_id, "task_name": failed.task_name,
+                           "attempts": failed.attempts + 1},
+                )  # fmt: skip
+        return len(claimed)
+
+    async def measure(self, state: TaskiqState) -> None:
+        db: Database = state.db
+        async with db.transaction() as conn:
+            retrying, dead = await count(conn)
+        RETRYING.set(retrying)
+        DEAD_LETTERS.set(dead)

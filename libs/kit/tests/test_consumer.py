@@ -1,0 +1,171 @@
+"""The consumer convention against real Postgres and taskiq's own receiver: acknowledge only
+once the effect or the failure is recorded; retry from Postgres; dead-letter; replay."""
+
+import asyncio
+import json
+import os
+import sys
+from typing import Any
+
+import pytest
+from taskiq import AckableMessage, InMemoryBroker, TaskiqMessage, TaskiqState
+from taskiq.receiver import Receiver
+
+from kit.consumer import Consumer
+from kit.db import Database, create_pool
+from kit.settings import ServiceSettings
+
+
+def settings(**overrides: Any) -> ServiceSettings:
+    values = {"database_url": "postgresql://unused", "task_timeout_seconds": 2.0,
+              "consumer_max_attempts": 3, **overrides}  # fmt: skip
+    return ServiceSettings(**values)
+
+
+class Flaky:
+    """A handler that fails `failures` times, then records its effect."""
+
+    def __init__(self, failures: int = 0, hang: bool = False) -> None:
+        self.failures = failures
+        self.hang = hang
+        self.effects: list[str] = []
+
+    async def __call__(self, state: TaskiqState, message_id: str, payload: dict[str, Any]) -> None:
+        if self.hang:
+            await asyncio.sleep(3600)
+        if self.failures > 0:
+            self.failures -= 1
+            raise RuntimeError(f"transient trouble with {payload['n']}")
+        self.effects.append(message_id)
+
+
+async def failed_rows(db: Database) -> list[dict[str, Any]]:
+    async with db.transaction() as conn:
+        rows = await conn.fetch("SELECT * FROM failed_message ORDER BY message_id")
+    return [dict(r) for r in rows]
+
+
+async def make_due(db: Database) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE failed_message SET next_attempt_at = now() WHERE dead_at IS NULL"
+        )
+
+
+async def messages_cli(database_url: str, *args: str) -> Any:
+    """The operator's command, as a separate process."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "kit.messages", *args,
+        env={**os.environ, "DATABASE_URL": database_url}, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await process.communicate()
+    assert process.returncode == 0
+    return json.loads(out)
+
+
+async def deliver(consumer: Consumer, db: Database, task: str, msg_id: str) -> list[str]:
+    """One delivery through taskiq's receiver, as the worker does; returns what was acked."""
+    broker = InMemoryBroker()
+    broker.state = TaskiqState()
+    broker.state.db = db
+    consumer.register(broker)
+    acked: list[str] = []
+
+    async def ack() -> None:
+        acked.append(msg_id)
+
+    message = TaskiqMessage(
+        task_id="t1", task_name=task, labels={"message_id": msg_id, "ack_type": "manual"},
+        args=[{"n": 1}], kwargs={},
+    )  # fmt: skip
+    receiver = Receiver(broker, run_startup=False, propagate_exceptions=False)
+    await receiver.callback(AckableMessage(data=message.model_dump_json().encode(), ack=ack))
+    return acked
+
+
+async def test_success_is_acknowledged_and_leaves_nothing_behind(scratch_db: Database) -> None:
+    handler = Flaky()
+    consumer = Consumer({"svc.do": handler}, settings())
+    assert await deliver(consumer, scratch_db, "svc.do", "m1") == ["m1"]
+    assert handler.effects == ["m1"]
+    assert await failed_rows(scratch_db) == []
+
+
+async def test_a_failure_is_recorded_acknowledged_and_retried_from_postgres(
+    scratch_db: Database,
+) -> None:
+    handler = Flaky(failures=1)
+    consumer = Consumer({"svc.do": handler}, settings())
+    assert await deliver(consumer, scratch_db, "svc.do", "m1") == ["m1"]
+    [row] = await failed_rows(scratch_db)
+    assert (row["attempts"], row["dead_at"]) == (1, None)
+    assert row["last_error"] == "RuntimeError: transient trouble with 1"
+    assert row["payload"] == {"n": 1}
+    state = TaskiqState()
+    state.db = scratch_db
+    assert await consumer.retry_due(state) == 0  # not due yet: backoff
+    await make_due(scratch_db)
+    assert await consumer.retry_due(state) == 1
+    assert handler.effects == ["m1"]
+    assert await failed_rows(scratch_db) == []
+
+
+async def test_what_keeps_failing_becomes_a_dead_letter_until_replayed(
+    scratch_db: Database, scratch_url: str
+) -> None:
+    handler = Flaky(failures=3)
+    consumer = Consumer({"svc.do": handler}, settings(consumer_max_attempts=3))
+    state = TaskiqState()
+    state.db = scratch_db
+    await deliver(consumer, scratch_db, "svc.do", "m1")
+    for _ in range(2):
+        await make_due(scratch_db)
+        assert await consumer.retry_due(state) == 1
+    [row] = await failed_rows(scratch_db)
+    assert row["attempts"] == 3
+    assert row["dead_at"] is not None
+    assert row["next_attempt_at"] is None
+    await make_due(scratch_db)
+    assert await consumer.retry_due(state) == 0  # dead letters wait for an operator
+
+    listed = await messages_cli(scratch_url, "list")
+    assert [m["message_id"] for m in listed] == ["m1"]
+    assert await messages_cli(scratch_url, "replay", "m1") == {"replayed": 1}
+    assert await consumer.retry_due(state) == 1
+    assert handler.effects == ["m1"]
+    assert await failed_rows(scratch_db) == []
+
+
+async def test_a_hung_handler_times_out_and_counts_as_a_failure(scratch_db: Database) -> None:
+    consumer = Consumer({"svc.do": Flaky(hang=True)}, settings(task_timeout_seconds=0.2))
+    assert await deliver(consumer, scratch_db, "svc.do", "m1") == ["m1"]
+    [row] = await failed_rows(scratch_db)
+    assert row["last_error"].startswith("TimeoutError")
+
+
+async def test_a_poison_message_is_parked_and_the_next_one_still_runs(
+    scratch_db: Database,
+) -> None:
+    async def strict(state: TaskiqState, message_id: str, payload: dict[str, Any]) -> None:
+        if message_id == "poison":
+            raise ValueError("cannot parse this event")
+
+    consumer = Consumer({"svc.do": strict}, settings(consumer_max_attempts=1))
+    assert await deliver(consumer, scratch_db, "svc.do", "poison") == ["poison"]
+    assert await deliver(consumer, scratch_db, "svc.do", "fine") == ["fine"]
+    [row] = await failed_rows(scratch_db)
+    assert (row["message_id"], row["dead_at"] is not None) == ("poison", True)
+
+
+async def test_with_postgres_down_nothing_is_acknowledged(scratch_url: str) -> None:
+    """The failure cannot be recorded, so the stream must redeliver the message later."""
+    pool = await create_pool(scratch_url)
+    down = Database(pool)
+    await pool.close()  # every later use of it fails, like an unreachable database
+    consumer = Consumer({"svc.do": Flaky(failures=1)}, settings())
+    assert await deliver(consumer, down, "svc.do", "m1") == []
+
+
+def test_a_task_timeout_must_end_before_the_stream_reclaims_the_task() -> None:
+    with pytest.raises(ValueError, match="TASK_TIMEOUT_SECONDS"):
+        settings(task_timeout_seconds=60, queue_idle_timeout_ms=60_000)

@@ -1,0 +1,40 @@
+"""A native stack of its own for fault injection: short deadlines, so repairs show up within a
+test, and its own Redis, so flushing or killing it disturbs nothing else."""
+
+import secrets
+from collections.abc import Iterator
+
+import pytest
+
+from devstack.edge import load_routes
+from devstack.stack import Ports, Stack
+
+
+@pytest.fixture(scope="session")
+def chaos_stack(admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    table = load_routes()
+    services = ["merchants", *(s for s in table.services if s != "merchants")]
+    stack = Stack(
+        tmp_path_factory.mktemp("chaos"),
+        Ports.free(table, services),
+        table,
+        database=f"gw_chaos_{secrets.token_hex(4)}",
+        durable=True,
+        admin_url=admin_url,
+        extra_env={
+            "TEST_MODE": "true",
+            "TEST_PROCESSING_DELAY": "300",
+            "WEBHOOK_RETRY_INTERVALS_TEST": "true",
+            "WORKER_HEARTBEAT_SECONDS": "2",
+            "QUEUE_IDLE_TIMEOUT_MS": "5000",
+            "QUEUE_RECLAIM_INTERVAL_SECONDS": "0.5",
+            "TASK_TIMEOUT_SECONDS": "4",
+            "CONSUMER_RETRY_BASE_SECONDS": "0.5",
+            "CONSUMER_MAX_ATTEMPTS": "3",
+            "OUTBOX_CONFIRM_GRACE_SECONDS": "2",
+            "PROCESSING_DEADLINE_SECONDS": "10",
+        },
+    )
+    stack.start()
+    yield stack
+    stack.stop()
