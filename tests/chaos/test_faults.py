@@ -89,6 +89,23 @@ def settled(stack: Stack, api: httpx.Client, payment_ids: list[str]) -> None:
     eventually(lambda: api.get("/health").status_code == 200, "/health to answer 200")
 
 
+def test_the_stack_fails_safe_by_configuration(chaos_stack: Stack) -> None:
+    """Redis refuses writes when full instead of evicting queued work; a session stuck in a
+    transaction is ended instead of holding its locks."""
+    client = redis.Redis.from_url(chaos_stack.redis_url)
+    try:
+        config: Any = client.config_get("maxmemory*")
+        assert config["maxmemory-policy"] == "noeviction"
+        assert int(config["maxmemory"]) > 0
+    finally:
+        client.close()
+    for service in SERVICES_WITH_OUTBOX:
+        timeout = sql(
+            chaos_stack.database_urls[service], "SHOW idle_in_transaction_session_timeout"
+        )
+        assert timeout == "1min", service
+
+
 def test_double_clicks_make_one_success_per_order_and_nothing_pending(
     chaos_stack: Stack, api: httpx.Client
 ) -> None:

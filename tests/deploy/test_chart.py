@@ -235,3 +235,15 @@ def test_per_service_env_and_resources_override_the_shared_ones() -> None:
         e["name"]: e.get("value")
         for e in orders["spec"]["template"]["spec"]["containers"][0]["env"]
     }["TEST_MODE"] == "true"
+
+
+def test_dev_redis_never_evicts_and_keeps_its_append_only_file_on_a_claim() -> None:
+    docs = render("kind")
+    [redis] = [d for d in of_kind(docs, "Deployment") if d["metadata"]["name"] == "redis"]
+    pod = redis["spec"]["template"]["spec"]
+    command = " ".join(pod["containers"][0]["command"])
+    assert "--appendonly yes" in command
+    assert "--maxmemory-policy noeviction" in command
+    [data] = [v for v in pod["volumes"] if v["name"] == "data"]
+    claims = {c["metadata"]["name"] for c in of_kind(docs, "PersistentVolumeClaim")}
+    assert data["persistentVolumeClaim"]["claimName"] in claims

@@ -106,3 +106,9 @@ def test_compose_edge_routes_every_rule_of_the_table_to_its_api() -> None:
         assert dials == [f"{r.service}-api:8000" for r in table.routes if r.host == host]
     services = compose()["services"]
     assert all(f"{r.service}-api" in services for r in table.routes)
+
+
+def test_compose_redis_is_durable_and_never_evicts() -> None:
+    command = " ".join(compose()["services"]["redis"]["command"])
+    assert "--appendonly yes" in command
+    assert "--maxmemory-policy noeviction" in command

@@ -212,3 +212,33 @@ async def test_republish_since_a_point_in_time(scratch_db: Database, redis_url: 
             assert await outbox.republish(conn, since) == 1
         assert await relay.publish_pending() == 1
     assert len(await stream_tasks(redis_url, queue)) == 2
+
+
+async def test_relay_listens_again_after_its_connection_is_terminated(
+    scratch_db: Database, scratch_url: str
+) -> None:
+    publisher = RecordingPublisher()
+    relay = outbox.Relay(scratch_db, publisher, "kit_scratch", poll_interval=0.2)
+    opened = asyncio.Queue[asyncpg.Connection]()
+
+    async def connect() -> asyncpg.Connection:
+        conn = await asyncpg.connect(scratch_url)
+        await opened.put(conn)
+        return conn
+
+    running = asyncio.create_task(relay.run(connect))
+    try:
+        first = await asyncio.wait_for(opened.get(), timeout=30)
+        async with scratch_db.transaction() as conn:  # a failover, as the relay sees it
+            await conn.execute("SELECT pg_terminate_backend($1)", first.get_server_pid())
+        second = await asyncio.wait_for(opened.get(), timeout=30)
+        assert first.is_closed()
+        assert not second.is_closed()  # the relay LISTENs on a fresh connection
+        message = outbox.job_message("q", "q.do", {})
+        async with scratch_db.transaction() as conn:
+            await outbox.add(conn, [message])
+        assert await asyncio.wait_for(publisher.published.get(), timeout=30) == message.message_id
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    assert second.is_closed()
