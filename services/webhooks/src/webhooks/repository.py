@@ -6,7 +6,14 @@ from uuid import UUID
 
 import asyncpg
 
-from webhooks.domain import Attempt, Delivery, DeliveryId, DeliveryStatus, Endpoint
+from webhooks.domain import (
+    MAX_ATTEMPTS,
+    Attempt,
+    Delivery,
+    DeliveryId,
+    DeliveryStatus,
+    Endpoint,
+)
 
 _DELIVERY = (
     "id, merchant_id, event_id, event, payment_id, refund_id, status, attempts, last_attempt_at,"
@@ -98,26 +105,40 @@ async def claim_due(
     """Lease due deliveries: at most `per_merchant` each, none for `busy` merchants.
 
     The lease moves `next_retry_at` forward, so a worker that dies mid-attempt only delays it.
+    The attempt is counted when it is claimed: one whose outcome was never recorded (a crash,
+    the database gone) still uses up an attempt, so nothing is resent forever. `attempts` in
+    the result is the count before this attempt.
     """
     rows = await conn.fetch(
         """
         WITH due AS (
             SELECT id, row_number() OVER (PARTITION BY merchant_id ORDER BY next_retry_at, id) AS rn
             FROM delivery
-            WHERE status = 'pending' AND next_retry_at <= clock_timestamp()
+            WHERE status = 'pending' AND next_retry_at <= clock_timestamp() AND attempts < $6
               AND NOT (merchant_id = ANY($1::uuid[])) AND ($5::uuid IS NULL OR id = $5)
         ), picked AS (
             SELECT d.id FROM delivery d JOIN due USING (id) WHERE due.rn <= $2
             ORDER BY d.next_retry_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED
         )
-        UPDATE delivery d SET next_retry_at = clock_timestamp() + make_interval(secs => $4)
+        UPDATE delivery d SET next_retry_at = clock_timestamp() + make_interval(secs => $4),
+            attempts = d.attempts + 1
         FROM picked, event e, endpoint p
         WHERE d.id = picked.id AND e.id = d.event_id AND p.merchant_id = d.merchant_id
-        RETURNING d.id, d.merchant_id, d.event_id, d.attempts, e.body, p.url, p.secret
+        RETURNING d.id, d.merchant_id, d.event_id, d.attempts - 1, e.body, p.url, p.secret
         """,
-        busy, per_merchant, limit, lease_seconds, only,
+        busy, per_merchant, limit, lease_seconds, only, MAX_ATTEMPTS,
     )  # fmt: skip
     return [Claimed(*row) for row in rows]
+
+
+async def fail_abandoned(conn: asyncpg.Connection) -> int:
+    """Deliveries whose last allowed attempt was claimed but never recorded, lease expired."""
+    result = await conn.execute(
+        "UPDATE delivery SET status = 'failed', next_retry_at = NULL WHERE status = 'pending'"
+        " AND attempts >= $1 AND next_retry_at <= clock_timestamp()",
+        MAX_ATTEMPTS,
+    )
+    return int(result.split()[-1])
 
 
 async def record_attempt(
@@ -133,7 +154,7 @@ async def record_attempt(
     row = await conn.fetchrow(
         "UPDATE delivery SET status = $3, attempts = $4, last_attempt_at = $5, next_retry_at = $6,"
         " response_code = $7, response_body = $8"
-        f" WHERE id = $1 AND attempts = $2 AND status = 'pending' RETURNING {_DELIVERY}",
+        f" WHERE id = $1 AND attempts = $2 + 1 AND status = 'pending' RETURNING {_DELIVERY}",
         claimed.id, claimed.attempts, status.value, attempts, at, next_retry_at,
         attempt.response_code, attempt.response_body if attempt.response_code else attempt.error,
     )  # fmt: skip

@@ -20,7 +20,12 @@ USER_AGENT = "gateway-webhooks/1"
 
 
 class Sender:
-    """One shared connection pool; no redirects; 5 s; the resolved address is checked and used."""
+    """One shared connection pool; no redirects; the resolved address is checked and used.
+
+    One deadline covers the whole attempt (resolving, connecting, sending, reading), so a
+    receiver that drips its answer a byte at a time cannot hold a slot past it. The response is
+    asked for uncompressed and read raw, at most a few kilobytes, never decompressed.
+    """
 
     def __init__(self, client: httpx.AsyncClient, allowed: list[Network], timeout: float) -> None:
         self._client = client
@@ -29,7 +34,16 @@ class Sender:
 
     async def send(self, url: str, secret: str, message_id: str, body: str) -> Attempt:
         started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await self._send(url, secret, message_id, body, started)
+        except TimeoutError:
+            took = int((time.perf_counter() - started) * 1000)
+            return Attempt(None, None, f"timed out after {self._timeout:g} s", took)
 
+    async def _send(
+        self, url: str, secret: str, message_id: str, body: str, started: float
+    ) -> Attempt:
         def took() -> int:
             return int((time.perf_counter() - started) * 1000)
 
@@ -56,6 +70,7 @@ class Sender:
         headers = {
             "Host": parts.netloc.rsplit("@", 1)[-1],
             "Content-Type": "application/json",
+            "Accept-Encoding": "identity",
             "User-Agent": USER_AGENT,
             "X-Webhook-Signature": signature(secret, body),
             "webhook-id": message_id,
@@ -72,17 +87,19 @@ class Sender:
                 return Attempt(response.status_code, text, None, took())
         except httpx.TimeoutException:
             return Attempt(None, None, f"timed out after {self._timeout:g} s", took())
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.StreamError) as exc:
             return Attempt(None, None, f"{type(exc).__name__}: {exc}"[:RESPONSE_BODY_LIMIT], took())
 
 
 async def _read_some(response: httpx.Response) -> str:
-    """At most RESPONSE_BODY_LIMIT characters of the response, however much it sends."""
+    """At most RESPONSE_BODY_LIMIT characters of the raw response (never decompressed, so no
+    bomb), as text Postgres can store: invalid UTF-8 and NUL become U+FFFD."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
+    async for chunk in response.aiter_raw():
         chunks.append(chunk)
         size += len(chunk)
         if size >= RESPONSE_BODY_LIMIT * 4:
             break
-    return b"".join(chunks).decode("utf-8", errors="replace")[:RESPONSE_BODY_LIMIT]
+    text = b"".join(chunks)[: RESPONSE_BODY_LIMIT * 4].decode("utf-8", errors="replace")
+    return text.replace("\x00", "\ufffd")[:RESPONSE_BODY_LIMIT]

@@ -116,7 +116,13 @@ def _links(event_type: str, data: dict[str, Any]) -> tuple[str | None, str | Non
 async def claim_due(
     db: Database, busy: list[UUID], per_merchant: int, limit: int, lease_seconds: float
 ) -> list[Claimed]:
+    """Lease due deliveries; first give up on those whose last attempt was never recorded."""
     async with db.transaction() as conn:
+        if abandoned := await repository.fail_abandoned(conn):
+            DELIVERIES.labels("failed").inc(abandoned)
+            log.warning(
+                "deliveries failed: last attempt never recorded", extra={"count": abandoned}
+            )
         return await repository.claim_due(conn, busy, per_merchant, limit, lease_seconds)
 
 

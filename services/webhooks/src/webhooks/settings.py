@@ -1,6 +1,6 @@
 """Configuration of the webhooks service (environment variables only; the contract's names)."""
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from kit.settings import CommaList, ServiceSettings
 
@@ -20,3 +20,12 @@ class Settings(ServiceSettings):
     # A claimed delivery is not claimed again for this long (longer than the timeout).
     webhook_lease_seconds: float = Field(default=30.0, gt=0)
     webhook_poll_seconds: float = Field(default=0.2, gt=0)
+
+    @model_validator(mode="after")
+    def _lease_outlasts_an_attempt(self) -> "Settings":
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds + 5:
+            raise ValueError(
+                "WEBHOOK_LEASE_SECONDS must exceed WEBHOOK_TIMEOUT_SECONDS by more than 5 s, or a"
+                " delivery still being attempted is claimed and sent again"
+            )
+        return self

@@ -1,5 +1,7 @@
 """Webhook use cases on real Postgres, delivering to a real HTTP receiver on loopback."""
 
+import asyncio
+import gzip
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,7 +15,13 @@ from kit.events import Envelope
 from tests.receiver import Receiver
 from webhooks import service
 from webhooks.clients import MerchantsClient
-from webhooks.domain import DeliveryStatus, parse_networks, signature
+from webhooks.domain import (
+    MAX_ATTEMPTS,
+    RESPONSE_BODY_LIMIT,
+    DeliveryStatus,
+    parse_networks,
+    signature,
+)
 from webhooks.sender import Sender
 from webhooks.service import Schedule
 
@@ -289,3 +297,108 @@ async def test_redirects_are_not_followed(
         assert (attempted.status, attempted.response_code) == (DeliveryStatus.PENDING, 302)
         assert len(receiver.requests) == 1
         assert elsewhere.requests == []
+
+
+class RawReceiver:
+    """A receiver that answers with exactly the bytes it is told, as slowly as it is told."""
+
+    def __init__(self, head: bytes, body: bytes, drip_seconds: float = 0.0) -> None:
+        self.head, self.body, self.drip_seconds = head, body, drip_seconds
+        self.requests: list[bytes] = []
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self._answer, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/hook"
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.close()
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            self.requests.append(await reader.readuntil(b"\r\n\r\n"))
+            writer.write(self.head)
+            if self.drip_seconds:
+                for byte in self.body:
+                    writer.write(bytes([byte]))
+                    await writer.drain()
+                    await asyncio.sleep(self.drip_seconds)
+            else:
+                writer.write(self.body)
+            await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+
+def response_head(length: int, extra: str = "") -> bytes:
+    return f"HTTP/1.1 200 OK\r\nContent-Length: {length}\r\n{extra}\r\n".encode()
+
+
+class TestBoundedAttempts:
+    async def test_a_dripping_receiver_is_cut_off_at_one_deadline(
+        self, clean: Database, merchant: UUID
+    ) -> None:
+        """httpx's read timeout restarts with every byte; the attempt's deadline does not."""
+        body = b"x" * 200
+        async with RawReceiver(response_head(len(body)), body, drip_seconds=0.1) as url:
+            await endpoint(clean, merchant, url)
+            await service.receive_event(clean, "drip-1", event(merchant))
+            async with httpx.AsyncClient() as client:
+                sender = Sender(client, parse_networks(["127.0.0.0/8"]), timeout=1)
+                [delivery] = await deliver_all(clean, sender)
+        assert delivery.status is DeliveryStatus.PENDING
+        assert delivery.response_body == "timed out after 1 s"
+        _, _, [attempt] = await service.get_delivery(clean, merchant, delivery.id)
+        assert attempt["duration_ms"] < 5000  # not the 20 s the drip would take
+
+    async def test_a_compressed_answer_is_neither_requested_nor_inflated(
+        self, clean: Database, merchant: UUID, sender: Sender
+    ) -> None:
+        bomb = gzip.compress(b"0" * 20_000_000)  # 20 MB once inflated
+        head = response_head(len(bomb), "Content-Encoding: gzip\r\n")
+        raw = RawReceiver(head, bomb)
+        async with raw as url:
+            await endpoint(clean, merchant, url)
+            await service.receive_event(clean, "bomb-1", event(merchant))
+            [delivery] = await deliver_all(clean, sender)
+        [request] = raw.requests
+        assert b"accept-encoding: identity" in request.lower()
+        assert delivery.status is DeliveryStatus.SUCCESS
+        assert len(delivery.response_body) <= RESPONSE_BODY_LIMIT
+        assert "0000" not in delivery.response_body  # stored raw, never inflated
+
+    async def test_nul_bytes_and_invalid_utf8_are_stored_safely(
+        self, clean: Database, merchant: UUID, sender: Sender
+    ) -> None:
+        body = b"ok\x00\xff\xfe done"
+        async with RawReceiver(response_head(len(body)), body) as url:
+            await endpoint(clean, merchant, url)
+            await service.receive_event(clean, "nul-1", event(merchant))
+            [delivery] = await deliver_all(clean, sender)
+        assert delivery.status is DeliveryStatus.SUCCESS
+        assert delivery.response_body == "ok\ufffd\ufffd\ufffd done"
+
+    async def test_an_attempt_never_recorded_still_counts_so_nothing_is_resent_forever(
+        self, clean: Database, merchant: UUID, receiver: Receiver
+    ) -> None:
+        """A worker that crashes (or loses its database) after claiming: the lease expires and
+        the delivery is claimed again, but only MAX_ATTEMPTS times in all; then it fails."""
+        await endpoint(clean, merchant, receiver.url)
+        await service.receive_event(clean, "crash-1", event(merchant))
+        claims = []
+        for _ in range(MAX_ATTEMPTS + 2):
+            claims += await service.claim_due(clean, [], 8, 100, lease_seconds=0)
+        assert [c.attempts for c in claims] == list(range(MAX_ATTEMPTS))
+        async with clean.transaction() as conn:
+            row = await conn.fetchrow("SELECT status, attempts FROM delivery WHERE event_id = $1",
+                                      claims[0].event_id)  # fmt: skip
+        assert row is not None
+        assert (row["status"], row["attempts"]) == ("failed", MAX_ATTEMPTS)
+
+
+def test_the_lease_must_outlast_an_attempt() -> None:
+    from webhooks.settings import Settings
+
+    with pytest.raises(ValueError, match="WEBHOOK_LEASE_SECONDS"):
+        Settings(database_url="postgresql://unused", webhook_timeout_seconds=30)
