@@ -179,6 +179,31 @@ def test_upi_and_card_payments_through_the_hosted_checkout(
     shot(page, "payment")
 
 
+def test_a_double_click_on_pay_makes_one_payment(
+    page: Page, stack: Stack, api: httpx.Client
+) -> None:
+    order_id = new_order(api)
+    sent: list[str | None] = []
+    page.on(
+        "request",
+        lambda r: (
+            sent.append(r.headers.get("idempotency-key"))
+            if r.url.endswith("/checkout/api/payments") and r.method == "POST"
+            else None
+        ),
+    )
+    page.goto(f"{stack.url('checkout')}/checkout?order_id={order_id}")
+    page.click("[data-test-id=method-upi]")
+    page.fill("[data-test-id=vpa-input]", "customer@okbank")
+    page.locator("[data-test-id=upi-form] [data-test-id=pay-button]").dblclick()
+    expect(page.locator("[data-test-id=success-state]")).to_be_visible()
+    [key] = set(sent)  # every request of this attempt carries the same key
+    assert key is not None
+    assert key.startswith("chk_")
+    listed = api.get("/api/v1/payments", params={"order_id": order_id}, headers=TEST_HEADERS)
+    assert listed.json()["total"] == 1
+
+
 def test_a_declined_payment_shows_the_error_state(
     page: Page, stack: Stack, api: httpx.Client
 ) -> None:

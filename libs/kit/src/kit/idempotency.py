@@ -9,6 +9,7 @@ first transaction ends, then replays or, after `lock_timeout`, gets a 409.
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
@@ -100,6 +101,25 @@ async def remember(
         " WHERE merchant_id = $1 AND endpoint = $2 AND key = $3",
         merchant_id, endpoint, key, response.status, response.body,
     )  # fmt: skip
+
+
+async def once(
+    conn: asyncpg.Connection,
+    merchant_id: UUID,
+    endpoint: str,
+    key: str | None,
+    request_fingerprint: str,
+    respond: Callable[[], Awaitable[StoredResponse]],
+) -> StoredResponse:
+    """`respond()` at most once per key, inside the caller's transaction: the first response is
+    stored with the resource it describes and replayed to every retry (no key: just respond)."""
+    if key is None:
+        return await respond()
+    if earlier := await claim(conn, merchant_id, endpoint, key, request_fingerprint):
+        return earlier
+    response = await respond()
+    await remember(conn, merchant_id, endpoint, key, response)
+    return response
 
 
 async def delete_expired(conn: asyncpg.Connection) -> int:

@@ -2,14 +2,15 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from kit.app import Db
 from kit.auth import CurrentMerchant
 from kit.errors import InvalidRequest, Unauthenticated
 from kit.http import problems
+from kit.idempotency import IdempotencyKey, IdempotencyKeyInUse, IdempotencyKeyReused
 from orders import service
-from orders.domain import OrderNotFound
+from orders.domain import Order, OrderNotFound
 from orders.schemas import (
     OrderCheckout,
     OrderCreate,
@@ -24,13 +25,28 @@ internal = APIRouter(prefix="/internal/v1/orders", tags=["internal"])
 OrderIdPath = Annotated[str, Path(max_length=64)]
 
 
-@router.post("", status_code=201, responses=problems(InvalidRequest, Unauthenticated))
-async def create_order(body: OrderCreate, db: Db, merchant: CurrentMerchant) -> OrderPublic:
-    """Create an order for the authenticated merchant."""
-    order = await service.create_order(
-        db, merchant.merchant_id, body.amount, body.currency, body.receipt, body.notes
-    )
-    return OrderPublic.model_validate(order)
+def render_order(order: Order) -> bytes:
+    return OrderPublic.model_validate(order).model_dump_json().encode()
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=OrderPublic,
+    responses=problems(InvalidRequest, Unauthenticated, IdempotencyKeyReused, IdempotencyKeyInUse),
+)
+async def create_order(
+    body: OrderCreate, db: Db, merchant: CurrentMerchant, idempotency_key: IdempotencyKey = None
+) -> Response:
+    """Create an order for the authenticated merchant.
+
+    With `Idempotency-Key`, a retry within 24 h returns the first response byte for byte.
+    """
+    stored = await service.create_order(
+        db, merchant.merchant_id, body.amount, body.currency, body.receipt, body.notes,
+        render_order, idempotency_key,
+    )  # fmt: skip
+    return Response(stored.body, status_code=stored.status, media_type="application/json")
 
 
 @router.get("", responses=problems(InvalidRequest, Unauthenticated))

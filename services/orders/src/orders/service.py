@@ -1,16 +1,21 @@
 """Order use cases; each opens one transaction."""
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from kit import inbox, outbox
+from kit import idempotency, inbox, outbox
 from kit.db import Database
 from kit.events import Envelope
+from kit.idempotency import StoredResponse
 from orders import events, repository
 from orders.domain import Order, OrderNotFound, OrderStatus, new_order_id
 
 log = logging.getLogger("orders.service")
+
+
+CREATE_ENDPOINT = "POST /api/v1/orders"
 
 
 async def create_order(
@@ -20,17 +25,27 @@ async def create_order(
     currency: str,
     receipt: str | None,
     notes: dict[str, Any] | None,
-) -> Order:
-    """Insert the order and its `order.created` event together."""
+    render: Callable[[Order], bytes],
+    idempotency_key: str | None = None,
+) -> StoredResponse:
+    """Insert the order and its `order.created` event together, answer 201. With a key the
+    first response is stored and replayed, so a retried create makes one order."""
     async with db.transaction() as conn:
-        order = None
-        while order is None:  # an id collision is astronomically rare; draw again
-            order = await repository.insert_order(
-                conn, new_order_id(), merchant_id, amount, currency, receipt, notes
-            )
-        _, messages = events.order_created(order)
-        await outbox.add(conn, messages)
-    return order
+
+        async def respond() -> StoredResponse:
+            order = None
+            while order is None:  # an id collision is astronomically rare; draw again
+                order = await repository.insert_order(
+                    conn, new_order_id(), merchant_id, amount, currency, receipt, notes
+                )
+            _, messages = events.order_created(order)
+            await outbox.add(conn, messages)
+            return StoredResponse(201, render(order))
+
+        fingerprint = idempotency.fingerprint([amount, currency, receipt, notes])
+        return await idempotency.once(
+            conn, merchant_id, CREATE_ENDPOINT, idempotency_key, fingerprint, respond
+        )
 
 
 async def apply_payment_event(db: Database, message_id: str, event: Envelope) -> Order | None:

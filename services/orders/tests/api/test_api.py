@@ -1,6 +1,7 @@
 """Orders over HTTP, authenticated by the real merchants service (in process)."""
 
 import re
+import uuid
 from typing import Any
 from uuid import UUID
 
@@ -38,6 +39,19 @@ async def test_create_returns_201_with_the_contract_fields(client: httpx.AsyncCl
     assert (order["amount"], order["currency"], order["status"]) == (50000, "INR", "created")
     assert (order["receipt"], order["notes"]) == ("receipt_123", {"customer_name": "John Doe"})
     assert TIMESTAMP.match(order["created_at"])
+
+
+async def test_a_retried_create_with_its_key_replays_byte_for_byte(
+    client: httpx.AsyncClient,
+) -> None:
+    headers = {**TEST_HEADERS, "Idempotency-Key": f"order-{uuid.uuid4()}"}
+    body = {"amount": 4200, "receipt": "retry-me"}
+    first, retried = [await create(client, body, headers) for _ in range(2)]
+    assert (first.status_code, retried.status_code) == (201, 201)
+    assert retried.content == first.content
+    changed = await create(client, {**body, "amount": 4300}, headers)
+    assert changed.status_code == 400
+    assert "Idempotency-Key" in changed.json()["error"]["description"]
 
 
 async def test_get_and_public_views(client: httpx.AsyncClient) -> None:

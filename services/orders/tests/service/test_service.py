@@ -1,17 +1,44 @@
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 
 from kit.db import Database
 from kit.events import Envelope
+from kit.idempotency import IdempotencyKeyReused
 from orders import service
-from orders.domain import OrderNotFound, OrderStatus
+from orders.domain import Order, OrderNotFound, OrderStatus
 
 MERCHANT = UUID("550e8400-e29b-41d4-a716-446655440000")
 
 
+async def create(
+    db: Database, merchant: UUID, amount: int, currency: str, receipt: str | None,
+    notes: dict[str, Any] | None, key: str | None = None,
+) -> Order:  # fmt: skip
+    """Create through the use case (its answer is the order id here) and read the order back."""
+    stored = await service.create_order(
+        db, merchant, amount, currency, receipt, notes, lambda o: o.id.encode(), key
+    )
+    assert stored.status == 201
+    return await service.get_order(db, stored.body.decode())
+
+
+async def test_a_retried_create_with_its_key_makes_one_order(db: Database) -> None:
+    merchant = uuid4()
+    first = await create(db, merchant, 700, "INR", "r-1", None, key="order-key-1")
+    again = await create(db, merchant, 700, "INR", "r-1", None, key="order-key-1")
+    assert again.id == first.id
+    with pytest.raises(IdempotencyKeyReused):
+        await create(db, merchant, 701, "INR", "r-1", None, key="order-key-1")
+    other = await create(db, uuid4(), 700, "INR", "r-1", None, key="order-key-1")
+    assert other.id != first.id  # keys belong to one merchant
+    orders, total = await service.list_orders(db, merchant, limit=10, offset=0)
+    assert (total, [o.id for o in orders]) == (1, [first.id])
+
+
 async def test_order_and_its_event_are_written_together(db: Database) -> None:
-    order = await service.create_order(db, MERCHANT, 50000, "INR", "rcpt", {"k": "v"})
+    order = await create(db, MERCHANT, 50000, "INR", "rcpt", {"k": "v"})
     async with db.transaction() as conn:
         rows = await conn.fetch(
             "SELECT * FROM outbox WHERE payload->'data'->>'id' = $1 ORDER BY queue", order.id
@@ -34,10 +61,8 @@ async def test_order_and_its_event_are_written_together(db: Database) -> None:
 
 async def test_list_is_newest_first_paged_and_per_merchant(db: Database) -> None:
     merchant, other = uuid4(), uuid4()
-    created = [
-        await service.create_order(db, merchant, 100 + i, "INR", None, None) for i in range(3)
-    ]
-    await service.create_order(db, other, 999, "INR", None, None)
+    created = [await create(db, merchant, 100 + i, "INR", None, None) for i in range(3)]
+    await create(db, other, 999, "INR", None, None)
     page, total = await service.list_orders(db, merchant, limit=2, offset=0)
     rest, _ = await service.list_orders(db, merchant, limit=2, offset=2)
     assert total == 3
@@ -45,7 +70,7 @@ async def test_list_is_newest_first_paged_and_per_merchant(db: Database) -> None
 
 
 async def test_another_merchants_order_is_not_found(db: Database) -> None:
-    order = await service.create_order(db, MERCHANT, 100, "INR", None, None)
+    order = await create(db, MERCHANT, 100, "INR", None, None)
     assert (await service.get_order(db, order.id, MERCHANT)).id == order.id
     with pytest.raises(OrderNotFound):
         await service.get_order(db, order.id, uuid4())
@@ -58,7 +83,7 @@ def payment_event(kind: str, order_id: str) -> Envelope:
 
 
 async def test_payment_events_move_the_order_forward_once_and_never_back(db: Database) -> None:
-    order = await service.create_order(db, MERCHANT, 100, "INR", None, None)
+    order = await create(db, MERCHANT, 100, "INR", None, None)
     created, success = (
         payment_event("payment.created", order.id),
         payment_event("payment.success", order.id),

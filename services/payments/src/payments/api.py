@@ -49,6 +49,10 @@ def render_created(payment: Payment) -> bytes:
     return PaymentCreated.model_validate(payment).model_dump_json().encode()
 
 
+def render_payment(payment: Payment) -> bytes:
+    return PaymentPublic.model_validate(payment).model_dump_json().encode()
+
+
 def _new_payment(body: PaymentCreate) -> service.NewPayment:
     card = body.card.to_input() if body.card else None
     return service.NewPayment(body.order_id, body.method, body.vpa, card)
@@ -87,13 +91,19 @@ async def create_payment(
     "/public",
     status_code=201,
     response_model=PaymentCreated,
-    responses=problems(*CREATE_ERRORS, OrderAlreadyPaid),
+    responses=problems(*CREATE_ERRORS, OrderAlreadyPaid, IdempotencyKeyReused, IdempotencyKeyInUse),
 )
-async def create_payment_for_checkout(body: PaymentCreate, request: Request, db: Db) -> Response:
-    """Create a payment from the checkout page: no credentials; the order names the merchant."""
+async def create_payment_for_checkout(
+    body: PaymentCreate, request: Request, db: Db, idempotency_key: IdempotencyKey = None
+) -> Response:
+    """Create a payment from the checkout page: no credentials; the order names the merchant.
+
+    The checkout sends an `Idempotency-Key` per attempt, so a double click makes one payment.
+    """
     stored = await service.create_payment(
-        db, request.state.orders, _new_payment(body), render_created, merchant_id=None
-    )
+        db, request.state.orders, _new_payment(body), render_created, merchant_id=None,
+        idempotency_key=idempotency_key,
+    )  # fmt: skip
     return Response(stored.body, status_code=stored.status, media_type="application/json")
 
 
@@ -142,18 +152,28 @@ async def get_payment_for_checkout(payment_id: PaymentIdPath, db: Db) -> Payment
 
 @router.post(
     "/{payment_id}/capture",
+    response_model=PaymentPublic,
     responses=problems(
-        PaymentNotFound, PaymentNotCapturable, CaptureAmountMismatch, Unauthenticated
+        PaymentNotFound, PaymentNotCapturable, CaptureAmountMismatch, Unauthenticated,
+        IdempotencyKeyReused, IdempotencyKeyInUse,
     ),
-)
+)  # fmt: skip
 async def capture_payment(
-    payment_id: PaymentIdPath, db: Db, merchant: CurrentMerchant, body: CaptureRequest | None = None
-) -> PaymentPublic:
-    """Capture a successful payment, once and in full."""
+    payment_id: PaymentIdPath,
+    db: Db,
+    merchant: CurrentMerchant,
+    body: CaptureRequest | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Capture a successful payment, once and in full.
+
+    With `Idempotency-Key`, a retry within 24 h returns the first response byte for byte.
+    """
     amount = body.amount if body else None
-    return PaymentPublic.model_validate(
-        await service.capture_payment(db, merchant.merchant_id, payment_id, amount)
+    stored = await service.capture_payment(
+        db, merchant.merchant_id, payment_id, amount, render_payment, idempotency_key
     )
+    return Response(stored.body, status_code=stored.status, media_type="application/json")
 
 
 @test_router.get("/jobs/status")

@@ -37,6 +37,8 @@ from payments.domain import (
 from payments.metrics import PAYMENT_AMOUNT, PAYMENTS, PROCESSING_SECONDS
 
 CREATE_ENDPOINT = "POST /api/v1/payments"
+PUBLIC_CREATE_ENDPOINT = "POST /api/v1/payments/public"
+CAPTURE_ENDPOINT = "POST /api/v1/payments/{id}/capture"
 log = logging.getLogger("payments.service")
 
 
@@ -72,51 +74,66 @@ async def create_payment(
 ) -> StoredResponse:
     """Validate, insert a pending payment with its events and processing job, answer 201.
 
-    `merchant_id` None is the public checkout (the order's merchant is used). With an
-    idempotency key the first response is stored and replayed; errors are not stored.
+    `merchant_id` None is the public checkout (the order's merchant is used, and owns its
+    idempotency keys). With a key the first response is stored and replayed; errors are not.
     """
     async with db.transaction() as conn:
-        if merchant_id and idempotency_key:
-            earlier = await idempotency.claim(
-                conn, merchant_id, CREATE_ENDPOINT, idempotency_key, request.fingerprint()
-            )
-            if earlier:
-                return earlier
-        order = await _find_order(conn, orders, request.order_id)
-        if order is None or (merchant_id is not None and order.merchant_id != merchant_id):
-            raise OrderNotFound()
-        vpa, network, last4 = None, None, None
-        if request.method == PaymentMethod.UPI:
-            vpa = check_vpa(request.vpa)
-        elif request.method == PaymentMethod.CARD and request.card is not None:
-            summary = summarize_card(request.card, today or datetime.now(UTC).date())
-            network, last4 = summary.network, summary.last4
-        elif request.method == PaymentMethod.CARD:
-            raise UnsupportedMethod("card is required for method card")
-        else:
-            raise UnsupportedMethod()
-        if await repository.order_is_paid(conn, order.id):
-            raise OrderAlreadyPaid()
-        payment = None
-        while payment is None:  # an id collision is astronomically rare; draw again
-            draft = Payment(
-                id=new_payment_id(), order_id=order.id, merchant_id=order.merchant_id,
-                amount=order.amount, currency=order.currency, method=PaymentMethod(request.method),
-                status=PaymentStatus.PENDING, vpa=vpa, card_network=network, card_last4=last4,
-                error_code=None, error_description=None, captured=False, captured_at=None,
-                amount_refunded=0, created_at=datetime.now(UTC), updated_at=datetime.now(UTC),
-            )  # fmt: skip
-            payment = await repository.insert_payment(conn, draft)
-        await outbox.add(conn, events.payment_created(payment))
-        response = StoredResponse(201, render(payment))
-        if merchant_id and idempotency_key:
-            await idempotency.remember(
-                conn, merchant_id, CREATE_ENDPOINT, idempotency_key, response
-            )
+        scope = merchant_id
+        if scope is None and idempotency_key:
+            scope = (await _order_for(conn, orders, request.order_id, None)).merchant_id
+
+        async def respond() -> StoredResponse:
+            order = await _order_for(conn, orders, request.order_id, merchant_id)
+            payment = await _insert_payment(conn, order, request, today)
+            return StoredResponse(201, render(payment))
+
+        if scope is None:
+            return await respond()
+        endpoint = CREATE_ENDPOINT if merchant_id else PUBLIC_CREATE_ENDPOINT
+        return await idempotency.once(
+            conn, scope, endpoint, idempotency_key, request.fingerprint(), respond
+        )
+
+
+async def _order_for(
+    conn: Connection, orders: Orders, order_id: str, merchant_id: UUID | None
+) -> OrderRef:
+    order = await _find_order(conn, orders, order_id)
+    if order is None or (merchant_id is not None and order.merchant_id != merchant_id):
+        raise OrderNotFound()
+    return order
+
+
+async def _insert_payment(
+    conn: Connection, order: OrderRef, request: NewPayment, today: date | None
+) -> Payment:
+    vpa, network, last4 = None, None, None
+    if request.method == PaymentMethod.UPI:
+        vpa = check_vpa(request.vpa)
+    elif request.method == PaymentMethod.CARD and request.card is not None:
+        summary = summarize_card(request.card, today or datetime.now(UTC).date())
+        network, last4 = summary.network, summary.last4
+    elif request.method == PaymentMethod.CARD:
+        raise UnsupportedMethod("card is required for method card")
+    else:
+        raise UnsupportedMethod()
+    if await repository.order_is_paid(conn, order.id):
+        raise OrderAlreadyPaid()
+    payment = None
+    while payment is None:  # an id collision is astronomically rare; draw again
+        draft = Payment(
+            id=new_payment_id(), order_id=order.id, merchant_id=order.merchant_id,
+            amount=order.amount, currency=order.currency, method=PaymentMethod(request.method),
+            status=PaymentStatus.PENDING, vpa=vpa, card_network=network, card_last4=last4,
+            error_code=None, error_description=None, captured=False, captured_at=None,
+            amount_refunded=0, created_at=datetime.now(UTC), updated_at=datetime.now(UTC),
+        )  # fmt: skip
+        payment = await repository.insert_payment(conn, draft)
+    await outbox.add(conn, events.payment_created(payment))
     PAYMENTS.labels(payment.method.value, payment.status.value).inc()
     log.info("payment created", extra={"payment_id": payment.id, "order_id": payment.order_id,
                                        "method": payment.method.value})  # fmt: skip
-    return response
+    return payment
 
 
 async def _find_order(conn: Connection, orders: Orders, order_id: str) -> OrderRef | None:
@@ -215,18 +232,31 @@ async def requeue_stuck_payments(db: Database, deadline_seconds: float) -> int:
 
 
 async def capture_payment(
-    db: Database, merchant_id: UUID, payment_id: str, amount: int | None
-) -> Payment:
-    """Capture a successful payment once, in full; emits `payment.captured`."""
+    db: Database,
+    merchant_id: UUID,
+    payment_id: str,
+    amount: int | None,
+    render: Render,
+    idempotency_key: str | None = None,
+) -> StoredResponse:
+    """Capture a successful payment once, in full; emits `payment.captured`. With a key, a
+    retry replays the first 200 instead of answering "not capturable"."""
     async with db.transaction() as conn:
-        payment = await repository.lock_payment(conn, payment_id)
-        if payment is None or payment.merchant_id != merchant_id:
-            raise PaymentNotFound()
-        captured = await repository.update_payment(
-            conn, payment.capture(amount, await repository.clock(conn))
+
+        async def respond() -> StoredResponse:
+            payment = await repository.lock_payment(conn, payment_id)
+            if payment is None or payment.merchant_id != merchant_id:
+                raise PaymentNotFound()
+            captured = await repository.update_payment(
+                conn, payment.capture(amount, await repository.clock(conn))
+            )
+            await outbox.add(conn, events.payment_event(events.PAYMENT_CAPTURED, captured))
+            return StoredResponse(200, render(captured))
+
+        fingerprint = idempotency.fingerprint([payment_id, amount])
+        return await idempotency.once(
+            conn, merchant_id, CAPTURE_ENDPOINT, idempotency_key, fingerprint, respond
         )
-        await outbox.add(conn, events.payment_event(events.PAYMENT_CAPTURED, captured))
-    return captured
 
 
 async def get_payment(db: Database, payment_id: str, merchant_id: UUID | None = None) -> Payment:

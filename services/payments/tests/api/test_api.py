@@ -193,6 +193,7 @@ async def test_get_list_public_and_capture(
         f"/api/v1/payments/{pid}/capture", json={"amount": 2500}, headers=TEST_HEADERS
     )
     assert again.status_code == 400
+    assert captured.json().keys() == fetched.keys()  # the same resource shape as GET
     by_status = await client.get(
         "/api/v1/payments", params={"status": "success", "limit": 100}, headers=TEST_HEADERS
     )
@@ -209,6 +210,42 @@ async def test_public_create_needs_no_credentials(
     )
     assert response.status_code == 201
     assert response.json()["amount"] == 900
+
+
+async def test_a_retried_capture_with_its_key_replays_the_first_answer(
+    client: httpx.AsyncClient, make_order: MakeOrder, pooled_db: Database
+) -> None:
+    order = await make_order(1200)
+    pid = (await pay(client, {"order_id": order["id"], "method": "upi", "vpa": "u@p"})).json()["id"]
+    await service.process_payment(pooled_db, pid, INSTANT, random.Random())
+    headers = {**TEST_HEADERS, "Idempotency-Key": f"capture-{pid}"}
+    first = await client.post(f"/api/v1/payments/{pid}/capture", headers=headers)
+    retried = await client.post(f"/api/v1/payments/{pid}/capture", headers=headers)
+    assert (first.status_code, retried.status_code) == (200, 200)
+    assert retried.content == first.content
+    assert first.json()["captured"] is True
+
+
+async def test_a_double_click_in_the_checkout_makes_one_payment(
+    client: httpx.AsyncClient, make_order: MakeOrder
+) -> None:
+    """The checkout sends one key per attempt; both clicks carry it, without credentials."""
+    order = await make_order(800)
+    body = {"order_id": order["id"], "method": "upi", "vpa": "buyer@okbank"}
+    headers = {"Idempotency-Key": f"attempt-{order['id']}"}
+    responses = await asyncio.gather(
+        *(client.post("/api/v1/payments/public", json=body, headers=headers) for _ in range(2))
+    )
+    assert {r.status_code for r in responses} <= {201, 409}
+    assert len({r.content for r in responses if r.status_code == 201}) == 1
+    listed = await client.get(
+        "/api/v1/payments", params={"order_id": order["id"]}, headers=TEST_HEADERS
+    )
+    assert listed.json()["total"] == 1
+    changed = await client.post(
+        "/api/v1/payments/public", json={**body, "vpa": "other@bank"}, headers=headers
+    )
+    assert changed.status_code == 400
 
 
 async def test_another_merchants_payment_is_not_found(

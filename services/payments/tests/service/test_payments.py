@@ -293,16 +293,24 @@ class TestCapture:
         import random
 
         created = await create(db, orders_client, (await make_order(1000))["id"])
+        pid = created["id"]
         with pytest.raises(PaymentNotCapturable):
-            await service.capture_payment(db, TEST_MERCHANT, created["id"], None)
-        await service.process_payment(db, created["id"], INSTANT, random.Random())
-        captured = await service.capture_payment(db, TEST_MERCHANT, created["id"], 1000)
-        assert captured.captured is True
+            await service.capture_payment(db, TEST_MERCHANT, pid, None, render)
+        await service.process_payment(db, pid, INSTANT, random.Random())
+        captured = await service.capture_payment(db, TEST_MERCHANT, pid, 1000, render, "cap-1")
+        assert captured.status == 200
+        assert json.loads(captured.body) == {"id": pid, "status": "success"}
+        # A retry with its key replays the first answer; without one it is refused.
+        assert await service.capture_payment(db, TEST_MERCHANT, pid, 1000, render, "cap-1") == (
+            captured
+        )
+        with pytest.raises(IdempotencyKeyReused):
+            await service.capture_payment(db, TEST_MERCHANT, pid, None, render, "cap-1")
         with pytest.raises(PaymentNotCapturable):
-            await service.capture_payment(db, TEST_MERCHANT, created["id"], None)
+            await service.capture_payment(db, TEST_MERCHANT, pid, None, render)
         with pytest.raises(PaymentNotFound):
-            await service.capture_payment(db, UUID(int=1), created["id"], None)
-        kinds = [k for _, _, k in await outbox_rows(db, created["id"])]
+            await service.capture_payment(db, UUID(int=1), pid, None, render)
+        kinds = [k for _, _, k in await outbox_rows(db, pid)]
         assert kinds.count("payment.captured") == 1
 
 

@@ -75,31 +75,26 @@ async def create_refund(
     processed refunds never exceeds the payment. Errors are not stored as the key's answer.
     """
     async with db.transaction() as conn:
-        if idempotency_key:
-            fingerprint = idempotency.fingerprint([payment_id, amount, reason])
-            earlier = await idempotency.claim(
-                conn, merchant_id, CREATE_ENDPOINT, idempotency_key, fingerprint
-            )
-            if earlier:
-                return earlier
-        balance = await _balance(conn, payments, payment_id, merchant_id)
-        await repository.update_balance(conn, balance.reserve(amount))
-        refund = None
-        while refund is None:  # an id collision is astronomically rare; draw again
-            draft = Refund(
-                new_refund_id(), payment_id, merchant_id, amount, balance.currency, reason,
-                RefundStatus.PENDING, datetime.now(UTC), None,
-            )  # fmt: skip
-            refund = await repository.insert_refund(conn, draft)
-        await outbox.add(conn, events.refund_created(refund))
-        response = StoredResponse(201, render(refund))
-        if idempotency_key:
-            await idempotency.remember(
-                conn, merchant_id, CREATE_ENDPOINT, idempotency_key, response
-            )
-    REFUNDS.labels(RefundStatus.PENDING.value).inc()
-    log.info("refund created", extra={"refund_id": refund.id, "payment_id": payment_id})
-    return response
+
+        async def respond() -> StoredResponse:
+            balance = await _balance(conn, payments, payment_id, merchant_id)
+            await repository.update_balance(conn, balance.reserve(amount))
+            refund = None
+            while refund is None:  # an id collision is astronomically rare; draw again
+                draft = Refund(
+                    new_refund_id(), payment_id, merchant_id, amount, balance.currency, reason,
+                    RefundStatus.PENDING, datetime.now(UTC), None,
+                )  # fmt: skip
+                refund = await repository.insert_refund(conn, draft)
+            await outbox.add(conn, events.refund_created(refund))
+            REFUNDS.labels(RefundStatus.PENDING.value).inc()
+            log.info("refund created", extra={"refund_id": refund.id, "payment_id": payment_id})
+            return StoredResponse(201, render(refund))
+
+        fingerprint = idempotency.fingerprint([payment_id, amount, reason])
+        return await idempotency.once(
+            conn, merchant_id, CREATE_ENDPOINT, idempotency_key, fingerprint, respond
+        )
 
 
 async def process_refund(

@@ -246,11 +246,14 @@ async def checkout_page(
 
 @checkout.post("/checkout/api/payments")
 async def create_checkout_payment(request: Request) -> Response:
-    """Same-origin relay to `POST /api/v1/payments/public` (the page needs no CORS)."""
+    """Same-origin relay to `POST /api/v1/payments/public` (the page needs no CORS), with the
+    page's per-attempt `Idempotency-Key`."""
+    headers = {"Content-Type": "application/json"}
+    if key := request.headers.get("Idempotency-Key"):
+        headers["Idempotency-Key"] = key
     answer = await _gateway(request).raw(
-        "POST", "/api/v1/payments/public", content=await request.body(),
-        headers={"Content-Type": "application/json"},
-    )  # fmt: skip
+        "POST", "/api/v1/payments/public", content=await request.body(), headers=headers
+    )
     return Response(answer.content, status_code=answer.status_code, media_type="application/json")
 
 

@@ -66,25 +66,44 @@
       .catch(function () { setTimeout(function () { poll(paymentId); }, 2000); });
   }
 
+  // One Idempotency-Key per payment attempt: a double click or a retry after a network error
+  // sends the same key, so the gateway makes one payment. A new attempt (the form changed after
+  // an error, or "Try Again") gets a new key.
+  var attemptKey = null;
+  var sending = false;
+
+  function newKey() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return "chk_" + Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
   Object.keys(forms).forEach(function (method) {
     var form = forms[method];
+    form.addEventListener("input", function () { if (!sending) attemptKey = null; });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
+      if (sending) return;
+      sending = true;
+      attemptKey = attemptKey || newKey();
       form.querySelector(".field-error").hidden = true;
-      fetch("/checkout/api/payments", { method: "POST", headers: { "Content-Type": "application/json" },
+      fetch("/checkout/api/payments", { method: "POST",
+                                        headers: { "Content-Type": "application/json", "Idempotency-Key": attemptKey },
                                         body: JSON.stringify(body(method, form)) })
         .then(function (response) { return response.json().then(function (json) { return [response.status, json]; }); })
         .then(function (answer) {
+          sending = false;
           if (answer[0] !== 201) { fail(form, (answer[1].error || {}).description || "Payment could not be created"); return; }
           show("processing-state");
           setTimeout(function () { poll(answer[1].id); }, 2000);
         })
-        .catch(function () { fail(form, "Network error, please try again"); });
+        .catch(function () { sending = false; fail(form, "Network error, please try again"); });
     });
   });
 
   $("retry-button").addEventListener("click", function () {
     Object.keys(forms).forEach(function (name) { forms[name].reset(); });
+    attemptKey = null;
     show(null);
   });
 })();
