@@ -252,3 +252,36 @@ def test_a_poison_message_is_dead_lettered_and_the_queue_keeps_flowing(
         lambda: api.get(f"/api/v1/orders/{order_id}/public").json()["status"] == "paid",
         "the order paid after the poison message",
     )
+
+
+def test_sigterm_under_load_finishes_or_hands_back_everything(
+    chaos_stack: Stack, api: httpx.Client, receiver: Receiver
+) -> None:
+    """Workers stopped as Kubernetes stops them, while payments are processed and webhooks are
+    being delivered to a slow receiver: each exits by itself, nothing is lost or doubled."""
+    receiver.delay = 1.0  # deliveries are in flight when the webhooks worker is told to stop
+    payment_ids = []
+    for _ in range(20):
+        body = {"order_id": new_order(api), "method": "upi", "vpa": "buyer@okbank"}
+        created = api.post("/api/v1/payments", json=body, headers=TEST_HEADERS)
+        assert created.status_code == 201
+        payment_ids.append(created.json()["id"])
+    eventually(lambda: len(receiver.requests) > 0, "the first webhooks in flight")
+    codes = {name: chaos_stack.terminate(name) for name in ("payments-worker", "webhooks-worker")}
+    assert codes == {"payments-worker": 0, "webhooks-worker": 0}
+    for name in codes:
+        chaos_stack.restart(name)
+    wanted = {(p, e) for p in payment_ids for e in ("payment.created", "payment.pending",
+                                                     "payment.success")}  # fmt: skip
+
+    def received() -> set[tuple[str, str]]:
+        with receiver.lock:
+            return {(r.json["data"]["payment"]["id"], r.json["event"]) for r in receiver.requests}
+
+    eventually(lambda: wanted <= received(), "every payment's webhooks after the restarts")
+    settled(chaos_stack, api, payment_ids)
+    statuses = {status_of(api, p) for p in payment_ids}
+    assert statuses == {"success"}
+    with receiver.lock:
+        per_id = Counter(r.headers["webhook-id"] for r in receiver.requests)
+    assert set(per_id.values()) == {1}, "a webhook arrived twice"

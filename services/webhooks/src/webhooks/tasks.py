@@ -83,7 +83,11 @@ class Dispatcher:
         async with self.db.transaction() as conn:
             DUE_BACKLOG.set(await repository.count_due(conn))
 
-    async def stop(self) -> None:
+    async def stop(self, drain_seconds: float) -> None:
+        """Stop claiming (the caller cancels `run`), let attempts in flight finish within
+        `drain_seconds`, then cancel the rest: their leases expire and they are retried."""
+        if self.tasks:
+            await asyncio.wait(set(self.tasks), timeout=drain_seconds)
         for task in list(self.tasks):
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -28,7 +28,7 @@ async def start_dispatcher(state: TaskiqState) -> None:
 async def stop_dispatcher(state: TaskiqState) -> None:
     state.dispatching.cancel()
     await asyncio.gather(state.dispatching, return_exceptions=True)
-    await state.dispatcher.stop()
+    await state.dispatcher.stop(drain_seconds=settings.webhook_timeout_seconds + 1)
     await state.outbound.aclose()
 
 

@@ -214,14 +214,14 @@ class Stack:
                 f"{service}-api",
                 [sys.executable, "-m", "uvicorn", f"{service}.main:create_app", "--factory",
                  "--host", "127.0.0.1", "--port", port, "--no-access-log",
-                 "--log-level", "warning"],
+                 "--log-level", "warning", "--timeout-graceful-shutdown", "20"],
                 self._env(service),
             )  # fmt: skip
             if has_worker(service):
                 self._spawn(
                     f"{service}-worker",
                     [sys.executable, "-m", "taskiq", "worker", f"{service}.worker:broker",
-                     "--workers", "1", "--no-configure-logging"],
+                     "--workers", "1", "--no-configure-logging", "--shutdown-timeout", "10"],
                     self._env(service),
                 )  # fmt: skip
 
@@ -260,6 +260,19 @@ class Stack:
             os.killpg(process.popen.pid, signal.SIGKILL)
         process.popen.wait()
         self.processes.remove(process)
+
+    def terminate(self, name: str, timeout: float = 60) -> int:
+        """SIGTERM a process as an orchestrator would; its exit code once it stopped by itself
+        (a RuntimeError if it did not within `timeout`, and then it is killed)."""
+        [process] = [p for p in self.processes if p.name == name]
+        os.killpg(process.popen.pid, signal.SIGTERM)
+        try:
+            code = process.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill(name)
+            raise RuntimeError(f"{name} ignored SIGTERM for {timeout}s") from None
+        self.processes.remove(process)
+        return code
 
     def restart(self, name: str, *, wait: bool = True, **env_overrides: str) -> None:
         """Start a killed process again, as it was first started (plus any overrides), and
@@ -311,8 +324,8 @@ class Stack:
             try:
                 process.popen.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                # A stream-broker worker may ignore SIGTERM while idle (tech-notes §1); unacked
-                # work is redelivered, so SIGKILL is safe.
+                # Still finishing work after 5 s: unacknowledged work is redelivered, so
+                # SIGKILL is safe.
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.popen.pid, signal.SIGKILL)
                 process.popen.wait()
