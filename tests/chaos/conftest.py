@@ -1,5 +1,5 @@
 """A native stack of its own for fault injection: short deadlines, so repairs show up within a
-test, and its own Redis, so flushing or killing it disturbs nothing else."""
+test, and its own Postgres and Redis, so stopping or flushing them disturbs nothing else."""
 
 import secrets
 from collections.abc import Iterator
@@ -11,7 +11,7 @@ from devstack.stack import Ports, Stack
 
 
 @pytest.fixture(scope="session")
-def chaos_stack(admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def chaos_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     table = load_routes()
     services = ["merchants", *(s for s in table.services if s != "merchants")]
     stack = Stack(
@@ -19,8 +19,7 @@ def chaos_stack(admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         Ports.free(table, services),
         table,
         database=f"gw_chaos_{secrets.token_hex(4)}",
-        durable=True,
-        admin_url=admin_url,
+        durable=True,  # its own Postgres and Redis, on disk: both get stopped and restarted
         extra_env={
             "TEST_MODE": "true",
             "TEST_PROCESSING_DELAY": "300",
@@ -33,8 +32,14 @@ def chaos_stack(admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             "CONSUMER_MAX_ATTEMPTS": "3",
             "OUTBOX_CONFIRM_GRACE_SECONDS": "2",
             "PROCESSING_DEADLINE_SECONDS": "10",
+            "WEBHOOK_MAX_IN_FLIGHT_PER_MERCHANT": "4",
         },
     )
     stack.start()
     yield stack
     stack.stop()
+
+
+@pytest.fixture
+def merchant_headers(chaos_stack: Stack) -> dict[str, str]:
+    return chaos_stack.onboard_merchant("Chaos Shop")

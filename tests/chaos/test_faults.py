@@ -73,6 +73,34 @@ def status_of(api: httpx.Client, payment_id: str) -> str:
     return str(api.get(f"/api/v1/payments/{payment_id}", headers=TEST_HEADERS).json()["status"])
 
 
+def unacknowledged(stack: Stack, database_url: str) -> str | None:
+    """None when every outbox row is confirmed; else what the oldest one waits for."""
+    row = asyncio.run(_oldest_unconfirmed(database_url))
+    if row is None:
+        return None
+    client = redis.Redis.from_url(stack.redis_url)
+    try:
+        groups = client.xinfo_groups(row["queue"])
+        pending = client.xpending(row["queue"], "taskiq")
+        entry = client.xrange(row["queue"], row["stream_id"], row["stream_id"])
+    finally:
+        client.close()
+    return f"{row}; groups {groups}; pending {pending}; entry present {bool(entry)}"
+
+
+async def _oldest_unconfirmed(database_url: str) -> dict[str, Any] | None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT queue, task_name, stream_id, published_at, now() - created_at AS age,"
+            " (SELECT count(*) FROM outbox WHERE confirmed_at IS NULL) AS unconfirmed"
+            " FROM outbox WHERE confirmed_at IS NULL ORDER BY id LIMIT 1"
+        )
+    finally:
+        await conn.close()
+    return None if row is None else dict(row)
+
+
 def settled(stack: Stack, api: httpx.Client, payment_ids: list[str]) -> None:
     """The invariants every fault must leave behind."""
     for payment_id in payment_ids:
@@ -82,10 +110,16 @@ def settled(stack: Stack, api: httpx.Client, payment_ids: list[str]) -> None:
         )
     for service in SERVICES_WITH_OUTBOX:
         url = stack.database_urls[service]
-        eventually(
-            lambda u=url: sql(u, "SELECT count(*) FROM outbox WHERE confirmed_at IS NULL") == 0,  # type: ignore[misc]
-            f"every {service} outbox message acknowledged by its consumers",
-        )
+        waiting: list[str | None] = [None]
+
+        def acknowledged(u: str = url, last: list[str | None] = waiting) -> bool:
+            last[0] = unacknowledged(stack, u)
+            return last[0] is None
+
+        try:
+            eventually(acknowledged, f"every {service} outbox message acknowledged")
+        except AssertionError as error:
+            raise AssertionError(f"{error}: the oldest waits: {waiting[0]}") from None
     eventually(lambda: api.get("/health").status_code == 200, "/health to answer 200")
 
 
@@ -171,10 +205,39 @@ def test_redis_flushed_while_the_webhooks_worker_lags_loses_no_webhook(
     assert set(per_id.values()) == {1}, "a webhook arrived twice"
 
 
+def pay_for_a_while(
+    api: httpx.Client, seconds: float, rate: float = 20
+) -> tuple[Counter[int], list[str]]:
+    """Orders and keyed payments, one after another, at most `rate` a second for `seconds`:
+    what was served, and the payments accepted. A 503 is retried with the same key, as a
+    client would. (The pace keeps the backlog small enough to settle within a minute.)"""
+    served = Counter[int]()
+    accepted: list[str] = []
+    started = time.monotonic()
+    for n in range(int(seconds * rate)):
+        time.sleep(max(0.0, started + n / rate - time.monotonic()))  # pacing, not waiting
+        if time.monotonic() > started + seconds:
+            break
+        order = api.post("/api/v1/orders", json={"amount": 5000}, headers=TEST_HEADERS)
+        served[order.status_code] += 1
+        if order.status_code != 201:
+            continue
+        body = {"order_id": order.json()["id"], "method": "upi", "vpa": "buyer@okbank"}
+        headers = {**TEST_HEADERS, "Idempotency-Key": secrets.token_hex(8)}
+        for _attempt in range(5):
+            response = api.post("/api/v1/payments", json=body, headers=headers)
+            served[response.status_code] += 1
+            if response.status_code != 503:
+                break
+        if response.status_code == 201:
+            accepted.append(response.json()["id"])
+    return served, accepted
+
+
 def test_database_connections_terminated_under_load_serve_no_500_and_strand_nothing(
-    chaos_stack: Stack, api: httpx.Client, admin_url: str
+    chaos_stack: Stack, api: httpx.Client
 ) -> None:
-    admin = with_credentials_of_admin(admin_url, chaos_stack.database)
+    admin = with_credentials_of_admin(chaos_stack.postgres_url, chaos_stack.database)
     stop = threading.Event()
     kills = Counter[str]()
 
@@ -183,38 +246,37 @@ def test_database_connections_terminated_under_load_serve_no_500_and_strand_noth
             kills["rounds"] += 1
             sql(admin, TERMINATE_ALL, chaos_stack.database)
 
-    served = Counter[int]()
-    accepted: list[str] = []
     killer = threading.Thread(target=terminate_everything, daemon=True)
     killer.start()
     try:
-        deadline = time.monotonic() + 8  # bounded in time and in count
-        for _ in range(400):
-            if time.monotonic() > deadline:
-                break
-            key = secrets.token_hex(8)
-            order = api.post("/api/v1/orders", json={"amount": 5000}, headers=TEST_HEADERS)
-            served[order.status_code] += 1
-            if order.status_code != 201:
-                continue
-            body = {"order_id": order.json()["id"], "method": "upi", "vpa": "buyer@okbank"}
-            for _attempt in range(5):  # a client retrying 503s with its idempotency key
-                response = api.post(
-                    "/api/v1/payments", json=body, headers={**TEST_HEADERS, "Idempotency-Key": key}
-                )
-                served[response.status_code] += 1
-                if response.status_code != 503:
-                    break
-            if response.status_code == 201:
-                accepted.append(response.json()["id"])
+        served, accepted = pay_for_a_while(api, seconds=8)
     finally:
         stop.set()
         killer.join()
     assert kills["rounds"] > 5, served
     assert 500 not in served, served
     assert set(served) <= {201, 503}, served
-    assert len(accepted) > 20, served
+    assert len(accepted) > 20, served  # the load went on through the kills
     settled(chaos_stack, api, accepted)
+
+
+def test_postgres_stopped_and_restarted_under_load_strands_nothing(
+    chaos_stack: Stack, api: httpx.Client
+) -> None:
+    outage = threading.Thread(target=chaos_stack.restart_postgres, kwargs={"down_for": 3.0})
+    served, before = pay_for_a_while(api, seconds=2)
+    outage.start()
+    try:
+        during, accepted = pay_for_a_while(api, seconds=8)
+    finally:
+        outage.join()
+    served += during
+    assert 503 in served, served  # the outage was seen...
+    assert set(served) <= {201, 503}, served  # ...and answered 503, never 500
+    eventually(lambda: api.get("/health").status_code == 200, "/health after the restart")
+    _, after = pay_for_a_while(api, seconds=2)
+    assert after, "payments are accepted again after the restart"
+    settled(chaos_stack, api, before + accepted + after)
 
 
 def test_a_poison_message_is_dead_lettered_and_the_queue_keeps_flowing(
@@ -285,3 +347,116 @@ def test_sigterm_under_load_finishes_or_hands_back_everything(
     with receiver.lock:
         per_id = Counter(r.headers["webhook-id"] for r in receiver.requests)
     assert set(per_id.values()) == {1}, "a webhook arrived twice"
+
+
+def test_every_worker_sigkilled_mid_load_loses_and_doubles_nothing(
+    chaos_stack: Stack, api: httpx.Client, receiver: Receiver
+) -> None:
+    """Payments processing, refunds processing and webhooks in flight when all four workers
+    die at once; refunds must add up to what each payment shows as refunded."""
+    paid = []
+    for _ in range(4):
+        body = {"order_id": new_order(api), "method": "upi", "vpa": "buyer@okbank"}
+        paid.append(api.post("/api/v1/payments", json=body, headers=TEST_HEADERS).json()["id"])
+    for payment_id in paid:
+        eventually(lambda p=payment_id: status_of(api, p) == "success", "payment success")  # type: ignore[misc]
+    refunds = []
+    for payment_id in paid:
+        for amount in (3000, 2000):
+            refund = api.post(f"/api/v1/payments/{payment_id}/refunds", json={"amount": amount},
+                              headers=TEST_HEADERS)  # fmt: skip
+            assert refund.status_code == 201, refund.text
+            refunds.append(refund.json()["id"])
+    payment_ids = list(paid)
+    for _ in range(12):
+        body = {"order_id": new_order(api), "method": "upi", "vpa": "buyer@okbank"}
+        payment_ids.append(
+            api.post("/api/v1/payments", json=body, headers=TEST_HEADERS).json()["id"]
+        )
+    workers = ["orders-worker", "payments-worker", "refunds-worker", "webhooks-worker"]
+    for name in workers:
+        chaos_stack.kill(name)
+    for name in workers:
+        chaos_stack.restart(name)
+    settled(chaos_stack, api, payment_ids)
+    for refund_id in refunds:
+        eventually(
+            lambda r=refund_id: (  # type: ignore[misc]
+                api.get(f"/api/v1/refunds/{r}", headers=TEST_HEADERS).json()["status"]
+                == "processed"
+            ),
+            f"refund {refund_id} processed",
+        )
+    for payment_id in paid:
+        eventually(
+            lambda p=payment_id: (  # type: ignore[misc]
+                api.get(f"/api/v1/payments/{p}", headers=TEST_HEADERS).json()["amount_refunded"]
+                == 5000
+            ),
+            f"payment {payment_id} to show both refunds once",
+        )
+    settled(chaos_stack, api, payment_ids)
+    wanted = {(p, "payment.success") for p in payment_ids}
+    eventually(
+        lambda: wanted <= {(r.json["data"].get("payment", {}).get("id"), r.json["event"])
+                           for r in list(receiver.requests)},
+        "every payment.success webhook",
+    )  # fmt: skip
+    with receiver.lock:
+        per_id = Counter(r.headers["webhook-id"] for r in receiver.requests)
+    assert set(per_id.values()) == {1}, "a webhook arrived twice"
+
+
+def test_an_api_killed_under_keyed_retries_makes_one_payment_per_order(
+    chaos_stack: Stack, api: httpx.Client
+) -> None:
+    """Some requests die with the API (perhaps after their commit, before their answer); the
+    client retries each with its key once the API is back, and gets exactly one payment."""
+    orders = [new_order(api) for _ in range(12)]
+    keys = {order_id: secrets.token_hex(8) for order_id in orders}
+
+    def pay(order_id: str) -> int:
+        body = {"order_id": order_id, "method": "upi", "vpa": "buyer@okbank"}
+        headers = {**TEST_HEADERS, "Idempotency-Key": keys[order_id]}
+        try:
+            return api.post("/api/v1/payments", json=body, headers=headers).status_code
+        except httpx.HTTPError:
+            return 0
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        first = [pool.submit(pay, order_id) for order_id in orders]
+        chaos_stack.kill("payments-api")
+        [f.result() for f in first]
+    chaos_stack.restart("payments-api")
+    retried = [pay(order_id) for order_id in orders]
+    assert retried == [201] * len(orders)
+    for order_id in orders:
+        listed = api.get("/api/v1/payments", params={"order_id": order_id}, headers=TEST_HEADERS)
+        assert listed.json()["total"] == 1, order_id
+
+
+def test_a_slow_merchant_endpoint_does_not_hold_up_another_merchant(
+    chaos_stack: Stack, api: httpx.Client, merchant_headers: dict[str, str]
+) -> None:
+    """At most WEBHOOK_MAX_IN_FLIGHT_PER_MERCHANT (4 here) deliveries per merchant at once."""
+    with running_receiver() as slow, running_receiver() as healthy:
+        slow.delay = 3.0
+        for headers, receiver in ((TEST_HEADERS, slow), (merchant_headers, healthy)):
+            put = api.put("/api/v1/webhooks/config", json={"webhook_url": receiver.url},
+                          headers=headers)  # fmt: skip
+            assert put.status_code == 200
+        try:
+            for headers, count in ((TEST_HEADERS, 10), (merchant_headers, 3)):
+                for _ in range(count):
+                    order = api.post("/api/v1/orders", json={"amount": 900}, headers=headers)
+                    body = {"order_id": order.json()["id"], "method": "upi", "vpa": "a@okbank"}
+                    assert (
+                        api.post("/api/v1/payments", json=body, headers=headers).status_code == 201
+                    )
+            healthy.wait_for(9)  # created, pending and success of its three payments
+            with slow.lock:
+                # 30 slow deliveries, 4 at a time, 3 s each, take at least 22 s.
+                assert len(slow.requests) < 30
+            slow.wait_for(30)
+        finally:
+            api.put("/api/v1/webhooks/config", json={"webhook_url": None}, headers=TEST_HEADERS)

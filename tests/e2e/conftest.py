@@ -1,10 +1,6 @@
 """One native stack for the whole e2e session, started like `make up` on free ports."""
 
-import json
-import os
 import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import httpx
@@ -53,15 +49,4 @@ def api(stack: Stack) -> Iterator[httpx.Client]:
 @pytest.fixture
 def merchant_headers(stack: Stack) -> dict[str, str]:
     """API headers of a fresh merchant, onboarded with the operator CLI."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": stack.database_urls["merchants"],
-        "REDIS_URL": stack.redis_url,
-    }
-    created = subprocess.run(
-        [sys.executable, "-m", "merchants.cli", "create-merchant", "--name", "E2E Shop",
-         "--email", f"e2e-{secrets.token_hex(4)}@example.com"],
-        env=env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    creds = json.loads(created.stdout)
-    return {"X-Api-Key": creds["api_key"], "X-Api-Secret": creds["api_secret"]}
+    return stack.onboard_merchant("E2E Shop")

@@ -13,6 +13,7 @@ from taskiq.receiver import Receiver
 
 from kit.consumer import Consumer
 from kit.db import Database, create_pool
+from kit.errors import Unavailable
 from kit.settings import ServiceSettings
 
 
@@ -155,6 +156,17 @@ async def test_a_poison_message_is_parked_and_the_next_one_still_runs(
     assert await deliver(consumer, scratch_db, "svc.do", "fine") == ["fine"]
     [row] = await failed_rows(scratch_db)
     assert (row["message_id"], row["dead_at"] is not None) == ("poison", True)
+
+
+async def test_an_outage_is_redelivered_without_counting_against_the_message(
+    scratch_db: Database,
+) -> None:
+    async def needs_orders(state: TaskiqState, message_id: str, payload: dict[str, Any]) -> None:
+        raise Unavailable("the orders service is unreachable")
+
+    consumer = Consumer({"svc.do": needs_orders}, settings())
+    assert await deliver(consumer, scratch_db, "svc.do", "m1") == []  # left for redelivery
+    assert await failed_rows(scratch_db) == []
 
 
 async def test_with_postgres_down_nothing_is_acknowledged(scratch_url: str) -> None:

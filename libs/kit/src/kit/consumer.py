@@ -10,8 +10,10 @@ redeliveries (through the inbox or the state it changes) and may run again at an
   attempt), then the message is acknowledged; `retry_due` runs it again from there with
   exponential backoff, and after `consumer_max_attempts` it is dead until an operator replays it
   (`python -m kit.deadletters`).
-- Postgres down, so the failure cannot be recorded: the message is not acknowledged, and the
-  stream redelivers it once it has been idle for `queue_idle_timeout_ms`.
+- An outage (Postgres or Redis unreachable, a connection lost: the errors an API answers 503)
+  is not the message's fault: nothing is recorded and the message is not acknowledged, so the
+  stream redelivers it once it has been idle for `queue_idle_timeout_ms`, however long the
+  outage lasts. Outages delay messages; they never make dead letters.
 - A worker killed mid-task: likewise redelivered.
 """
 
@@ -27,6 +29,8 @@ from prometheus_client import Counter, Gauge
 from taskiq import AsyncBroker, Context, TaskiqDepends, TaskiqState
 
 from kit.db import Database
+from kit.errors import Unavailable
+from kit.http import DEPENDENCY_DOWN
 from kit.settings import ServiceSettings
 
 log = logging.getLogger("kit.consumer")
@@ -177,12 +181,15 @@ class Consumer:
     async def attempt(
         self, state: TaskiqState, name: str, handler: Handler, msg_id: str, payload: dict[str, Any]
     ) -> Exception | None:
-        """Run once; a failure is recorded (raises, leaving the message unacknowledged, when
-        even that is impossible)."""
+        """Run once; a failure is recorded. Raises, leaving the message unacknowledged, on an
+        outage or when even recording is impossible."""
+        deadline = asyncio.timeout(self.timeout)
         try:
-            async with asyncio.timeout(self.timeout):
+            async with deadline:
                 await handler(state, msg_id, payload)
         except Exception as error:
+            if not deadline.expired() and isinstance(error, (Unavailable, *DEPENDENCY_DOWN)):
+                raise  # an outage: redelivered later, not counted against the message
             await record_failure(state.db, name, msg_id, payload, error, self.policy)
             return error
         return None

@@ -6,6 +6,7 @@ import importlib.util
 import io
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -107,6 +108,7 @@ class Stack:
     servers: list[Server] = field(default_factory=list)
     database_urls: dict[str, str] = field(default_factory=dict)
     redis_url: str = ""
+    postgres_url: str = ""  # the admin URL of the server the stack uses
     _launched: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
 
     @property
@@ -150,6 +152,7 @@ class Stack:
             )
             self.servers.append(pg)
             admin_url = pg.url
+        self.postgres_url = admin_url
         print(f"postgres  {admin_url.split('@')[-1]}", file=say)
         self.redis_url = self.given_redis_url or ""
         if not self.redis_url:
@@ -261,6 +264,18 @@ class Stack:
         process.popen.wait()
         self.processes.remove(process)
 
+    def onboard_merchant(self, name: str) -> dict[str, str]:
+        """A new merchant, through the operator CLI; its API headers."""
+        env = {**os.environ, "DATABASE_URL": self.database_urls[MERCHANTS],
+               "REDIS_URL": self.redis_url}  # fmt: skip
+        created = subprocess.run(
+            [sys.executable, "-m", "merchants.cli", "create-merchant", "--name", name,
+             "--email", f"{secrets.token_hex(6)}@example.com"],
+            env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        creds = json.loads(created.stdout)
+        return {"X-Api-Key": creds["api_key"], "X-Api-Secret": creds["api_secret"]}
+
     def terminate(self, name: str, timeout: float = 60) -> int:
         """SIGTERM a process as an orchestrator would; its exit code once it stopped by itself
         (a RuntimeError if it did not within `timeout`, and then it is killed)."""
@@ -307,6 +322,21 @@ class Stack:
         time.sleep(down_for)
         self.servers.remove(redis)
         restarted = start_redis(self.state_dir / "redis", self.ports.redis, durable=self.durable)
+        self.servers.append(restarted)
+
+    def restart_postgres(self, down_for: float = 0.0) -> None:
+        """Stop the stack's own Postgres (fast shutdown: sessions are cut, as in a failover)
+        and start it again on the same port and data."""
+        [postgres] = [s for s in self.servers if s.url == self.postgres_url]
+        if postgres.process is None:
+            raise RuntimeError("this stack uses a Postgres it did not start")
+        postgres.process.send_signal(signal.SIGINT)
+        postgres.process.wait(30)
+        time.sleep(down_for)
+        self.servers.remove(postgres)
+        restarted = start_postgres(
+            self.state_dir / "pgdata", self.ports.postgres, durable=self.durable
+        )
         self.servers.append(restarted)
 
     def check_alive(self) -> None:
