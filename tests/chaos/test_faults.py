@@ -279,6 +279,34 @@ def test_postgres_stopped_and_restarted_under_load_strands_nothing(
     settled(chaos_stack, api, before + accepted + after)
 
 
+def test_redis_sigkilled_and_restarted_under_load_loses_and_doubles_nothing(
+    chaos_stack: Stack, api: httpx.Client, receiver: Receiver
+) -> None:
+    outage = threading.Thread(
+        target=chaos_stack.restart_redis, kwargs={"down_for": 2.0, "kill": True}
+    )
+    _, before = pay_for_a_while(api, seconds=2)
+    outage.start()
+    try:
+        served, during = pay_for_a_while(api, seconds=6)
+    finally:
+        outage.join()
+    assert set(served) <= {201, 503}, served
+    _, after = pay_for_a_while(api, seconds=2)
+    payment_ids = before + during + after
+    assert after, "payments are accepted again after the restart"
+    settled(chaos_stack, api, payment_ids)
+    wanted = {(p, "payment.success") for p in payment_ids}
+    eventually(
+        lambda: wanted <= {(r.json["data"].get("payment", {}).get("id"), r.json["event"])
+                           for r in list(receiver.requests)},
+        "every payment.success webhook after the Redis crash",
+    )  # fmt: skip
+    with receiver.lock:
+        per_id = Counter(r.headers["webhook-id"] for r in receiver.requests)
+    assert set(per_id.values()) == {1}, "a webhook arrived twice"
+
+
 def test_a_poison_message_is_dead_lettered_and_the_queue_keeps_flowing(
     chaos_stack: Stack, api: httpx.Client
 ) -> None:

@@ -6,14 +6,18 @@ import json
 import os
 import sys
 from typing import Any
+from uuid import uuid4
 
+import asyncpg
 import pytest
+from pydantic import ValidationError
 from taskiq import AckableMessage, InMemoryBroker, TaskiqMessage, TaskiqState
 from taskiq.receiver import Receiver
 
-from kit.consumer import Consumer
+from kit.consumer import Consumer, event_consumer
 from kit.db import Database, create_pool
 from kit.errors import Unavailable
+from kit.events import Envelope
 from kit.settings import ServiceSettings
 
 
@@ -181,3 +185,27 @@ async def test_with_postgres_down_nothing_is_acknowledged(scratch_url: str) -> N
 def test_a_task_timeout_must_end_before_the_stream_reclaims_the_task() -> None:
     with pytest.raises(ValueError, match="TASK_TIMEOUT_SECONDS"):
         settings(task_timeout_seconds=60, queue_idle_timeout_ms=60_000)
+
+
+async def test_events_are_applied_once_in_the_inbox_transaction_and_filtered_by_type(
+    scratch_db: Database,
+) -> None:
+    applied: list[str] = []
+
+    async def on_event(conn: asyncpg.Connection, event: Envelope) -> None:
+        applied.append(event.id)
+        await conn.execute("SELECT 1")
+
+    handle = event_consumer(on_event, frozenset({"thing.done"}))
+    state = TaskiqState()
+    state.db = scratch_db
+    done = Envelope.new("thing.done", uuid4(), {"id": "thing_1"})
+    other = Envelope.new("thing.other", uuid4(), {"id": "thing_2"})
+    for msg_id, event in (("m1", done), ("m1", done), ("m2", other)):
+        await handle(state, msg_id, event.model_dump(mode="json"))
+    assert applied == [done.id]  # the redelivery and the unsubscribed type did nothing
+    async with scratch_db.transaction() as conn:
+        seen = [r["message_id"] for r in await conn.fetch("SELECT message_id FROM inbox")]
+    assert seen == ["m1"]
+    with pytest.raises(ValidationError):  # not an event at all: the consumer dead-letters it
+        await handle(state, "m3", {"not": "an event"})

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
+from kit.consumer import consume_event
 from kit.db import Database, init_connection
 from kit.events import Envelope
 from refunds import service
@@ -41,7 +42,7 @@ def successful_payment(pooled_db: Database) -> SuccessfulPayment:
         payment_id = "pay_" + secrets.token_hex(8)
         data = {"id": payment_id, "amount": amount, "currency": "INR", "status": "success"}
         event = Envelope.new("payment.success", merchant, data)
-        await service.record_payment(pooled_db, event.id, event)
+        await consume_event(pooled_db, event.id, event, service.record_payment)
         return payment_id
 
     return make

@@ -22,20 +22,25 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from prometheus_client import Counter, Gauge
 from taskiq import AsyncBroker, Context, TaskiqDepends, TaskiqState
 
+from kit import inbox
 from kit.db import Database
 from kit.errors import Unavailable
+from kit.events import Envelope
 from kit.http import DEPENDENCY_DOWN
 from kit.settings import ServiceSettings
 
 log = logging.getLogger("kit.consumer")
 
+T = TypeVar("T")
 Handler = Callable[[TaskiqState, str, dict[str, Any]], Awaitable[object]]
+# A service's event handler: applies one event inside the transaction kit opened for it.
+EventHandler = Callable[[asyncpg.Connection, Envelope], Awaitable[T]]
 
 FAILURES = Counter("consumer_failures_total", "Failed handler attempts", ["task_name"])
 DEAD_LETTERED = Counter("consumer_dead_letters_total", "Messages parked as dead", ["task_name"])
@@ -43,6 +48,28 @@ DEAD_LETTERS = Gauge("dead_letter_messages", "Dead letters waiting for an operat
 RETRYING = Gauge("retrying_messages", "Failed messages waiting for their next attempt")
 
 _rng = random.SystemRandom()
+
+
+async def consume_event(
+    db: Database, msg_id: str, event: Envelope, on_event: EventHandler[T]
+) -> T | None:
+    """Apply `event` once: the inbox entry and the handler's effect commit together, so a
+    redelivered message (same id) does nothing and returns None."""
+    async with db.transaction() as conn:
+        if not await inbox.first_delivery(conn, msg_id):
+            return None
+        return await on_event(conn, event)
+
+
+def event_consumer(on_event: EventHandler[object], event_types: frozenset[str]) -> Handler:
+    """The `<service>.handle_event` handler: events of other types are acknowledged unread."""
+
+    async def handle_event(state: TaskiqState, msg_id: str, payload: dict[str, Any]) -> None:
+        event = Envelope.model_validate(payload)  # not an event at all: a dead letter
+        if event.type in event_types:
+            await consume_event(state.db, msg_id, event, on_event)
+
+    return handle_event
 
 
 def message_id(context: Context) -> str:

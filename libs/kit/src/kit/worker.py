@@ -10,7 +10,7 @@ database through `state.db`.
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 import asyncpg
 from prometheus_client import Counter, Gauge, start_http_server
@@ -21,7 +21,7 @@ from taskiq import AsyncBroker, TaskiqEvents, TaskiqState
 from kit import health, idempotency, inbox, outbox
 from kit.app import open_resources
 from kit.broker import make_broker
-from kit.consumer import Consumer, Handler
+from kit.consumer import Consumer, EventHandler, Handler, event_consumer
 from kit.db import Database
 from kit.jobs import JobStatsMiddleware, stream_counts
 from kit.logs import configure_logging
@@ -88,13 +88,15 @@ def create_worker(
     service: str,
     settings: ServiceSettings,
     *,
-    on_event: Handler | None = None,
+    on_event: EventHandler[object] | None = None,
+    event_types: Iterable[str] = (),
     jobs: dict[str, Handler] | None = None,
     chores: list[tuple[float, Chore]] | None = None,
     on_startup: Chore | None = None,
     on_shutdown: Chore | None = None,
 ) -> AsyncBroker:
-    """`on_event` handles the events this service subscribes to (`<service>.handle_event`);
+    """`on_event(conn, event)` applies the events of `event_types` this service subscribes to
+    (task `<service>.handle_event`; kit opens the transaction and records the inbox entry);
     `jobs` maps task names to handlers. `chores`: (interval in seconds, coroutine) pairs run in
     the background. `on_startup` runs once the database and Redis are open, before any chore or
     task."""
@@ -109,7 +111,7 @@ def create_worker(
     broker.add_middlewares(JobStatsMiddleware(settings.redis_url))
     handlers = dict(jobs or {})
     if on_event is not None:
-        handlers[outbox.event_task(service)] = on_event
+        handlers[outbox.event_task(service)] = event_consumer(on_event, frozenset(event_types))
     consumer = Consumer(handlers, settings)
     consumer.register(broker)
 

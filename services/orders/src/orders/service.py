@@ -5,7 +5,9 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from kit import idempotency, inbox, outbox
+from asyncpg import Connection
+
+from kit import idempotency, outbox
 from kit.db import Database
 from kit.events import Envelope
 from kit.idempotency import StoredResponse
@@ -48,24 +50,25 @@ async def create_order(
         )
 
 
-async def apply_payment_event(db: Database, message_id: str, event: Envelope) -> Order | None:
-    """Move the order along after a payment event (once per message, in any order)."""
+EVENTS_IN = frozenset(events.ORDER_STATUS_AFTER)
+
+
+async def apply_payment_event(conn: Connection, event: Envelope) -> Order | None:
+    """Move the order along after a payment event, in any order (kit.consumer runs it once per
+    message, in the transaction that records it)."""
     target = events.ORDER_STATUS_AFTER.get(event.type)
     if target is None:
         return None
-    async with db.transaction() as conn:
-        if not await inbox.first_delivery(conn, message_id):
-            return None
-        order = await repository.lock_order(conn, str(event.data["order_id"]))
-        if order is None:
-            log.warning("payment event for an unknown order", extra={"event_id": event.id})
-            return None
-        moved = order.advance(target)
-        if moved is order:
-            return order
-        order = await repository.update_status(conn, moved)
-        if order.status is OrderStatus.PAID:
-            await outbox.add(conn, events.order_event(events.ORDER_PAID, order)[1])
+    order = await repository.lock_order(conn, str(event.data["order_id"]))
+    if order is None:
+        log.warning("payment event for an unknown order", extra={"event_id": event.id})
+        return None
+    moved = order.advance(target)
+    if moved is order:
+        return order
+    order = await repository.update_status(conn, moved)
+    if order.status is OrderStatus.PAID:
+        await outbox.add(conn, events.order_event(events.ORDER_PAID, order)[1])
     return order
 
 

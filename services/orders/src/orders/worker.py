@@ -4,7 +4,9 @@ Run: `taskiq worker orders.worker:broker --workers 1 --no-configure-logging`.
 """
 
 from kit.worker import create_worker
-from orders import tasks
+from orders import service
 from orders.settings import Settings
 
-broker = create_worker("orders", Settings(), on_event=tasks.handle_event)
+broker = create_worker(
+    "orders", Settings(), on_event=service.apply_payment_event, event_types=service.EVENTS_IN
+)

@@ -3,6 +3,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from kit.consumer import consume_event
 from kit.db import Database
 from kit.events import Envelope
 from kit.idempotency import IdempotencyKeyReused
@@ -88,16 +89,18 @@ async def test_payment_events_move_the_order_forward_once_and_never_back(db: Dat
         payment_event("payment.created", order.id),
         payment_event("payment.success", order.id),
     )
-    attempted = await service.apply_payment_event(db, "m1", created)
+    attempted = await consume_event(db, "m1", created, service.apply_payment_event)
     assert attempted is not None
     assert attempted.status is OrderStatus.ATTEMPTED
-    paid = await service.apply_payment_event(db, "m2", success)
+    paid = await consume_event(db, "m2", success, service.apply_payment_event)
     assert paid is not None
     assert paid.status is OrderStatus.PAID
     assert (
-        await service.apply_payment_event(db, "m2", success) is None
+        await consume_event(db, "m2", success, service.apply_payment_event) is None
     )  # redelivery: inbox says seen
-    late = await service.apply_payment_event(db, "m3", payment_event("payment.created", order.id))
+    late = await consume_event(
+        db, "m3", payment_event("payment.created", order.id), service.apply_payment_event
+    )
     assert late is not None
     assert late.status is OrderStatus.PAID  # an out-of-order event does not move it back
     async with db.transaction() as conn:
@@ -112,10 +115,14 @@ async def test_payment_events_move_the_order_forward_once_and_never_back(db: Dat
 
 async def test_unrelated_events_and_unknown_orders_are_ignored(db: Database) -> None:
     assert (
-        await service.apply_payment_event(db, "m4", payment_event("payment.failed", "order_x"))
+        await consume_event(
+            db, "m4", payment_event("payment.failed", "order_x"), service.apply_payment_event
+        )
         is None
     )
     assert (
-        await service.apply_payment_event(db, "m5", payment_event("payment.created", "order_x"))
+        await consume_event(
+            db, "m5", payment_event("payment.created", "order_x"), service.apply_payment_event
+        )
         is None
     )

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from asyncpg import Connection
 
-from kit import idempotency, inbox, outbox
+from kit import idempotency, outbox
 from kit.db import Database
 from kit.events import Envelope
 from kit.idempotency import StoredResponse
@@ -147,37 +147,27 @@ async def _find_order(conn: Connection, orders: Orders, order_id: str) -> OrderR
     return order
 
 
-async def apply_event(db: Database, message_id: str, event: Envelope) -> None:
-    """Events payments follows: `order.created` (order references), `refund.processed`."""
-    if event.type == "order.created":
-        await record_order(db, event)
-    elif event.type == "refund.processed":
-        await record_refund(db, message_id, event)
+EVENTS_IN = frozenset({"order.created", "refund.processed"})
 
 
-async def record_refund(db: Database, message_id: str, event: Envelope) -> Payment | None:
-    """`refund.processed`: add the refund to the payment's `amount_refunded`, once."""
-    async with db.transaction() as conn:
-        if not await inbox.first_delivery(conn, message_id):
-            return None
-        payment = await repository.lock_payment(conn, str(event.data["payment_id"]))
-        if payment is None:
-            log.warning("refund of an unknown payment", extra={"event_id": event.id})
-            return None
-        refunded = replace(
-            payment, amount_refunded=payment.amount_refunded + int(event.data["amount"])
-        )
-        return await repository.update_payment(conn, refunded)
-
-
-async def record_order(db: Database, event: Envelope) -> None:
-    """`order.created`: keep what payments needs of the order (idempotent)."""
-    if event.type != "order.created":
-        return
+async def apply_event(conn: Connection, event: Envelope) -> Payment | None:
+    """Events payments follows (kit.consumer runs each once, in the transaction that records
+    it): `order.created` keeps the order's reference, `refund.processed` adds to the payment's
+    `amount_refunded`."""
     data = event.data
-    order = OrderRef(str(data["id"]), event.merchant_id, int(data["amount"]), str(data["currency"]))
-    async with db.transaction() as conn:
+    if event.type == "order.created":
+        order = OrderRef(str(data["id"]), event.merchant_id, int(data["amount"]),
+                         str(data["currency"]))  # fmt: skip
         await repository.save_order_ref(conn, order)
+        return None
+    if event.type != "refund.processed":
+        return None
+    payment = await repository.lock_payment(conn, str(data["payment_id"]))
+    if payment is None:
+        log.warning("refund of an unknown payment", extra={"event_id": event.id})
+        return None
+    refunded = replace(payment, amount_refunded=payment.amount_refunded + int(data["amount"]))
+    return await repository.update_payment(conn, refunded)
 
 
 async def process_payment(

@@ -5,7 +5,6 @@ from typing import Any
 
 from taskiq import TaskiqState
 
-from kit.events import Envelope
 from payments import service
 from payments.domain import ProcessingRules
 from payments.settings import Settings
@@ -23,12 +22,6 @@ def rules_from(settings: Settings) -> ProcessingRules:
         delay_min_ms=settings.processing_delay_min,
         delay_max_ms=settings.processing_delay_max,
     )
-
-
-async def handle_event(state: TaskiqState, message_id: str, payload: dict[str, Any]) -> None:
-    """`payments.handle_event`: `order.created` keeps the order's amount, currency and merchant;
-    `refund.processed` adds to the payment's `amount_refunded`."""
-    await service.apply_event(state.db, message_id, Envelope.model_validate(payload))
 
 
 async def process_payment(state: TaskiqState, message_id: str, payload: dict[str, Any]) -> None:

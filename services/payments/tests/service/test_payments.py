@@ -9,6 +9,7 @@ from uuid import UUID
 
 import pytest
 
+from kit.consumer import consume_event
 from kit.db import Database
 from kit.idempotency import IdempotencyKeyReused
 from payments import service
@@ -328,8 +329,18 @@ class TestOrderReferences:
             "currency": "INR",
             "status": "created",
         }
-        await service.record_order(db, Envelope.new("order.created", TEST_MERCHANT, order))
-        await service.record_order(db, Envelope.new("order.created", TEST_MERCHANT, order))  # again
+        await consume_event(
+            db,
+            "order-ref-1",
+            Envelope.new("order.created", TEST_MERCHANT, order),
+            service.apply_event,
+        )
+        await consume_event(
+            db,
+            "order-ref-2",
+            Envelope.new("order.created", TEST_MERCHANT, order),
+            service.apply_event,
+        )  # again
         async with httpx.AsyncClient(base_url="http://127.0.0.1:1") as unreachable:
             created = await create(db, OrdersClient(unreachable), order["id"])
         assert (created["status"], (await service.get_payment(db, created["id"])).amount) == (
@@ -360,6 +371,6 @@ class TestRefundsProcessed:
         for n, amount in enumerate((1000, 2500)):
             data = {"id": f"rfnd_{n:016d}", "payment_id": created["id"], "amount": amount}
             event = Envelope.new("refund.processed", TEST_MERCHANT, data)
-            await service.apply_event(db, event.id, event)
-            await service.apply_event(db, event.id, event)  # redelivered
+            await consume_event(db, event.id, event, service.apply_event)
+            await consume_event(db, event.id, event, service.apply_event)  # redelivered
         assert (await service.get_payment(db, created["id"])).amount_refunded == 3500

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from asyncpg import Connection
 
-from kit import idempotency, inbox, outbox
+from kit import idempotency, outbox
 from kit.db import Database
 from kit.events import Envelope
 from kit.idempotency import StoredResponse
@@ -135,17 +135,19 @@ async def requeue_stuck_refunds(db: Database, deadline_seconds: float) -> int:
     return len(stuck)
 
 
-async def record_payment(db: Database, message_id: str, event: Envelope) -> None:
-    """`payment.success`: the payment becomes refundable (its balance starts at zero refunded)."""
+EVENTS_IN = frozenset({"payment.success"})
+
+
+async def record_payment(conn: Connection, event: Envelope) -> None:
+    """`payment.success`: the payment becomes refundable (its balance starts at zero refunded);
+    kit.consumer runs it once per message, in the transaction that records it."""
     if event.type != "payment.success":
         return
     data = event.data
     payment = PaymentRef(
         str(data["id"]), event.merchant_id, int(data["amount"]), str(data["currency"]), "success"
     )
-    async with db.transaction() as conn:
-        if await inbox.first_delivery(conn, message_id):
-            await repository.save_balance(conn, payment)
+    await repository.save_balance(conn, payment)
 
 
 async def get_refund(db: Database, merchant_id: UUID, refund_id: str) -> Refund:

@@ -5,7 +5,6 @@ from typing import Any
 
 from taskiq import TaskiqState
 
-from kit.events import Envelope
 from refunds import service
 from refunds.domain import RefundTiming
 from refunds.settings import Settings
@@ -25,11 +24,6 @@ def timing_from(settings: Settings) -> RefundTiming:
 async def process_refund(state: TaskiqState, message_id: str, payload: dict[str, Any]) -> None:
     """`refunds.process_refund`: wait, then mark the refund processed."""
     await service.process_refund(state.db, payload["refund_id"], timing_from(state.settings), _rng)
-
-
-async def handle_event(state: TaskiqState, message_id: str, payload: dict[str, Any]) -> None:
-    """`refunds.handle_event`: a successful payment becomes refundable."""
-    await service.record_payment(state.db, message_id, Envelope.model_validate(payload))
 
 
 async def requeue_stuck_refunds(state: TaskiqState) -> int:

@@ -6,6 +6,7 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
+from kit.consumer import consume_event
 from kit.db import Database
 from kit.events import Envelope
 from kit.idempotency import IdempotencyKeyReused
@@ -34,8 +35,8 @@ async def seed(db: Database, amount: int = 50000, merchant: UUID = TEST_MERCHANT
     event = Envelope.new(
         "payment.success", merchant, {"id": payment_id, "amount": amount, "currency": "INR"}
     )
-    await service.record_payment(db, event.id, event)
-    await service.record_payment(db, event.id, event)  # redelivered: changes nothing
+    await consume_event(db, event.id, event, service.record_payment)
+    await consume_event(db, event.id, event, service.record_payment)  # redelivered: changes nothing
     return payment_id
 
 

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from kit import inbox
+from asyncpg import Connection
+
 from kit.db import Database
 from kit.events import Envelope
 from webhooks import repository
@@ -85,23 +86,24 @@ async def regenerate_secret(db: Database, merchants: Merchants, merchant_id: UUI
 # ---- events in ----------------------------------------------------------------------------
 
 
-async def receive_event(db: Database, message_id: str, event: Envelope) -> Delivery | None:
-    """Keep a merchant-facing event once; queue a delivery if the merchant has a URL."""
+EVENTS_IN = MERCHANT_EVENTS
+
+
+async def receive_event(conn: Connection, event: Envelope) -> Delivery | None:
+    """Keep a merchant-facing event once; queue a delivery if the merchant has a URL (kit.consumer
+    runs it once per message, in the transaction that records it)."""
     if event.type not in MERCHANT_EVENTS:
         return None
     body = webhook_body(event.type, event.occurred_at, event.data)
-    async with db.transaction() as conn:
-        if not await inbox.first_delivery(conn, message_id):
-            return None
-        if not await repository.insert_event(conn, event.id, event.merchant_id, event.type, body):
-            return None
-        endpoint = await repository.get_endpoint(conn, event.merchant_id)
-        if endpoint is None or endpoint.url is None:
-            return None  # the contract's FAQ: no URL, no log, no attempt
-        payment_id, refund_id = _links(event.type, event.data)
-        return await repository.insert_delivery(
-            conn, event.merchant_id, event.id, event.type, payment_id, refund_id
-        )
+    if not await repository.insert_event(conn, event.id, event.merchant_id, event.type, body):
+        return None
+    endpoint = await repository.get_endpoint(conn, event.merchant_id)
+    if endpoint is None or endpoint.url is None:
+        return None  # the contract's FAQ: no URL, no log, no attempt
+    payment_id, refund_id = _links(event.type, event.data)
+    return await repository.insert_delivery(
+        conn, event.merchant_id, event.id, event.type, payment_id, refund_id
+    )
 
 
 def _links(event_type: str, data: dict[str, Any]) -> tuple[str | None, str | None]:

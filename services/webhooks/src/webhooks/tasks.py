@@ -4,13 +4,11 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from typing import Any
 from uuid import UUID
 
 from taskiq import TaskiqState
 
 from kit.db import Database
-from kit.events import Envelope
 from webhooks import repository, service
 from webhooks.metrics import DUE_BACKLOG
 from webhooks.repository import Claimed
@@ -18,11 +16,6 @@ from webhooks.service import Schedule, Sends
 from webhooks.settings import Settings
 
 log = logging.getLogger("webhooks.tasks")
-
-
-async def handle_event(state: TaskiqState, message_id: str, payload: dict[str, Any]) -> None:
-    """`webhooks.handle_event`: keep a merchant-facing event and queue its delivery."""
-    await service.receive_event(state.db, message_id, Envelope.model_validate(payload))
 
 
 class Dispatcher:

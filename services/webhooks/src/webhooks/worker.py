@@ -8,7 +8,7 @@ import asyncio
 from taskiq import TaskiqState
 
 from kit.worker import create_worker
-from webhooks import tasks
+from webhooks import service, tasks
 from webhooks.domain import parse_networks
 from webhooks.main import outbound_client
 from webhooks.sender import Sender
@@ -39,7 +39,8 @@ async def measure_backlog(state: TaskiqState) -> None:
 broker = create_worker(
     "webhooks",
     settings,
-    on_event=tasks.handle_event,
+    on_event=service.receive_event,
+    event_types=service.EVENTS_IN,
     chores=[(5.0, measure_backlog)],
     on_startup=start_dispatcher,
     on_shutdown=stop_dispatcher,

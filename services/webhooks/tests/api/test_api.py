@@ -7,6 +7,7 @@ from uuid import UUID
 import httpx
 import pytest
 
+from kit.consumer import consume_event
 from kit.db import Database
 from kit.events import Envelope
 from tests.receiver import Receiver
@@ -60,7 +61,7 @@ async def test_logs_detail_and_retry(
 ) -> None:
     await configure(client, receiver.url)
     sent = Envelope.new("payment.success", TEST_MERCHANT, PAYMENT)
-    created = await service.receive_event(pooled_db, f"api-{sent.id}", sent)
+    created = await consume_event(pooled_db, f"api-{sent.id}", sent, service.receive_event)
     assert created is not None
     page = (await client.get("/api/v1/webhooks?limit=5&offset=0", headers=TEST_HEADERS)).json()
     assert set(page) == {"data", "total", "limit", "offset"}
@@ -117,7 +118,7 @@ async def test_another_merchants_log_is_not_found(
 ) -> None:
     await configure(client, receiver.url)
     sent = Envelope.new("payment.created", TEST_MERCHANT, PAYMENT)
-    created = await service.receive_event(pooled_db, f"api-{sent.id}", sent)
+    created = await consume_event(pooled_db, f"api-{sent.id}", sent, service.receive_event)
     assert created is not None
     for method, path in (
         ("GET", f"/api/v1/webhooks/{created.id}"),

@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
+from kit.consumer import consume_event
 from kit.db import Database
 from kit.events import Envelope
 from tests.receiver import Receiver
@@ -121,23 +122,30 @@ class TestIntake:
         self, clean: Database, merchant: UUID, receiver: Receiver
     ) -> None:
         db = clean
-        assert await service.receive_event(db, "m1", event(merchant)) is None  # no endpoint
+        assert (
+            await consume_event(db, "m1", event(merchant), service.receive_event) is None
+        )  # no endpoint
         await endpoint(db, merchant, None)
-        assert await service.receive_event(db, "m1b", event(merchant)) is None  # no URL
+        assert (
+            await consume_event(db, "m1b", event(merchant), service.receive_event) is None
+        )  # no URL
         async with db.transaction() as conn:
             await conn.execute(
                 "UPDATE endpoint SET url = $2 WHERE merchant_id = $1", merchant, receiver.url
             )
-        delivery = await service.receive_event(db, "m2", event(merchant))
+        delivery = await consume_event(db, "m2", event(merchant), service.receive_event)
         assert delivery is not None
         assert (delivery.status, delivery.attempts, delivery.payment_id) == (
             DeliveryStatus.PENDING,
             0,
             PAYMENT["id"],
         )
-        assert await service.receive_event(db, "m2", event(merchant)) is None  # redelivered message
         assert (
-            await service.receive_event(db, "m3", event(merchant, "order.created")) is None
+            await consume_event(db, "m2", event(merchant), service.receive_event) is None
+        )  # redelivered message
+        assert (
+            await consume_event(db, "m3", event(merchant, "order.created"), service.receive_event)
+            is None
         )  # not for merchants
 
 
@@ -148,7 +156,7 @@ class TestDelivery:
         db = clean
         await endpoint(db, merchant, receiver.url)
         sent = event(merchant)
-        await service.receive_event(db, "m10", sent)
+        await consume_event(db, "m10", sent, service.receive_event)
         [done] = await deliver_all(db, sender)
         assert (done.status, done.attempts, done.response_code) == (DeliveryStatus.SUCCESS, 1, 200)
         [received] = receiver.requests
@@ -162,7 +170,7 @@ class TestDelivery:
         db = clean
         await endpoint(db, merchant, receiver.url)
         receiver.fail_next = 1
-        await service.receive_event(db, "m20", event(merchant))
+        await consume_event(db, "m20", event(merchant), service.receive_event)
         [first] = await deliver_all(db, sender)
         assert (first.status, first.attempts, first.response_code, first.response_body) == (
             DeliveryStatus.PENDING,
@@ -188,7 +196,7 @@ class TestDelivery:
         db = clean
         await endpoint(db, merchant, receiver.url)
         receiver.fail_next = 10
-        delivery = await service.receive_event(db, "m30", event(merchant))
+        delivery = await consume_event(db, "m30", event(merchant), service.receive_event)
         assert delivery is not None
         for _ in range(5):
             async with db.transaction() as conn:
@@ -210,7 +218,7 @@ class TestDelivery:
     ) -> None:
         db = clean
         await endpoint(db, merchant, receiver.url)
-        await service.receive_event(db, "m40", event(merchant))
+        await consume_event(db, "m40", event(merchant), service.receive_event)
         async with httpx.AsyncClient() as client:
             strict = Sender(client, [], timeout=5)
             [refused] = await deliver_all(db, strict)
@@ -226,7 +234,7 @@ class TestDelivery:
     ) -> None:
         db = clean
         await endpoint(db, merchant, receiver.url)
-        await service.receive_event(db, "m50", event(merchant))
+        await consume_event(db, "m50", event(merchant), service.receive_event)
         [claimed] = await service.claim_due(db, [], 8, 100, 30)
         assert await service.claim_due(db, [], 8, 100, 30) == []  # leased
         assert await service.attempt_delivery(db, sender, claimed, FAST) is not None
@@ -240,8 +248,8 @@ class TestDelivery:
         await endpoint(db, merchant, receiver.url)
         await endpoint(db, other, receiver.url)
         for n in range(5):
-            await service.receive_event(db, f"mine-{n}", event(merchant))
-            await service.receive_event(db, f"theirs-{n}", event(other))
+            await consume_event(db, f"mine-{n}", event(merchant), service.receive_event)
+            await consume_event(db, f"theirs-{n}", event(other), service.receive_event)
         claimed = await service.claim_due(db, [], 2, 100, 30)
         by_merchant = sorted(str(c.merchant_id) for c in claimed)
         assert by_merchant == sorted([str(merchant)] * 2 + [str(other)] * 2)
@@ -278,8 +286,8 @@ async def test_delivery_outcomes_are_counted(
     delivered, retrying = count("delivered"), count("retrying")
     await endpoint(clean, merchant, receiver.url)
     receiver.fail_next = 1
-    await service.receive_event(clean, "metrics-1", event(merchant))
-    await service.receive_event(clean, "metrics-2", event(merchant))
+    await consume_event(clean, "metrics-1", event(merchant), service.receive_event)
+    await consume_event(clean, "metrics-2", event(merchant), service.receive_event)
     await deliver_all(clean, sender)
     assert (count("delivered") - delivered, count("retrying") - retrying) == (1, 1)
 
@@ -292,7 +300,7 @@ async def test_redirects_are_not_followed(
     with running_receiver() as elsewhere:
         receiver.redirect_to = elsewhere.url
         await endpoint(clean, merchant, receiver.url)
-        await service.receive_event(clean, "redirect-1", event(merchant))
+        await consume_event(clean, "redirect-1", event(merchant), service.receive_event)
         [attempted] = await deliver_all(clean, sender)
         assert (attempted.status, attempted.response_code) == (DeliveryStatus.PENDING, 302)
         assert len(receiver.requests) == 1
@@ -343,7 +351,7 @@ class TestBoundedAttempts:
         body = b"x" * 200
         async with RawReceiver(response_head(len(body)), body, drip_seconds=0.1) as url:
             await endpoint(clean, merchant, url)
-            await service.receive_event(clean, "drip-1", event(merchant))
+            await consume_event(clean, "drip-1", event(merchant), service.receive_event)
             async with httpx.AsyncClient() as client:
                 sender = Sender(client, parse_networks(["127.0.0.0/8"]), timeout=1)
                 [delivery] = await deliver_all(clean, sender)
@@ -360,7 +368,7 @@ class TestBoundedAttempts:
         raw = RawReceiver(head, bomb)
         async with raw as url:
             await endpoint(clean, merchant, url)
-            await service.receive_event(clean, "bomb-1", event(merchant))
+            await consume_event(clean, "bomb-1", event(merchant), service.receive_event)
             [delivery] = await deliver_all(clean, sender)
         [request] = raw.requests
         assert b"accept-encoding: identity" in request.lower()
@@ -374,7 +382,7 @@ class TestBoundedAttempts:
         body = b"ok\x00\xff\xfe done"
         async with RawReceiver(response_head(len(body)), body) as url:
             await endpoint(clean, merchant, url)
-            await service.receive_event(clean, "nul-1", event(merchant))
+            await consume_event(clean, "nul-1", event(merchant), service.receive_event)
             [delivery] = await deliver_all(clean, sender)
         assert delivery.status is DeliveryStatus.SUCCESS
         assert delivery.response_body == "ok\ufffd\ufffd\ufffd done"
@@ -385,7 +393,7 @@ class TestBoundedAttempts:
         """A worker that crashes (or loses its database) after claiming: the lease expires and
         the delivery is claimed again, but only MAX_ATTEMPTS times in all; then it fails."""
         await endpoint(clean, merchant, receiver.url)
-        await service.receive_event(clean, "crash-1", event(merchant))
+        await consume_event(clean, "crash-1", event(merchant), service.receive_event)
         claims = []
         for _ in range(MAX_ATTEMPTS + 2):
             claims += await service.claim_due(clean, [], 8, 100, lease_seconds=0)

@@ -315,9 +315,13 @@ class Stack:
                 raise RuntimeError(f"{name} not ready after {timeout}s; logs in {self.state_dir}")
             time.sleep(0.1)
 
-    def restart_redis(self, down_for: float = 0.0) -> None:
-        """Stop the stack's own Redis and start it again on the same port and data."""
+    def restart_redis(self, down_for: float = 0.0, *, kill: bool = False) -> None:
+        """Stop the stack's own Redis (SIGKILL with `kill`: what its append-only file had not
+        yet synced is lost) and start it again on the same port and data."""
         [redis] = [s for s in self.servers if s.url == self.redis_url]
+        if kill and redis.process is not None:
+            redis.process.kill()
+            redis.process.wait()
         redis.stop()
         time.sleep(down_for)
         self.servers.remove(redis)
