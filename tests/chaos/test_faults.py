@@ -488,3 +488,36 @@ def test_a_slow_merchant_endpoint_does_not_hold_up_another_merchant(
             slow.wait_for(30)
         finally:
             api.put("/api/v1/webhooks/config", json={"webhook_url": None}, headers=TEST_HEADERS)
+
+
+def test_a_receiver_down_and_back_gets_every_webhook_on_the_retry_schedule(
+    chaos_stack: Stack, api: httpx.Client, receiver: Receiver
+) -> None:
+    receiver.fail_next = 10**6  # the merchant's endpoint answers 500 to everything
+    payment_ids = []
+    for _ in range(5):
+        body = {"order_id": new_order(api), "method": "upi", "vpa": "buyer@okbank"}
+        payment_ids.append(
+            api.post("/api/v1/payments", json=body, headers=TEST_HEADERS).json()["id"]
+        )
+    eventually(lambda: len(receiver.requests) >= 15, "the first (failing) attempts")
+    with receiver.lock:
+        receiver.fail_next = 0  # back up
+        failed_attempts = len(receiver.requests)
+    wanted = {(p, e) for p in payment_ids for e in ("payment.created", "payment.pending",
+                                                     "payment.success")}  # fmt: skip
+
+    def delivered() -> set[tuple[str, str]]:
+        with receiver.lock:
+            return {(r.json["data"]["payment"]["id"], r.json["event"])
+                    for r in receiver.requests[failed_attempts:]}  # fmt: skip
+
+    eventually(lambda: wanted <= delivered(), "every webhook once the receiver is back")
+    settled(chaos_stack, api, payment_ids)
+
+    def newest_settled() -> list[dict[str, Any]] | None:  # this test's 15 are the newest logs
+        logs = api.get("/api/v1/webhooks?limit=15", headers=TEST_HEADERS).json()["data"]
+        return logs if all(x["status"] == "success" for x in logs) else None
+
+    mine = eventually(newest_settled, "the 15 deliveries recorded as successful")
+    assert all(2 <= x["attempts"] <= 5 for x in mine)  # failed at least once, then delivered
