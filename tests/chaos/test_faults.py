@@ -78,6 +78,8 @@ def unacknowledged(stack: Stack, database_url: str) -> str | None:
     row = asyncio.run(_oldest_unconfirmed(database_url))
     if row is None:
         return None
+    if row["stream_id"] is None:
+        return f"{row}: not published (again) yet"
     client = redis.Redis.from_url(stack.redis_url)
     try:
         groups = client.xinfo_groups(row["queue"])
