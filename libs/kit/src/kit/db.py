@@ -31,6 +31,9 @@ async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> asyncp
     return pool
 
 
+ACQUIRE_TIMEOUT = 10.0
+
+
 def _connection_lost(error: Exception) -> bool:
     """asyncpg's words for a connection that died under an operation."""
     if isinstance(error, asyncpg.InternalClientError):
@@ -63,7 +66,8 @@ class Database:
             return
         if self._pool is None:
             raise RuntimeError("Database has neither a pool nor a connection")
-        async with self._pool.acquire() as conn:
+        # Waiting longer than this for a connection is an outage (503), not a hang.
+        async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
             try:
                 async with conn.transaction():
                     yield cast(asyncpg.Connection, conn)  # a pool proxy behaves as a connection

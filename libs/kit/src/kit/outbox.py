@@ -144,9 +144,11 @@ class Relay:
         *,
         batch_size: int = 100,
         poll_interval: float = 1.0,
+        round_timeout: float = 30.0,
     ) -> None:
         self.db = db
         self.publisher = publisher
+        self.round_timeout = round_timeout
         self.channel = f"outbox_{schema}"
         self.batch_size = batch_size
         self.poll_interval = poll_interval
@@ -202,12 +204,14 @@ class Relay:
         listener: asyncpg.Connection | None = None
         try:
             while True:
-                if listener is None or listener.is_closed():
-                    listener = await self._listen(connect)
                 self._wake.clear()
                 try:
-                    if await self.publish_pending() == self.batch_size:
-                        continue
+                    # A round never waits forever on a connection that died half-way.
+                    async with asyncio.timeout(self.round_timeout):
+                        if listener is None or listener.is_closed():
+                            listener = await self._listen(connect)
+                        if await self.publish_pending() == self.batch_size:
+                            continue
                 except Exception:
                     log.exception("outbox relay failed; retrying")
                     await asyncio.sleep(self.poll_interval)

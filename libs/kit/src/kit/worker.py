@@ -30,6 +30,7 @@ from kit.settings import ServiceSettings
 from kit.telemetry import setup_tracing
 
 log = logging.getLogger("kit.worker")
+CHORE_TIMEOUT = 60.0
 
 Chore = Callable[[TaskiqState], Awaitable[object]]
 
@@ -41,7 +42,8 @@ QUEUE_LAG = Gauge("taskiq_queue_lag_messages", "Waiting in the stream for this g
 async def _every(seconds: float, chore: Chore, state: TaskiqState) -> None:
     while True:
         try:
-            await chore(state)
+            async with asyncio.timeout(CHORE_TIMEOUT):  # never stuck on a half-dead connection
+                await chore(state)
         except Exception:
             log.exception("periodic chore failed", extra={"chore": chore.__name__})
         await asyncio.sleep(seconds)
