@@ -1,6 +1,6 @@
 # Every target is one line; scripts/uv installs the pinned uv into .tools/ on first use.
 UV := ./scripts/uv
-.PHONY: up down test check fmt bench bench-webhooks
+.PHONY: up down test check fmt bench bench-webhooks bench-compare
 
 up:    ; @$(UV) run --locked python -m devstack up
 down:  ; @$(UV) run --locked python -m devstack down
@@ -9,3 +9,4 @@ check: ; @$(UV) run --locked ruff format --check . && $(UV) run --locked ruff ch
 fmt:   ; @$(UV) run --locked ruff format . && $(UV) run --locked ruff check --fix .
 bench: ; @$(UV) run --locked --group bench python bench/load.py
 bench-webhooks: ; @$(UV) run --locked --group bench python bench/webhooks.py
+bench-compare: ; @$(UV) run --locked --group bench python bench/compare.py $(ARGS)

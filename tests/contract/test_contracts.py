@@ -125,14 +125,30 @@ def test_payment_events_match_their_schemas(kind: str, method: str) -> None:
         jsonschema.validate(message.payload, schema(f"payments.{kind}.v1.json"))
 
 
-def test_orders_handles_every_payment_event_routed_to_it() -> None:
+def test_each_stream_receives_exactly_the_event_types_its_consumer_subscribes_to() -> None:
+    import orders.service
     import payments.events
+    import payments.service
+    import refunds.events
+    import refunds.service
+    import webhooks.service
 
     routed = {
-        kind for kind, consumers in payments.events.CONSUMERS.items() if "orders" in consumers
+        (kind, consumer)
+        for producer in (orders.events, payments.events, refunds.events)
+        for kind, consumers in producer.CONSUMERS.items()
+        for consumer in consumers
     }
-    assert routed == set(orders.events.ORDER_STATUS_AFTER)
-    for kind in routed:  # what orders reads from the event is promised by the schema
+    subscribed = {
+        (kind, consumer.__name__.removesuffix(".service"))
+        for consumer in (orders.service, payments.service, refunds.service, webhooks.service)
+        for kind in consumer.EVENTS_IN
+    }
+    assert routed == subscribed
+
+
+def test_orders_reads_the_order_id_every_payment_event_it_consumes_promises() -> None:
+    for kind in orders.events.ORDER_STATUS_AFTER:
         assert "order_id" in schema(f"payments.{kind}.v1.json")["properties"]["data"]["required"]
 
 

@@ -67,20 +67,20 @@ def test_order_created_event_leaves_through_the_outbox_relay(
     client = redis.Redis.from_url(stack.redis_url)
 
     def relayed() -> list[dict[str, Any]]:
-        entries: Any = client.xrange("webhooks")
+        entries: Any = client.xrange("payments")
         tasks = [json.loads(fields[b"data"]) for _, fields in entries]
-        return [t for t in tasks if t["args"][0]["data"]["id"] == order["id"]]
+        events = [t for t in tasks if t["task_name"] == "payments.handle_event"]
+        return [t for t in events if t["args"][0]["data"]["id"] == order["id"]]
 
     try:
-        found = eventually(relayed, "order.created in the webhooks stream")
+        found = eventually(relayed, "order.created in the payments stream")
     finally:
         client.close()
     [task] = found
-    assert task["task_name"] == "webhooks.handle_event"
     assert task["args"][0]["type"] == "order.created"
     assert task["labels"]["message_id"] == task["args"][0]["id"]
     metrics = httpx.get(f"http://127.0.0.1:{stack.ports.worker_metrics['orders']}/metrics").text
-    assert 'outbox_published_total{task_name="webhooks.handle_event"}' in metrics
+    assert 'outbox_published_total{task_name="payments.handle_event"}' in metrics
 
 
 def test_validation_errors_are_400(api: httpx.Client) -> None:

@@ -198,12 +198,14 @@ class Relay:
             return None
         return conn
 
-    async def run(self, connect: Connect) -> None:
+    async def run(self, connect: Connect, progress: Callable[[], None] = lambda: None) -> None:
         """Publish forever. `connect` opens the dedicated LISTEN connection, again whenever it
-        is lost (a database restart or failover); the poll covers the gap."""
+        is lost (a database restart or failover); the poll covers the gap. `progress` is called
+        once per round (the worker's supervisor restarts a relay that stops calling it)."""
         listener: asyncpg.Connection | None = None
         try:
             while True:
+                progress()
                 self._wake.clear()
                 try:
                     # A round never waits forever on a connection that died half-way.

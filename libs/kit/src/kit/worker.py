@@ -9,8 +9,13 @@ database through `state.db`.
 
 import asyncio
 import contextlib
+import io
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import asyncpg
 from prometheus_client import Counter, Gauge, start_http_server
@@ -34,19 +39,92 @@ CHORE_TIMEOUT = 60.0
 
 Chore = Callable[[TaskiqState], Awaitable[object]]
 
+LOOP_RESTARTS = Counter(
+    "worker_loop_restarts_total", "Background loops that ended or stalled, restarted", ["loop"]
+)
 REPAIRED = Counter("reconciler_repaired_total", "What reconcilers found and repaired", ["name"])
 QUEUE_PENDING = Gauge("taskiq_queue_pending_messages", "Delivered, not yet acknowledged", ["queue"])
 QUEUE_LAG = Gauge("taskiq_queue_lag_messages", "Waiting in the stream for this group", ["queue"])
 
 
-async def _every(seconds: float, chore: Chore, state: TaskiqState) -> None:
-    while True:
-        try:
-            async with asyncio.timeout(CHORE_TIMEOUT):  # never stuck on a half-dead connection
-                await chore(state)
-        except Exception:
-            log.exception("periodic chore failed", extra={"chore": chore.__name__})
-        await asyncio.sleep(seconds)
+Progress = Callable[[], None]
+
+
+@dataclass
+class Loop:
+    """A background loop: `run(progress)` calls `progress()` at least every `allowance` s."""
+
+    name: str
+    run: Callable[[Progress], Coroutine[Any, Any, None]]
+    allowance: float
+    task: "asyncio.Task[None] | None" = None
+    last: float = 0.0
+
+    def start(self) -> None:
+        self.last = time.monotonic()
+        self.task = asyncio.create_task(self.run(self._progress), name=self.name)
+
+    def _progress(self) -> None:
+        self.last = time.monotonic()
+
+
+class Supervisor:
+    """Keeps the worker's background loops (relay, chores) running: a loop that ended, or made
+    no progress within its allowance, is logged with where it was stuck and started again, so
+    a hang the timeouts inside it missed costs a restart, never a silently stopped pipeline.
+    It beats the worker's heartbeat (what `/health` and the liveness probe read) as it goes."""
+
+    def __init__(self, loops: list[Loop]) -> None:
+        self.loops = loops
+
+    def check(self) -> None:
+        now = time.monotonic()
+        for loop in self.loops:
+            task = loop.task
+            if task is None:
+                loop.start()
+                continue
+            if task.done():
+                error = None if task.cancelled() else task.exception()
+                log.error("background loop ended; restarting it",
+                          extra={"loop": loop.name, "error": repr(error)})  # fmt: skip
+            elif now - loop.last > loop.allowance:
+                where = io.StringIO()
+                task.print_stack(file=where)
+                log.error("background loop stalled; restarting it", extra={
+                    "loop": loop.name, "stalled_seconds": round(now - loop.last),
+                    "stack": where.getvalue()})  # fmt: skip
+                task.cancel()
+            else:
+                continue
+            LOOP_RESTARTS.labels(loop.name).inc()
+            loop.start()
+
+    async def run(self, redis: Redis, worker: str, ttl: int) -> None:
+        while True:
+            self.check()
+            await health.beat(redis, worker, ttl)
+            await asyncio.sleep(ttl / 3)
+
+    async def stop(self) -> None:
+        tasks = [loop.task for loop in self.loops if loop.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _every(seconds: float, chore: Chore, state: TaskiqState) -> Loop:
+    async def run(progress: Progress) -> None:
+        while True:
+            progress()
+            try:
+                async with asyncio.timeout(CHORE_TIMEOUT):  # never stuck on a dead connection
+                    await chore(state)
+            except Exception:
+                log.exception("periodic chore failed", extra={"chore": chore.__name__})
+            await asyncio.sleep(seconds)
+
+    return Loop(chore.__name__, run, seconds + 2 * CHORE_TIMEOUT)
 
 
 def reconciler(name: str, repair: Callable[[TaskiqState], Awaitable[int]]) -> Chore:
@@ -130,6 +208,7 @@ def create_worker(
     ]
     stack = contextlib.AsyncExitStack()
     background: list[asyncio.Task[None]] = []
+    supervisor = Supervisor([])
 
     @broker.on_event(TaskiqEvents.WORKER_STARTUP)
     async def startup(state: TaskiqState) -> None:
@@ -142,13 +221,15 @@ def create_worker(
         async def listen() -> asyncpg.Connection:
             return await asyncpg.connect(settings.database_url.get_secret_value(), timeout=10)
 
-        background.append(asyncio.create_task(relay.run(listen)))
+        supervisor.loops = [
+            Loop("outbox_relay", partial(relay.run, listen), 2 * relay.round_timeout),
+            *(_every(s, c, state) for s, c in chores),
+        ]
         background.append(
             asyncio.create_task(
-                health.beat_forever(resources.redis, service, settings.worker_heartbeat_seconds)
+                supervisor.run(resources.redis, service, settings.worker_heartbeat_seconds)
             )
         )
-        background.extend(asyncio.create_task(_every(s, c, state)) for s, c in chores)
         if settings.worker_metrics_port:
             start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_addr)
         log.info("worker started", extra={"tasks": sorted(handlers)})
@@ -158,6 +239,7 @@ def create_worker(
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
+        await supervisor.stop()
         if on_shutdown:
             await on_shutdown(state)
         await stack.aclose()

@@ -8,10 +8,11 @@ from orders.schemas import OrderPublic
 ORDER_CREATED = "order.created"
 ORDER_PAID = "order.paid"
 
-# Subscribers by event type (DESIGN §2): every merchant-facing event goes to webhooks.
+# Subscribers by event type: exactly the services that declare them in `EVENTS_IN` (checked by
+# the contract tests), so no worker spends a message on an event it ignores.
 CONSUMERS: dict[str, tuple[str, ...]] = {
-    ORDER_CREATED: ("webhooks", "payments"),  # payments keeps amount, currency and merchant
-    ORDER_PAID: ("webhooks",),
+    ORDER_CREATED: ("payments",),  # payments keeps amount, currency and merchant
+    ORDER_PAID: (),  # recorded in the outbox of no one yet; merchants are not sent order events
 }
 
 # What a payment event means for its order (events this service consumes).
