@@ -2,11 +2,14 @@
 
 import asyncio
 import secrets
+from typing import Any
 
+import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from taskiq import AckableMessage
 
-from kit.broker import ReclaimingStreamBroker
+from kit.broker import Acks, ReclaimingStreamBroker
 
 
 async def test_message_of_a_dead_consumer_is_reclaimed_while_the_stream_is_idle(
@@ -42,3 +45,23 @@ async def test_message_of_a_dead_consumer_is_reclaimed_while_the_stream_is_idle(
     await stream.aclose()
     await survivor.shutdown()
     await dead.shutdown()
+
+
+async def test_acknowledgements_made_together_reach_redis_together_and_failures_surface(
+    redis_url: str,
+) -> None:
+    queue = f"acks-{secrets.token_hex(4)}"
+    async with Redis.from_url(redis_url) as redis:
+        await redis.xgroup_create(queue, "taskiq", id="0", mkstream=True)
+        for n in range(5):
+            await redis.xadd(queue, {b"data": str(n).encode()})
+        read: Any = await redis.xreadgroup("taskiq", "c", {queue: ">"})
+        [(_, entries)] = read
+        acks = Acks(redis, "taskiq")
+        await asyncio.gather(*(acks.ack(queue, entry_id) for entry_id, _ in entries))
+        assert (await redis.xpending(queue, "taskiq"))["pending"] == 0
+
+    unreachable = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    with pytest.raises(RedisConnectionError):  # not acknowledged: the task must know
+        await Acks(unreachable, "taskiq").ack(queue, "1-0")
+    await unreachable.aclose()

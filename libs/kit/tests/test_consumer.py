@@ -209,3 +209,38 @@ async def test_events_are_applied_once_in_the_inbox_transaction_and_filtered_by_
     assert seen == ["m1"]
     with pytest.raises(ValidationError):  # not an event at all: the consumer dead-letters it
         await handle(state, "m3", {"not": "an event"})
+
+
+async def test_events_arriving_together_commit_in_one_transaction_and_a_bad_one_fails_alone(
+    scratch_db: Database,
+) -> None:
+    transactions: dict[str, int] = {}
+
+    async def on_event(conn: asyncpg.Connection, event: Envelope) -> None:
+        if event.data["id"] == "bad":
+            raise RuntimeError("cannot apply this one")
+        transactions[event.data["id"]] = await conn.fetchval("SELECT txid_current()")
+
+    handle = event_consumer(on_event, frozenset({"thing.done"}))
+    state = TaskiqState()
+    state.db = scratch_db
+
+    def deliver(msg_id: str, thing: str) -> Any:
+        event = Envelope.new("thing.done", uuid4(), {"id": thing})
+        return handle(state, msg_id, event.model_dump(mode="json"))
+
+    await asyncio.gather(*(deliver(f"m{n}", f"t{n}") for n in range(5)), deliver("m1", "t1"))
+    assert set(transactions) == {f"t{n}" for n in range(5)}
+    assert len(set(transactions.values())) == 1  # one transaction for the five
+
+    transactions.clear()
+    outcomes = await asyncio.gather(
+        deliver("m10", "t10"), deliver("m11", "bad"), deliver("m12", "t12"), return_exceptions=True
+    )
+    assert outcomes[0] is None
+    assert outcomes[2] is None
+    assert isinstance(outcomes[1], RuntimeError)  # its consumer records it for retry
+    assert set(transactions) == {"t10", "t12"}
+    async with scratch_db.transaction() as conn:
+        seen = {r["message_id"] for r in await conn.fetch("SELECT message_id FROM inbox")}
+    assert seen == {"m0", "m1", "m2", "m3", "m4", "m10", "m12"}  # m11 not marked as handled

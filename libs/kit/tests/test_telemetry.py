@@ -77,3 +77,35 @@ async def test_metrics_are_labelled_by_route_template(client: httpx.AsyncClient)
     assert 'http_requests_total{method="POST",route="/things/{thing_id}",status="200"}' in text
     assert 'route="<unmatched>",status="404"' in text
     assert "/things/abc" not in text
+
+
+async def test_without_an_exporter_the_trace_id_still_reaches_the_outbox(
+    scratch_db: Database, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(telemetry, "_exporting", False)
+    app = FastAPI()
+
+    @app.post("/quiet/{thing_id}")
+    async def create(thing_id: str) -> dict[str, str]:
+        async with scratch_db.transaction() as conn:
+            await outbox.add(conn, [outbox.job_message("quiet-q", "quiet.do", {"id": thing_id})])
+        return {"id": thing_id}
+
+    instrument_app(app, setup_tracing("kit-test"))  # no server spans: nothing exports
+    app.add_middleware(RequestContextMiddleware)
+    caller = "0af7651916cd43dd8448eb211c80319c"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        sent = {"traceparent": f"00-{caller}-b7ad6b7169203331-01"}
+        assert (await c.post("/quiet/continued", headers=sent)).status_code == 200
+        assert (await c.post("/quiet/fresh")).status_code == 200
+    async with Redis.from_url(redis_url) as redis:
+        await outbox.Relay(
+            scratch_db, outbox.StreamPublisher(redis), "kit_scratch"
+        ).publish_pending()
+        entries: Any = await redis.xrange("quiet-q")
+    trace_ids = {}
+    for _, fields in entries:
+        task = json.loads(fields[b"data"])
+        trace_ids[task["args"][0]["id"]] = task["labels"]["traceparent"].split("-")[1]
+    assert trace_ids["continued"] == caller
+    assert trace_ids["fresh"] not in (caller, "0" * 32)

@@ -18,20 +18,58 @@ from taskiq import AckableMessage, AsyncBroker
 from taskiq.middlewares.opentelemetry_middleware import OpenTelemetryMiddleware
 from taskiq_redis import RedisStreamBroker
 
+from kit.telemetry import recording
+
 log = logging.getLogger("kit.broker")
 
 
+class Acks:
+    """The acknowledgements made in one event-loop tick go to Redis as one XACK per stream;
+    each `ack` returns once Redis has its own."""
+
+    def __init__(self, redis: Redis, group: str) -> None:
+        self.redis = redis
+        self.group = group
+        self.waiting: dict[str, list[tuple[str, asyncio.Future[None]]]] = {}
+        self.flushing: asyncio.Task[None] | None = None
+
+    async def ack(self, stream: str, entry_id: str) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self.waiting.setdefault(stream, []).append((entry_id, done))
+        if self.flushing is None or self.flushing.done():
+            self.flushing = asyncio.create_task(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        while self.waiting:
+            batch, self.waiting = self.waiting, {}
+            for stream, entries in batch.items():
+                error: Exception | None = None
+                try:
+                    await self.redis.xack(stream, self.group, *(i for i, _ in entries))
+                except Exception as failed:  # each waiting ack raises it: not acknowledged
+                    error = failed
+                for _, done in entries:
+                    if done.done():
+                        continue
+                    if error is None:
+                        done.set_result(None)
+                    else:
+                        done.set_exception(error)
+
+
 class ReclaimingStreamBroker(RedisStreamBroker):
-    """A stream broker that runs XAUTOCLAIM at least every `reclaim_interval` seconds."""
+    """A stream broker that runs XAUTOCLAIM at least every `reclaim_interval` seconds and
+    batches acknowledgements (`Acks`)."""
 
     def __init__(self, *args: Any, reclaim_interval: float = 10.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.reclaim_interval = reclaim_interval
-        self._acks = Redis(connection_pool=self.connection_pool)  # one client for every ack
+        self._acks = Acks(Redis(connection_pool=self.connection_pool), self.consumer_group_name)
 
     def _ack_generator(self, id: str, queue_name: str) -> Callable[[], Awaitable[None]]:
         async def ack() -> None:
-            await self._acks.xack(queue_name, self.consumer_group_name, id)
+            await self._acks.ack(queue_name, id)
 
         return ack
 
@@ -94,7 +132,8 @@ def make_broker(
     idle_timeout_ms: int = 60_000,
     reclaim_interval: float = 10.0,
 ) -> AsyncBroker:
-    """The broker for `queue` (one stream per consuming service), traced with OpenTelemetry.
+    """The broker for `queue` (one stream per consuming service), traced with OpenTelemetry
+    while an exporter is configured.
 
     `idle_timeout_ms` must exceed the longest task, or a live task is reclaimed and runs twice.
     The consumer group starts at the stream's beginning (id 0), so messages published before a
@@ -108,5 +147,6 @@ def make_broker(
         reclaim_interval=reclaim_interval,
         unacknowledged_lock_timeout=30,
     )  # no maxlen: trimming by count can drop pending work; kit.outbox.Confirmer trims
-    broker.add_middlewares(OpenTelemetryMiddleware())
+    if recording():  # a span per task only when spans are exported (else kit.consumer
+        broker.add_middlewares(OpenTelemetryMiddleware())  # continues the trace id cheaply)
     return broker

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
+from opentelemetry import propagate
+from opentelemetry.context import attach, detach
 from prometheus_client import Counter, Gauge
 from taskiq import AsyncBroker, Context, TaskiqDepends, TaskiqState
 
@@ -34,6 +36,7 @@ from kit.errors import Unavailable
 from kit.events import Envelope
 from kit.http import DEPENDENCY_DOWN
 from kit.settings import ServiceSettings
+from kit.telemetry import recording
 
 log = logging.getLogger("kit.consumer")
 
@@ -61,13 +64,75 @@ async def consume_event(
         return await on_event(conn, event)
 
 
+Pending = tuple[str, Envelope, "asyncio.Future[None]"]
+
+
+class EventBatches:
+    """Applies the events that arrive together in one transaction: one BEGIN, one inbox insert
+    and one COMMIT per batch instead of per message. Each delivery still waits until its own
+    effect committed before it is acknowledged. A batch that fails is applied again message by
+    message, so a bad event fails alone and the rest commit."""
+
+    def __init__(self, on_event: EventHandler[object], max_batch: int = 100) -> None:
+        self.on_event = on_event
+        self.max_batch = max_batch
+        self.waiting: list[Pending] = []
+        self.flushing: asyncio.Task[None] | None = None
+
+    async def apply(self, db: Database, msg_id: str, event: Envelope) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self.waiting.append((msg_id, event, done))
+        if self.flushing is None or self.flushing.done():
+            self.flushing = asyncio.create_task(self._flush(db))  # after this tick's arrivals
+        await done
+
+    async def _flush(self, db: Database) -> None:
+        while self.waiting:
+            batch, self.waiting = self.waiting[: self.max_batch], self.waiting[self.max_batch :]
+            try:
+                await self._together(db, batch)
+            except Exception as failed:
+                if len(batch) == 1:
+                    _settle(batch[0][2], failed)
+                    continue
+                for msg_id, event, done in batch:
+                    try:
+                        await consume_event(db, msg_id, event, self.on_event)
+                    except Exception as error:
+                        _settle(done, error)
+                    else:
+                        _settle(done, None)
+            else:
+                for _, _, done in batch:
+                    _settle(done, None)
+
+    async def _together(self, db: Database, batch: list[Pending]) -> None:
+        async with db.transaction() as conn:
+            fresh = await inbox.first_deliveries(conn, [msg_id for msg_id, _, _ in batch])
+            for msg_id, event, _ in batch:
+                if msg_id in fresh:
+                    fresh.discard(msg_id)  # the same message twice in one batch: once
+                    await self.on_event(conn, event)
+
+
+def _settle(done: "asyncio.Future[None]", error: BaseException | None) -> None:
+    if done.done():  # its delivery gave up waiting (a timeout); the redelivery dedupes
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
+
+
 def event_consumer(on_event: EventHandler[object], event_types: frozenset[str]) -> Handler:
-    """The `<service>.handle_event` handler: events of other types are acknowledged unread."""
+    """The `<service>.handle_event` handler: events of other types are acknowledged unread;
+    the others are applied in batches (`EventBatches`)."""
+    batches = EventBatches(on_event)
 
     async def handle_event(state: TaskiqState, msg_id: str, payload: dict[str, Any]) -> None:
         event = Envelope.model_validate(payload)  # not an event at all: a dead letter
         if event.type in event_types:
-            await consume_event(state.db, msg_id, event, on_event)
+            await batches.apply(state.db, msg_id, event)
 
     return handle_event
 
@@ -197,8 +262,16 @@ class Consumer:
 
     def _task(self, name: str, handler: Handler) -> Callable[..., Awaitable[None]]:
         async def run(payload: dict[str, Any], context: Context = TaskiqDepends()) -> None:
-            failure = await self.attempt(context.state, name, handler, message_id(context), payload)
-            await context.ack()
+            # The producer's trace id for this task's logs and messages, when no span is made.
+            traced = None if recording() else attach(propagate.extract(context.message.labels))
+            try:
+                failure = await self.attempt(
+                    context.state, name, handler, message_id(context), payload
+                )
+                await context.ack()
+            finally:
+                if traced is not None:
+                    detach(traced)
             if failure is not None:  # recorded for retry; raised so taskiq counts it as failed
                 raise failure
 

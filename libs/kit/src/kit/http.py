@@ -10,6 +10,7 @@ import redis.exceptions
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from opentelemetry import context as otel_context
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,7 +24,7 @@ from kit.errors import (
     Unavailable,
 )
 from kit.logs import request_id_var
-from kit.telemetry import HTTP_IN_PROGRESS, observe_request
+from kit.telemetry import HTTP_IN_PROGRESS, observe_request, recording, request_context
 
 log = logging.getLogger("kit.http")
 
@@ -143,7 +144,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 class RequestContextMiddleware:
     """Gives each request an id (kept from `X-Request-Id` if sent), echoes it, logs the request
-    and records its RED metrics."""
+    and records its RED metrics; sets its trace context while no server span is recorded."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -167,10 +168,13 @@ class RequestContextMiddleware:
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
+        traced = None if recording() else otel_context.attach(request_context(scope["headers"]))
         HTTP_IN_PROGRESS.labels(scope["method"]).inc()
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            if traced is not None:
+                otel_context.detach(traced)
             HTTP_IN_PROGRESS.labels(scope["method"]).dec()
             route = getattr(scope.get("route"), "path", None)
             elapsed = time.perf_counter() - started

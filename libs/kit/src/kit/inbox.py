@@ -11,6 +11,16 @@ async def first_delivery(conn: asyncpg.Connection, message_id: str) -> bool:
     return row is not None
 
 
+async def first_deliveries(conn: asyncpg.Connection, message_ids: list[str]) -> set[str]:
+    """The ids of `message_ids` seen for the first time, in one statement."""
+    rows = await conn.fetch(
+        "INSERT INTO inbox (message_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING"
+        " RETURNING message_id",
+        message_ids,
+    )
+    return {r["message_id"] for r in rows}
+
+
 async def prune(conn: asyncpg.Connection, keep_days: int = 7) -> int:
     """Forget ids handled more than `keep_days` ago: far beyond any redelivery or retry window."""
     result = await conn.execute(

@@ -1,11 +1,11 @@
 """Structured JSON logs on stdout, carrying the request id and the OpenTelemetry trace id."""
 
-import json
 import logging
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
+import orjson
 from opentelemetry import trace
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -35,7 +35,7 @@ class JsonFormatter(logging.Formatter):
         out.update((k, v) for k, v in record.__dict__.items() if k not in _STANDARD)
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str)
+        return orjson.dumps(out, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:

@@ -7,10 +7,12 @@ instrumentation near zero; `OTEL_TRACES_SAMPLER`, when set, decides instead.
 """
 
 import os
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Response
-from opentelemetry import trace
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
@@ -18,6 +20,7 @@ from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
     ALWAYS_ON,
@@ -25,6 +28,7 @@ from opentelemetry.sdk.trace.sampling import (
     Sampler,
     SamplingResult,
 )
+from opentelemetry.trace import NonRecordingSpan, SpanContext
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 _provider: TracerProvider | None = None
@@ -102,10 +106,36 @@ def setup_tracing(service: str) -> TracerProvider:
     return _provider
 
 
+def recording() -> bool:
+    return _exporting
+
+
+_ids = RandomIdGenerator()
+_TRACE_HEADERS = (b"traceparent", b"tracestate")
+
+
+def request_context(headers: Iterable[tuple[bytes, bytes]]) -> Context:
+    """A request's trace context while no server span is recorded: the caller's (W3C
+    `traceparent`) if it sent one, else fresh ids. Logs and outbox messages carry its trace id
+    at the cost of two random numbers, not a span per request."""
+    carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in headers if k in _TRACE_HEADERS}
+    if carrier:
+        context = propagate.extract(carrier)
+        if trace.get_current_span(context).get_span_context().is_valid:
+            return context
+    fresh = SpanContext(_ids.generate_trace_id(), _ids.generate_span_id(), is_remote=False)
+    return trace.set_span_in_context(NonRecordingSpan(fresh))
+
+
 def instrument_app(app: FastAPI, provider: TracerProvider) -> None:
-    FastAPIInstrumentor.instrument_app(
-        app, tracer_provider=provider, excluded_urls=_UNTRACED, exclude_spans=["receive", "send"]
-    )
+    """Server spans when something exports them (else `kit.http` sets `request_context`)."""
+    if _exporting:
+        FastAPIInstrumentor.instrument_app(
+            app,
+            tracer_provider=provider,
+            excluded_urls=_UNTRACED,
+            exclude_spans=["receive", "send"],
+        )
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
