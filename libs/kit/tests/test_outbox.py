@@ -242,3 +242,27 @@ async def test_relay_listens_again_after_its_connection_is_terminated(
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
     assert second.is_closed()
+
+
+async def test_a_row_and_its_messages_are_written_by_one_statement_or_not_at_all(
+    scratch_db: Database,
+) -> None:
+    insert = "INSERT INTO thing (id, size) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING id"
+
+    def message(n: int) -> outbox.OutboxMessage:
+        return outbox.OutboxMessage(f"msg_{n}", "q", "q.do", {"n": n})
+
+    async with scratch_db.connection() as conn:
+        await conn.execute("CREATE TEMP TABLE thing (id text PRIMARY KEY, size int NOT NULL)")
+        row = await outbox.insert_with(conn, insert, ["a", 1], [message(1), message(2)])
+        assert row is not None
+        assert row["id"] == "a"
+        assert await outbox.insert_with(conn, insert, ["a", 2], [message(3)]) is None  # taken
+        with pytest.raises(asyncpg.NotNullViolationError):
+            await outbox.insert_with(conn, insert, ["b", None], [message(4)])
+        queued = await conn.fetch("SELECT message_id, payload FROM outbox ORDER BY message_id")
+        await conn.execute("DROP TABLE thing")
+    assert [(r["message_id"], r["payload"]) for r in queued] == [
+        ("msg_1", {"n": 1}),
+        ("msg_2", {"n": 2}),
+    ]

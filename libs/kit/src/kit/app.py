@@ -14,7 +14,7 @@ from kit.db import Database, create_pool
 from kit.http import RequestContextMiddleware, install_error_handlers
 from kit.logs import configure_logging
 from kit.settings import ServiceSettings
-from kit.telemetry import instrument_app, setup_tracing
+from kit.telemetry import FASTAPI_TELEMETRY, instrument_app, setup_tracing
 
 
 @dataclass
@@ -57,7 +57,12 @@ def create_service_app(
 ) -> FastAPI:
     """Lifespan state must hold `db` and `redis` (and `authenticator` for merchant routes)."""
     configure_logging(service, settings.log_level)
-    app = FastAPI(title=f"{service} service", description=description, lifespan=lifespan)
+    app = FastAPI(
+        title=f"{service} service",
+        description=description,
+        lifespan=lifespan,
+        telemetry=FASTAPI_TELEMETRY,
+    )
     install_error_handlers(app)
     for router in routers:
         app.include_router(router)

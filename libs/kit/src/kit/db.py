@@ -60,17 +60,22 @@ class Database:
         surfaces as `Unavailable` (503, retried by workers); the broken connection is dropped
         from the pool rather than handed out again.
         """
+        async with self.connection() as conn, conn.transaction():
+            yield conn
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection outside any transaction, for a use case that is one statement (atomic
+        on its own: no BEGIN and COMMIT round trips); lost connections as in `transaction`."""
         if self._conn is not None:
-            async with self._conn.transaction():
-                yield self._conn
+            yield self._conn
             return
         if self._pool is None:
             raise RuntimeError("Database has neither a pool nor a connection")
         # Waiting longer than this for a connection is an outage (503), not a hang.
         async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
             try:
-                async with conn.transaction():
-                    yield cast(asyncpg.Connection, conn)  # a pool proxy behaves as a connection
+                yield cast(asyncpg.Connection, conn)  # a pool proxy behaves as a connection
             except (asyncpg.InterfaceError, asyncpg.InternalClientError) as error:
                 if not _connection_lost(error):
                     raise  # a misuse of the driver, not a lost connection

@@ -66,25 +66,50 @@ def job_message(queue: str, task_name: str, payload: dict[str, Any]) -> OutboxMe
     return OutboxMessage(new_id("job_", 24), queue, task_name, payload)
 
 
+def _insert_messages(first: int) -> str:
+    """The outbox INSERT for `_message_args`, its parameters numbered from `first`."""
+    m, q, t, p, c = (f"${first + i}" for i in range(5))
+    return (
+        "INSERT INTO outbox (message_id, queue, task_name, payload, trace_context)"
+        f" SELECT m, q, t, p, {c} FROM unnest({m}::text[], {q}::text[], {t}::text[], {p}::jsonb[])"
+        " AS u(m, q, t, p)"
+    )
+
+
+def _message_args(rows: list[OutboxMessage]) -> list[Any]:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return [
+        [m.message_id for m in rows],
+        [m.queue for m in rows],
+        [m.task_name for m in rows],
+        [m.payload for m in rows],
+        carrier,
+    ]
+
+
 async def add(conn: asyncpg.Connection, messages: Iterable[OutboxMessage]) -> None:
     """Queue messages inside the caller's transaction; they are published only if it commits.
 
     One statement whatever the count; a trigger NOTIFYs the relay when it commits.
     """
     rows = list(messages)
-    if not rows:
-        return
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    await conn.execute(
-        "INSERT INTO outbox (message_id, queue, task_name, payload, trace_context)"
-        " SELECT m, q, t, p, $5 FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])"
-        " AS u(m, q, t, p)",
-        [m.message_id for m in rows],
-        [m.queue for m in rows],
-        [m.task_name for m in rows],
-        [m.payload for m in rows],
-        carrier,
+    if rows:
+        await conn.execute(_insert_messages(1), *_message_args(rows))
+
+
+async def insert_with(
+    conn: asyncpg.Connection, insert: str, args: Sequence[Any], messages: Iterable[OutboxMessage]
+) -> asyncpg.Record | None:
+    """Run `insert` (an `INSERT … RETURNING` on `$1…$n`) and queue `messages` in one statement:
+    atomic without a transaction around it, one round trip. The messages are queued only if
+    the insert returned a row; that row is returned (None: nothing inserted, nothing queued)."""
+    rows = list(messages)
+    sent = f"{_insert_messages(len(args) + 1)} WHERE EXISTS (SELECT FROM state)"
+    return await conn.fetchrow(
+        f"WITH state AS ({insert}), sent AS ({sent}) SELECT * FROM state",
+        *args,
+        *_message_args(rows),
     )
 
 
@@ -145,8 +170,10 @@ class Relay:
         batch_size: int = 100,
         poll_interval: float = 1.0,
         round_timeout: float = 30.0,
+        linger: float = 0.005,
     ) -> None:
         self.db = db
+        self.linger = linger
         self.publisher = publisher
         self.round_timeout = round_timeout
         self.channel = f"outbox_{schema}"
@@ -201,7 +228,9 @@ class Relay:
     async def run(self, connect: Connect, progress: Callable[[], None] = lambda: None) -> None:
         """Publish forever. `connect` opens the dedicated LISTEN connection, again whenever it
         is lost (a database restart or failover); the poll covers the gap. `progress` is called
-        once per round (the worker's supervisor restarts a relay that stops calling it)."""
+        once per round (the worker's supervisor restarts a relay that stops calling it). After
+        a round that published something it lingers a few milliseconds, so under load a round
+        carries many messages (the first message after a quiet spell goes at once)."""
         listener: asyncpg.Connection | None = None
         try:
             while True:
@@ -212,8 +241,11 @@ class Relay:
                     async with asyncio.timeout(self.round_timeout):
                         if listener is None or listener.is_closed():
                             listener = await self._listen(connect)
-                        if await self.publish_pending() == self.batch_size:
-                            continue
+                        published = await self.publish_pending()
+                    if published == self.batch_size:
+                        continue
+                    if published:  # under load: let a few more commits join the next round
+                        await asyncio.sleep(self.linger)
                 except Exception:
                     log.exception("outbox relay failed; retrying")
                     await asyncio.sleep(self.poll_interval)
@@ -261,8 +293,10 @@ class Confirmer:
     A message counts as acknowledged when its entry is still in the stream and lies below the
     group's oldest pending entry (or at most its last delivered one). Its entry being present
     matters: after Redis lost data, new entries move the group past ids it never delivered.
-    Streams are trimmed only below that point and older than `trim_after_seconds`, so every
-    producer's Confirmer sees its entries before they go.
+    Streams are trimmed only below that point and older than `trim_after_seconds` (five
+    minutes: sixty Confirmer passes), so every producer's Confirmer sees its entries before
+    they go; one that was down longer publishes them again and the inboxes drop the copies.
+    Redis holds at most a few minutes of traffic, not a growing history.
     """
 
     def __init__(
@@ -270,7 +304,7 @@ class Confirmer:
         db: Database,
         redis: Redis,
         grace_seconds: float = 30.0,
-        trim_after_seconds: float = 3600.0,
+        trim_after_seconds: float = 300.0,
         batch_size: int = 1000,
     ) -> None:
         self.db = db

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Response
+from fastapi.telemetry import TelemetryConfig
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
@@ -104,6 +105,11 @@ def setup_tracing(service: str) -> TracerProvider:
         export_to(exporter)
     trace.set_tracer_provider(_provider)
     return _provider
+
+
+# FastAPI's own OpenTelemetry layer would add a second server span and operation spans to
+# every request; kit's instrumentation (below) and RED metrics (Prometheus) cover both.
+FASTAPI_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def recording() -> bool:

@@ -231,7 +231,11 @@ def create_worker(
             )
         )
         if settings.worker_metrics_port:
-            start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_addr)
+            try:
+                start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_addr)
+            except OSError:  # a sibling process of the same worker (`--workers N`) serves it
+                log.warning("worker metrics port taken; this process exports none",
+                            extra={"port": settings.worker_metrics_port})  # fmt: skip
         log.info("worker started", extra={"tasks": sorted(handlers)})
 
     @broker.on_event(TaskiqEvents.WORKER_SHUTDOWN)

@@ -1,11 +1,12 @@
 """SQL for orders; rows in, domain objects out."""
 
-from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from orders.domain import Order, OrderId, OrderStatus
+from kit import outbox
+from kit.outbox import OutboxMessage
+from orders.domain import Order, OrderStatus
 
 _COLUMNS = "id, merchant_id, amount_minor, currency, receipt, notes, status, created_at, updated_at"
 
@@ -18,23 +19,20 @@ def _order(row: asyncpg.Record) -> Order:
 
 
 async def insert_order(
-    conn: asyncpg.Connection,
-    order_id: OrderId,
-    merchant_id: UUID,
-    amount: int,
-    currency: str,
-    receipt: str | None,
-    notes: dict[str, Any] | None,
-) -> Order | None:
-    """Insert; None if the id is already taken (the caller draws a new one)."""
-    row = await conn.fetchrow(
-        # clock_timestamp(), not now(): orders made in one transaction still sort by creation.
+    conn: asyncpg.Connection, order: Order, messages: list[OutboxMessage]
+) -> bool:
+    """Insert the order and queue its messages in one statement; False if the id is already
+    taken (nothing written; the caller draws a new one)."""
+    row = await outbox.insert_with(
+        conn,
         "INSERT INTO merchant_order (id, merchant_id, amount_minor, currency, receipt, notes,"
-        " created_at, updated_at) SELECT $1, $2, $3, $4, $5, $6, t, t FROM clock_timestamp() t"
-        f" ON CONFLICT (id) DO NOTHING RETURNING {_COLUMNS}",
-        order_id, merchant_id, amount, currency, receipt, notes,
+        " status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)"
+        " ON CONFLICT (id) DO NOTHING RETURNING id",
+        [order.id, order.merchant_id, order.amount, order.currency, order.receipt, order.notes,
+         order.status.value, order.created_at],
+        messages,
     )  # fmt: skip
-    return None if row is None else _order(row)
+    return row is not None
 
 
 async def get_order(conn: asyncpg.Connection, order_id: str) -> Order | None:

@@ -1,7 +1,8 @@
-"""Order use cases; each opens one transaction."""
+"""Order use cases; each is one transaction (or one statement)."""
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -30,24 +31,28 @@ async def create_order(
     render: Callable[[Order], bytes],
     idempotency_key: str | None = None,
 ) -> StoredResponse:
-    """Insert the order and its `order.created` event together, answer 201. With a key the
-    first response is stored and replayed, so a retried create makes one order."""
-    async with db.transaction() as conn:
+    """Insert the order and its `order.created` event together (one statement), answer 201.
+    With a key the first response is stored and replayed, so a retried create makes one order.
+    """
 
-        async def respond() -> StoredResponse:
-            order = None
-            while order is None:  # an id collision is astronomically rare; draw again
-                order = await repository.insert_order(
-                    conn, new_order_id(), merchant_id, amount, currency, receipt, notes
-                )
+    async def respond(conn: Connection) -> StoredResponse:
+        while True:  # an id collision is astronomically rare; draw again
+            now = datetime.now(UTC)
+            order = Order(new_order_id(), merchant_id, amount, currency, receipt, notes,
+                          OrderStatus.CREATED, now, now)  # fmt: skip
             _, messages = events.order_created(order)
-            await outbox.add(conn, messages)
-            return StoredResponse(201, render(order))
+            if await repository.insert_order(conn, order, messages):
+                return StoredResponse(201, render(order))
 
-        fingerprint = idempotency.fingerprint([amount, currency, receipt, notes])
+    if idempotency_key is None:
+        async with db.connection() as conn:
+            return await respond(conn)
+    fingerprint = idempotency.fingerprint([amount, currency, receipt, notes])
+    async with db.transaction() as conn:
         return await idempotency.once(
-            conn, merchant_id, CREATE_ENDPOINT, idempotency_key, fingerprint, respond
-        )
+            conn, merchant_id, CREATE_ENDPOINT, idempotency_key, fingerprint,
+            lambda: respond(conn),
+        )  # fmt: skip
 
 
 EVENTS_IN = frozenset(events.ORDER_STATUS_AFTER)

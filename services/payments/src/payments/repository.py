@@ -5,6 +5,8 @@ from uuid import UUID
 
 import asyncpg
 
+from kit import outbox
+from kit.outbox import OutboxMessage
 from payments.domain import OrderRef, Payment, PaymentMethod, PaymentStatus
 
 _COLUMNS = (
@@ -23,18 +25,23 @@ def _payment(row: asyncpg.Record) -> Payment:
     return Payment(**values)
 
 
-async def insert_payment(conn: asyncpg.Connection, payment: Payment) -> Payment | None:
-    """Insert; None if the id is taken (the caller draws another)."""
-    row = await conn.fetchrow(
+async def insert_payment(
+    conn: asyncpg.Connection, payment: Payment, messages: list[OutboxMessage]
+) -> bool:
+    """Insert the payment and queue its messages in one statement; False if the id is taken
+    (nothing written; the caller draws another)."""
+    row = await outbox.insert_with(
+        conn,
         "INSERT INTO payment (id, order_id, merchant_id, amount_minor, currency, method, status,"
         " vpa, card_network, card_last4, created_at, updated_at)"
-        " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, t, t FROM clock_timestamp() t"
-        f" ON CONFLICT (id) DO NOTHING RETURNING {_COLUMNS}",
-        payment.id, payment.order_id, payment.merchant_id, payment.amount, payment.currency,
-        payment.method.value, payment.status.value, payment.vpa, payment.card_network,
-        payment.card_last4,
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)"
+        " ON CONFLICT (id) DO NOTHING RETURNING id",
+        [payment.id, payment.order_id, payment.merchant_id, payment.amount, payment.currency,
+         payment.method.value, payment.status.value, payment.vpa, payment.card_network,
+         payment.card_last4, payment.created_at],
+        messages,
     )  # fmt: skip
-    return None if row is None else _payment(row)
+    return row is not None
 
 
 async def get_payment(conn: asyncpg.Connection, payment_id: str) -> Payment | None:

@@ -77,21 +77,22 @@ async def create_payment(
     `merchant_id` None is the public checkout (the order's merchant is used, and owns its
     idempotency keys). With a key the first response is stored and replayed; errors are not.
     """
+
+    async def respond(conn: Connection) -> StoredResponse:
+        order = await _order_for(conn, orders, request.order_id, merchant_id)
+        payment = await _insert_payment(conn, order, request, today)
+        return StoredResponse(201, render(payment))
+
+    if idempotency_key is None:  # the payment and its messages are one statement
+        async with db.connection() as conn:
+            return await respond(conn)
     async with db.transaction() as conn:
         scope = merchant_id
-        if scope is None and idempotency_key:
-            scope = (await _order_for(conn, orders, request.order_id, None)).merchant_id
-
-        async def respond() -> StoredResponse:
-            order = await _order_for(conn, orders, request.order_id, merchant_id)
-            payment = await _insert_payment(conn, order, request, today)
-            return StoredResponse(201, render(payment))
-
         if scope is None:
-            return await respond()
+            scope = (await _order_for(conn, orders, request.order_id, None)).merchant_id
         endpoint = CREATE_ENDPOINT if merchant_id else PUBLIC_CREATE_ENDPOINT
         return await idempotency.once(
-            conn, scope, endpoint, idempotency_key, request.fingerprint(), respond
+            conn, scope, endpoint, idempotency_key, request.fingerprint(), lambda: respond(conn)
         )
 
 
@@ -119,17 +120,17 @@ async def _insert_payment(
         raise UnsupportedMethod()
     if await repository.order_is_paid(conn, order.id):
         raise OrderAlreadyPaid()
-    payment = None
-    while payment is None:  # an id collision is astronomically rare; draw again
-        draft = Payment(
+    while True:  # an id collision is astronomically rare; draw again
+        now = datetime.now(UTC)
+        payment = Payment(
             id=new_payment_id(), order_id=order.id, merchant_id=order.merchant_id,
             amount=order.amount, currency=order.currency, method=PaymentMethod(request.method),
             status=PaymentStatus.PENDING, vpa=vpa, card_network=network, card_last4=last4,
             error_code=None, error_description=None, captured=False, captured_at=None,
-            amount_refunded=0, created_at=datetime.now(UTC), updated_at=datetime.now(UTC),
+            amount_refunded=0, created_at=now, updated_at=now,
         )  # fmt: skip
-        payment = await repository.insert_payment(conn, draft)
-    await outbox.add(conn, events.payment_created(payment))
+        if await repository.insert_payment(conn, payment, events.payment_created(payment)):
+            break
     PAYMENTS.labels(payment.method.value, payment.status.value).inc()
     log.info("payment created", extra={"payment_id": payment.id, "order_id": payment.order_id,
                                        "method": payment.method.value})  # fmt: skip

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kit.errors import GatewayError, Unauthenticated
 from kit.http import RequestContextMiddleware
 from kit.logs import configure_logging
-from kit.telemetry import instrument_app, setup_tracing
+from kit.telemetry import FASTAPI_TELEMETRY, instrument_app, setup_tracing
 from ui import pages
 from ui.gateway import Gateway
 from ui.settings import Settings
@@ -68,8 +68,9 @@ def create_app(
             yield {"gateway": Gateway(client), "settings": settings}
 
     app = FastAPI(
-        title="ui service", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
-    )
+        title="ui service", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None,
+        telemetry=FASTAPI_TELEMETRY,
+    )  # fmt: skip
 
     @app.exception_handler(Unauthenticated)
     async def to_login(request: Request, exc: Exception) -> Response:

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import aiohttp
 import httpx
 from fastapi import FastAPI
 
@@ -12,17 +13,14 @@ from kit.auth import MerchantsAuthenticator
 from webhooks import api
 from webhooks.clients import MerchantsClient
 from webhooks.domain import parse_networks
-from webhooks.sender import Sender
+from webhooks.sender import Sender, outbound_session
 from webhooks.service import Schedule
 from webhooks.settings import Settings
 
 
-def outbound_client(settings: Settings) -> httpx.AsyncClient:
-    """The shared pool for calls to merchants' endpoints: no redirects, bounded connections."""
-    limits = httpx.Limits(
-        max_connections=settings.webhook_max_in_flight, max_keepalive_connections=50
-    )
-    return httpx.AsyncClient(follow_redirects=False, limits=limits, trust_env=False)
+def outbound_client(settings: Settings) -> aiohttp.ClientSession:
+    """The shared pool for calls to merchants' endpoints (`Sender` never follows redirects)."""
+    return outbound_session(settings.webhook_max_in_flight)
 
 
 def create_app(

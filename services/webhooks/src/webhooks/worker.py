@@ -29,7 +29,7 @@ async def stop_dispatcher(state: TaskiqState) -> None:
     state.dispatching.cancel()
     await asyncio.gather(state.dispatching, return_exceptions=True)
     await state.dispatcher.stop(drain_seconds=settings.webhook_timeout_seconds + 1)
-    await state.outbound.aclose()
+    await state.outbound.close()
 
 
 async def measure_backlog(state: TaskiqState) -> None:

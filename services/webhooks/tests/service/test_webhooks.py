@@ -23,7 +23,7 @@ from webhooks.domain import (
     parse_networks,
     signature,
 )
-from webhooks.sender import Sender
+from webhooks.sender import Sender, outbound_session
 from webhooks.service import Schedule
 
 TEST_MERCHANT = UUID("550e8400-e29b-41d4-a716-446655440000")
@@ -219,7 +219,7 @@ class TestDelivery:
         db = clean
         await endpoint(db, merchant, receiver.url)
         await consume_event(db, "m40", event(merchant), service.receive_event)
-        async with httpx.AsyncClient() as client:
+        async with outbound_session(4) as client:
             strict = Sender(client, [], timeout=5)
             [refused] = await deliver_all(db, strict)
         assert refused.status is DeliveryStatus.PENDING
@@ -347,12 +347,12 @@ class TestBoundedAttempts:
     async def test_a_dripping_receiver_is_cut_off_at_one_deadline(
         self, clean: Database, merchant: UUID
     ) -> None:
-        """httpx's read timeout restarts with every byte; the attempt's deadline does not."""
+        """A client's read timeout restarts with every byte; the attempt's deadline does not."""
         body = b"x" * 200
         async with RawReceiver(response_head(len(body)), body, drip_seconds=0.1) as url:
             await endpoint(clean, merchant, url)
             await consume_event(clean, "drip-1", event(merchant), service.receive_event)
-            async with httpx.AsyncClient() as client:
+            async with outbound_session(4) as client:
                 sender = Sender(client, parse_networks(["127.0.0.0/8"]), timeout=1)
                 [delivery] = await deliver_all(clean, sender)
         assert delivery.status is DeliveryStatus.PENDING
