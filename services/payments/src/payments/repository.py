@@ -28,13 +28,14 @@ def _payment(row: asyncpg.Record) -> Payment:
 async def insert_payment(
     conn: asyncpg.Connection, payment: Payment, messages: list[OutboxMessage]
 ) -> bool:
-    """Insert the payment and queue its messages in one statement; False if the id is taken
-    (nothing written; the caller draws another)."""
+    """Insert the payment and queue its messages in one statement, unless its order already has
+    a successful payment; False if nothing was written (the order is paid, or the id is taken)."""
     row = await outbox.insert_with(
         conn,
         "INSERT INTO payment (id, order_id, merchant_id, amount_minor, currency, method, status,"
         " vpa, card_network, card_last4, created_at, updated_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)"
+        " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11 WHERE NOT EXISTS"
+        " (SELECT FROM payment WHERE order_id = $2::varchar AND status = 'success')"
         " ON CONFLICT (id) DO NOTHING RETURNING id",
         [payment.id, payment.order_id, payment.merchant_id, payment.amount, payment.currency,
          payment.method.value, payment.status.value, payment.vpa, payment.card_network,

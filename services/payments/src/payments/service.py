@@ -118,9 +118,7 @@ async def _insert_payment(
         raise UnsupportedMethod("card is required for method card")
     else:
         raise UnsupportedMethod()
-    if await repository.order_is_paid(conn, order.id):
-        raise OrderAlreadyPaid()
-    while True:  # an id collision is astronomically rare; draw again
+    while True:
         now = datetime.now(UTC)
         payment = Payment(
             id=new_payment_id(), order_id=order.id, merchant_id=order.merchant_id,
@@ -131,6 +129,9 @@ async def _insert_payment(
         )  # fmt: skip
         if await repository.insert_payment(conn, payment, events.payment_created(payment)):
             break
+        if await repository.order_is_paid(conn, order.id):
+            raise OrderAlreadyPaid()
+        # else the id was taken (astronomically rare): draw again
     PAYMENTS.labels(payment.method.value, payment.status.value).inc()
     log.info("payment created", extra={"payment_id": payment.id, "order_id": payment.order_id,
                                        "method": payment.method.value})  # fmt: skip

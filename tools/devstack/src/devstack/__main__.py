@@ -9,7 +9,7 @@ import threading
 import time
 
 from devstack.edge import ROUTES_FILE, load_routes
-from devstack.stack import DEFAULT_PORTS, MERCHANTS, Ports, Stack
+from devstack.stack import DEFAULT_PORTS, MERCHANTS, Ports, Stack, parse_replicas
 
 STATE_DIR = ROUTES_FILE.parents[2] / ".run"
 PID_FILE = STATE_DIR / "stack.pid"
@@ -28,6 +28,7 @@ def up() -> None:
         table,
         admin_url=os.environ.get("DATABASE_URL"),
         given_redis_url=os.environ.get("REDIS_URL"),
+        replicas=parse_replicas(os.environ.get("DEVSTACK_REPLICAS", "")),
     )
     stopping = threading.Event()
 

@@ -86,6 +86,12 @@ def has_database(service: str) -> bool:
     return importlib.util.find_spec(f"{service}.repository") is not None
 
 
+def parse_replicas(text: str) -> dict[str, int]:
+    """`orders-api=2,webhooks-worker=3` → {"orders-api": 2, "webhooks-worker": 3}."""
+    pairs = (item.split("=", 1) for item in text.replace(" ", "").split(",") if item)
+    return {name: max(1, int(count)) for name, count in pairs}
+
+
 @dataclass
 class Process:
     name: str
@@ -104,6 +110,9 @@ class Stack:
     admin_url: str | None = None
     given_redis_url: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Processes per program, e.g. {"orders-api": 2, "webhooks-worker": 2} (uvicorn's and
+    # taskiq's `--workers`); `make up` reads it from DEVSTACK_REPLICAS="orders-api=2,…".
+    replicas: dict[str, int] = field(default_factory=dict)
     processes: list[Process] = field(default_factory=list)
     servers: list[Server] = field(default_factory=list)
     database_urls: dict[str, str] = field(default_factory=dict)
@@ -217,14 +226,16 @@ class Stack:
                 f"{service}-api",
                 [sys.executable, "-m", "uvicorn", f"{service}.main:create_app", "--factory",
                  "--host", "127.0.0.1", "--port", port, "--no-access-log",
-                 "--log-level", "warning", "--timeout-graceful-shutdown", "20"],
+                 "--log-level", "warning", "--timeout-graceful-shutdown", "20",
+                 "--workers", str(self.replicas.get(f"{service}-api", 1))],
                 self._env(service),
             )  # fmt: skip
             if has_worker(service):
                 self._spawn(
                     f"{service}-worker",
                     [sys.executable, "-m", "taskiq", "worker", f"{service}.worker:broker",
-                     "--workers", "1", "--no-configure-logging", "--shutdown-timeout", "10"],
+                     "--workers", str(self.replicas.get(f"{service}-worker", 1)),
+                     "--no-configure-logging", "--shutdown-timeout", "10"],
                     self._env(service),
                 )  # fmt: skip
 
