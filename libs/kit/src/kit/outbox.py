@@ -293,10 +293,10 @@ class Confirmer:
     A message counts as acknowledged when its entry is still in the stream and lies below the
     group's oldest pending entry (or at most its last delivered one). Its entry being present
     matters: after Redis lost data, new entries move the group past ids it never delivered.
-    Streams are trimmed only below that point and older than `trim_after_seconds` (five
-    minutes: sixty Confirmer passes), so every producer's Confirmer sees its entries before
-    they go; one that was down longer publishes them again and the inboxes drop the copies.
-    Redis holds at most a few minutes of traffic, not a growing history.
+    Streams are trimmed only below that point and older than `trim_after_seconds` (a minute:
+    twelve Confirmer passes), so every producer's Confirmer sees its entries before they go;
+    one that was down longer publishes them again and the inboxes drop the copies. Redis holds
+    about a minute of traffic, not a growing history.
     """
 
     def __init__(
@@ -304,7 +304,7 @@ class Confirmer:
         db: Database,
         redis: Redis,
         grace_seconds: float = 30.0,
-        trim_after_seconds: float = 300.0,
+        trim_after_seconds: float = 60.0,
         batch_size: int = 1000,
     ) -> None:
         self.db = db
