@@ -28,19 +28,24 @@ def exporter() -> InMemorySpanExporter:
     return EXPORTER
 
 
-@pytest.fixture
-async def app(scratch_db: Database, exporter: InMemorySpanExporter) -> FastAPI:
+def outbox_app(db: Database, queue: str) -> FastAPI:
+    """An app as kit builds them, whose one route queues a job on `queue`."""
     app = FastAPI()
 
     @app.post("/things/{thing_id}")
     async def create(thing_id: str) -> dict[str, str]:
-        async with scratch_db.transaction() as conn:
-            await outbox.add(conn, [outbox.job_message("trace-q", "trace.do", {"id": thing_id})])
+        async with db.transaction() as conn:
+            await outbox.add(conn, [outbox.job_message(queue, f"{queue}.do", {"id": thing_id})])
         return {"id": thing_id}
 
-    instrument_app(app, setup_tracing("kit-test"))
+    instrument_app(app, setup_tracing("kit-test"))  # server spans only while exporting
     app.add_middleware(RequestContextMiddleware)
     return app
+
+
+@pytest.fixture
+async def app(scratch_db: Database, exporter: InMemorySpanExporter) -> FastAPI:
+    return outbox_app(scratch_db, "trace-q")
 
 
 @pytest.fixture
@@ -83,21 +88,12 @@ async def test_without_an_exporter_the_trace_id_still_reaches_the_outbox(
     scratch_db: Database, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(telemetry, "_exporting", False)
-    app = FastAPI()
-
-    @app.post("/quiet/{thing_id}")
-    async def create(thing_id: str) -> dict[str, str]:
-        async with scratch_db.transaction() as conn:
-            await outbox.add(conn, [outbox.job_message("quiet-q", "quiet.do", {"id": thing_id})])
-        return {"id": thing_id}
-
-    instrument_app(app, setup_tracing("kit-test"))  # no server spans: nothing exports
-    app.add_middleware(RequestContextMiddleware)
+    app = outbox_app(scratch_db, "quiet-q")  # no server spans: nothing exports
     caller = "0af7651916cd43dd8448eb211c80319c"
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         sent = {"traceparent": f"00-{caller}-b7ad6b7169203331-01"}
-        assert (await c.post("/quiet/continued", headers=sent)).status_code == 200
-        assert (await c.post("/quiet/fresh")).status_code == 200
+        assert (await c.post("/things/continued", headers=sent)).status_code == 200
+        assert (await c.post("/things/fresh")).status_code == 200
     async with Redis.from_url(redis_url) as redis:
         await outbox.Relay(
             scratch_db, outbox.StreamPublisher(redis), "kit_scratch"
