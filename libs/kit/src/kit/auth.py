@@ -9,7 +9,7 @@ a network hop every time. Failures are never cached.
 import hashlib
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Annotated, Literal, Protocol
 from uuid import UUID
 
@@ -99,6 +99,10 @@ _api_secret = APIKeyHeader(name="X-Api-Secret", auto_error=False, scheme_name="A
 _bearer = HTTPBearer(auto_error=False, scheme_name="DashboardSession")
 
 
+# Longer credentials than any the gateway issues are refused here, before any lookup.
+MAX_CREDENTIAL_LENGTH = 255
+
+
 async def authenticate_merchant(
     request: Request,
     api_key: Annotated[str | None, Security(_api_key)],
@@ -110,6 +114,8 @@ async def authenticate_merchant(
     elif bearer and bearer.credentials:
         credentials = Credentials(session_token=bearer.credentials)
     else:
+        raise Unauthenticated()
+    if any(len(part or "") > MAX_CREDENTIAL_LENGTH for part in astuple(credentials)):
         raise Unauthenticated()
     authenticator: Authenticator = request.state.authenticator
     principal = await authenticator.authenticate(credentials)

@@ -123,6 +123,11 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("dependency unavailable", extra={"error": f"{type(exc).__name__}: {exc}"})
         return error_response(503, Unavailable.code, "Service temporarily unavailable; retry")
 
+    async def on_bad_value(request: Request, exc: Exception) -> JSONResponse:
+        # A value the schema let through but Postgres refuses (a NUL byte in a path id, say).
+        log.warning("value refused by the database", extra={"error": type(exc).__name__})
+        return error_response(400, InvalidRequest.code, "Request contains an invalid value")
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
         body = {
@@ -137,6 +142,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GatewayError, on_gateway_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(asyncpg.DataError, on_bad_value)
     for unavailable in DEPENDENCY_DOWN:
         app.add_exception_handler(unavailable, on_dependency_down)
     app.add_exception_handler(Exception, on_unexpected)

@@ -4,6 +4,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kit.strings import Text
 from kit.timestamps import Timestamp
 
 
@@ -12,8 +13,8 @@ class Strict(BaseModel):
 
 
 class LoginRequest(Strict):
-    email: str = Field(min_length=3, max_length=255)
-    password: str = Field(max_length=1024)
+    email: Text = Field(min_length=3, max_length=255)
+    password: Text = Field(max_length=1024)
 
 
 class MerchantPublic(BaseModel):
@@ -49,9 +50,9 @@ class TestMerchantPublic(BaseModel):
 class AuthenticateRequest(Strict):
     """Internal: the credentials a caller received (`X-Api-Key`/`X-Api-Secret` or a session)."""
 
-    api_key: str | None = Field(default=None, max_length=255)
-    api_secret: str | None = Field(default=None, max_length=255)
-    session_token: str | None = Field(default=None, max_length=255)
+    api_key: Text | None = Field(default=None, max_length=255)
+    api_secret: Text | None = Field(default=None, max_length=255)
+    session_token: Text | None = Field(default=None, max_length=255)
 
 
 class MerchantInternal(BaseModel):

@@ -9,6 +9,7 @@ from kit.auth import CurrentMerchant
 from kit.errors import InvalidRequest, Unauthenticated
 from kit.http import problems
 from kit.idempotency import IdempotencyKey, IdempotencyKeyInUse, IdempotencyKeyReused
+from kit.strings import Text
 from orders import service
 from orders.domain import Order, OrderNotFound
 from orders.schemas import (
@@ -22,7 +23,7 @@ from orders.schemas import (
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 internal = APIRouter(prefix="/internal/v1/orders", tags=["internal"])
 
-OrderIdPath = Annotated[str, Path(max_length=64)]
+OrderIdPath = Annotated[Text, Path(max_length=64)]
 
 
 def render_order(order: Order) -> bytes:

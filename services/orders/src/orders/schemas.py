@@ -5,19 +5,26 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
+from kit.strings import Text
 from kit.timestamps import Timestamp
 from orders.domain import MAX_AMOUNT, MIN_AMOUNT
 
-NoteValue = Annotated[str, Field(max_length=512)] | StrictInt | float | bool | None
+NoteValue = (
+    Annotated[Text, Field(max_length=512)]
+    | StrictInt
+    | Annotated[float, Field(allow_inf_nan=False)]
+    | bool
+    | None
+)
 
 
 class OrderCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: Any = Field(description="Integer amount in paise, at least 100", examples=[50000])
-    currency: str = Field(default="INR", pattern=r"^[A-Z]{3}$")
-    receipt: str | None = Field(default=None, max_length=255)
-    notes: dict[Annotated[str, Field(max_length=256)], NoteValue] | None = Field(
+    currency: Text = Field(default="INR", pattern=r"^[A-Z]{3}$")
+    receipt: Text | None = Field(default=None, max_length=255)
+    notes: dict[Annotated[Text, Field(max_length=256)], NoteValue] | None = Field(
         default=None, max_length=15
     )
 

@@ -11,6 +11,7 @@ from kit.health import workers_running
 from kit.http import problems
 from kit.idempotency import IdempotencyKey, IdempotencyKeyInUse, IdempotencyKeyReused
 from kit.jobs import job_counts
+from kit.strings import Text
 from payments import service
 from payments.domain import (
     CaptureAmountMismatch,
@@ -41,7 +42,7 @@ router = APIRouter(prefix="/api/v1/payments", tags=["payments"])
 test_router = APIRouter(prefix="/api/v1/test", tags=["test"])
 internal = APIRouter(prefix="/internal/v1/payments", tags=["internal"])
 
-PaymentIdPath = Annotated[str, Path(max_length=64)]
+PaymentIdPath = Annotated[Text, Path(max_length=64)]
 CREATE_ERRORS = (InvalidRequest, InvalidVpa, InvalidCard, ExpiredCard, OrderNotFound, Unavailable)
 
 
@@ -114,7 +115,7 @@ async def list_payments(
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     status: PaymentStatus | None = None,
-    order_id: Annotated[str | None, Query(max_length=64)] = None,
+    order_id: Annotated[Text | None, Query(max_length=64)] = None,
 ) -> PaymentsPublic:
     """The merchant's payments, newest first, optionally by status or order."""
     payments, total = await service.list_payments(

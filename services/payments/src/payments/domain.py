@@ -13,8 +13,9 @@ from kit.ids import new_id
 
 PaymentId = NewType("PaymentId", str)
 
-VPA_PATTERN = re.compile(r"^[a-zA-Z0-9._-]+@[a-zA-Z0-9]+$")
-ORDER_ID_PATTERN = re.compile(r"^order_[A-Za-z0-9]{16}$")
+# Used with fullmatch: `$` would let a trailing newline through.
+VPA_PATTERN = re.compile(r"[a-zA-Z0-9._-]+@[a-zA-Z0-9]+")
+ORDER_ID_PATTERN = re.compile(r"order_[A-Za-z0-9]{16}")
 PAYMENT_FAILED = "PAYMENT_FAILED"
 ORDER_ALREADY_PAID = "ORDER_ALREADY_PAID"  # another payment of the same order succeeded first
 
@@ -149,7 +150,7 @@ def new_payment_id() -> PaymentId:
 
 
 def check_vpa(vpa: str | None) -> str:
-    if vpa is None or not VPA_PATTERN.match(vpa):
+    if vpa is None or not VPA_PATTERN.fullmatch(vpa):
         raise InvalidVpa()
     return vpa
 

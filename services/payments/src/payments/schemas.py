@@ -14,6 +14,7 @@ from pydantic import (
     model_serializer,
 )
 
+from kit.strings import Text as PlainText
 from kit.timestamps import Timestamp
 from payments.domain import CardInput
 
@@ -24,7 +25,7 @@ def _number_as_text(value: Any) -> Any:
     return value
 
 
-Text = Annotated[str, BeforeValidator(_number_as_text)]
+Text = Annotated[PlainText, BeforeValidator(_number_as_text)]
 
 
 class CardDetails(BaseModel):
@@ -36,7 +37,7 @@ class CardDetails(BaseModel):
     expiry_month: Text = Field(max_length=2)
     expiry_year: Text = Field(max_length=4)
     cvv: SecretStr
-    holder_name: str = Field(max_length=255)
+    holder_name: PlainText = Field(max_length=255)
 
     def to_input(self) -> CardInput:
         return CardInput(
@@ -51,9 +52,9 @@ class CardDetails(BaseModel):
 class PaymentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
-    order_id: str = Field(max_length=64, examples=["order_NXhj67fGH2jk9mPq"])
-    method: str = Field(description="upi or card", examples=["upi"])
-    vpa: str | None = Field(default=None, max_length=255, examples=["user@paytm"])
+    order_id: PlainText = Field(max_length=64, examples=["order_NXhj67fGH2jk9mPq"])
+    method: PlainText = Field(max_length=16, description="upi or card", examples=["upi"])
+    vpa: PlainText | None = Field(default=None, max_length=255, examples=["user@paytm"])
     card: CardDetails | None = None
 
 

@@ -140,7 +140,7 @@ async def _insert_payment(
 
 async def _find_order(conn: Connection, orders: Orders, order_id: str) -> OrderRef | None:
     """From the `order.created` events already seen, else from the orders service (and kept)."""
-    if not ORDER_ID_PATTERN.match(order_id):
+    if not ORDER_ID_PATTERN.fullmatch(order_id):
         return None
     if order := await repository.get_order_ref(conn, order_id):
         return order

@@ -10,6 +10,7 @@ from kit.auth import CurrentMerchant
 from kit.errors import InvalidRequest, Unauthenticated, Unavailable
 from kit.http import problems
 from kit.idempotency import IdempotencyKey, IdempotencyKeyInUse, IdempotencyKeyReused
+from kit.strings import Text
 from refunds import service
 from refunds.domain import (
     PaymentNotFound,
@@ -28,8 +29,8 @@ from refunds.schemas import (
 
 router = APIRouter(tags=["refunds"])
 
-PaymentIdPath = Annotated[str, Path(max_length=64)]
-RefundIdPath = Annotated[str, Path(max_length=64)]
+PaymentIdPath = Annotated[Text, Path(max_length=64)]
+RefundIdPath = Annotated[Text, Path(max_length=64)]
 CREATE_ERRORS = (
     PaymentNotFound,
     PaymentNotRefundable,
@@ -118,7 +119,7 @@ async def list_refunds(
     merchant: CurrentMerchant,
     limit: Limit = 10,
     offset: Offset = 0,
-    payment_id: Annotated[str | None, Query(max_length=64)] = None,
+    payment_id: Annotated[Text | None, Query(max_length=64)] = None,
 ) -> RefundsPublic:
     """The merchant's refunds, newest first, optionally of one payment."""
     refunds, total = await service.list_refunds(db, merchant.merchant_id, limit, offset, payment_id)

@@ -4,6 +4,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from kit.strings import Text
 from kit.timestamps import Timestamp
 
 
@@ -13,7 +14,7 @@ class RefundCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: Any = Field(description="Integer amount in paise, more than 0", examples=[50000])
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Text | None = Field(default=None, max_length=500)
 
     @field_validator("amount")
     @classmethod
@@ -28,7 +29,7 @@ class RefundCreate(BaseModel):
 class RefundCreateForPayment(RefundCreate):
     """`POST /api/v1/refunds`: the same, naming the payment in the body."""
 
-    payment_id: str = Field(max_length=64)
+    payment_id: Text = Field(max_length=64)
 
 
 class RefundPublic(BaseModel):

@@ -10,6 +10,7 @@ from kit.app import Db
 from kit.auth import CurrentMerchant
 from kit.errors import InvalidRequest, Unauthenticated
 from kit.http import problems
+from kit.strings import Text
 from webhooks import service
 from webhooks.domain import DeliveryNotFound, Endpoint, InvalidWebhookUrl, NoWebhookUrl
 from webhooks.schemas import (
@@ -69,7 +70,7 @@ async def list_logs(
     merchant: CurrentMerchant,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    payment_id: Annotated[str | None, Query(max_length=64)] = None,
+    payment_id: Annotated[Text | None, Query(max_length=64)] = None,
 ) -> WebhookLogs:
     """The merchant's webhook deliveries, newest first, optionally of one payment."""
     deliveries, total = await service.list_deliveries(

@@ -5,6 +5,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kit.strings import Text
 from kit.timestamps import Timestamp
 
 
@@ -16,7 +17,7 @@ class WebhookConfig(BaseModel):
 class WebhookConfigUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    webhook_url: str | None = Field(max_length=2048, examples=["https://yoursite.com/webhook"])
+    webhook_url: Text | None = Field(max_length=2048, examples=["https://yoursite.com/webhook"])
 
 
 class WebhookLog(BaseModel):
