@@ -173,15 +173,43 @@ def parse_networks(cidrs: list[str]) -> list[Network]:
     return [ipaddress.ip_network(c, strict=False) for c in cidrs]
 
 
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# IPv6 prefixes whose last 32 bits are an IPv4 address: NAT64 (well-known, and local-use in its
+# /96 layout) and the deprecated IPv4-compatible form (`::a.b.c.d`).
+_LAST_32_BITS_IPV4 = parse_networks(["64:ff9b::/96", "64:ff9b:1::/48", "::/96"])
+
+
 def address_allowed(address: str, allowed: list[Network]) -> bool:
     """Public unicast addresses only (no private, loopback, link-local/metadata, reserved…),
-    unless an allow-listed network contains the address."""
+    unless an allow-listed network contains the address.
+
+    An IPv6 address that carries an IPv4 one (IPv4-mapped or -compatible, NAT64, 6to4, Teredo's
+    server and client) is judged, allow-list included, by the IPv4 address(es) it carries: that
+    is where the packet ends up.
+    """
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    if any(ip in network for network in allowed):
-        return True
-    return ip.is_global and not ip.is_multicast
+    return all(
+        any(a in network for network in allowed) or (a.is_global and not a.is_multicast)
+        for a in _carried(ip)
+    )
+
+
+def _carried(ip: Address) -> tuple[Address, ...]:
+    """The IPv4 address(es) an IPv6 address carries, or the address itself."""
+    if isinstance(ip, ipaddress.IPv4Address):
+        return (ip,)
+    if ip.ipv4_mapped:
+        return (ip.ipv4_mapped,)
+    if ip.sixtofour:
+        return (ip.sixtofour,)
+    if ip.teredo:
+        return ip.teredo
+    if ip.is_loopback or ip.is_unspecified:  # ::1 and :: are not IPv4-compatible addresses
+        return (ip,)
+    if any(ip in network for network in _LAST_32_BITS_IPV4):
+        return (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF),)
+    return (ip,)
 
 
 def truncate(text: str | None, limit: int = RESPONSE_BODY_LIMIT) -> str | None:

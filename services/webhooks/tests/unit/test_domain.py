@@ -1,3 +1,4 @@
+import ipaddress
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -124,6 +125,17 @@ def test_unacceptable_urls(url: str) -> None:
         check_url(url)
 
 
+def teredo(server: str, client: str) -> str:
+    """A Teredo address (RFC 4380): 2001:0::/32, the server, flags, then the port and the client
+    address bit-inverted."""
+    port = 40000
+    bits = (0x2001_0000 << 96) | (int(ipaddress.IPv4Address(server)) << 64) | (0x8000 << 48)
+    bits |= ((port ^ 0xFFFF) << 32) | (int(ipaddress.IPv4Address(client)) ^ 0xFFFF_FFFF)
+    address = ipaddress.IPv6Address(bits)
+    assert address.teredo == (ipaddress.IPv4Address(server), ipaddress.IPv4Address(client))
+    return str(address)
+
+
 @pytest.mark.parametrize(
     ("address", "allowed"),
     [
@@ -141,6 +153,26 @@ def test_unacceptable_urls(url: str) -> None:
         ("fd00::1", False),
         ("fe80::1%eth0", False),
         ("::ffff:127.0.0.1", False),
+        # IPv6 carrying an IPv4 address is judged by that address.
+        ("::ffff:8.8.8.8", True),
+        ("64:ff9b::7f00:1", False),  # NAT64 to 127.0.0.1
+        ("64:ff9b::a9fe:a9fe", False),  # NAT64 to the metadata address
+        ("64:ff9b::a00:1", False),
+        ("64:ff9b::808:808", True),
+        ("64:ff9b:1::c0a8:101", False),  # local-use NAT64 to 192.168.1.1
+        ("64:ff9b:1::808:808", True),
+        ("2002:7f00:1::1", False),  # 6to4 of 127.0.0.1
+        ("2002:a9fe:a9fe::", False),
+        ("2002:a00:1::1", False),
+        ("2002:808:808::1", True),
+        ("::7f00:1", False),  # IPv4-compatible ::127.0.0.1
+        ("::a9fe:a9fe", False),
+        ("::808:808", True),
+        ("::", False),
+        (teredo("65.54.227.120", "127.0.0.1"), False),
+        (teredo("65.54.227.120", "10.1.2.3"), False),
+        (teredo("10.1.2.3", "8.8.8.8"), False),
+        (teredo("65.54.227.120", "8.8.8.8"), True),
     ],
 )
 def test_only_public_destinations_without_an_allow_list(address: str, allowed: bool) -> None:
@@ -152,3 +184,5 @@ def test_allow_list_opens_named_networks_only() -> None:
     assert address_allowed("127.0.0.1", loopback)
     assert address_allowed("::1", loopback)
     assert not address_allowed("10.0.0.1", loopback)
+    assert address_allowed("64:ff9b::7f00:1", loopback)  # the carried address is what counts
+    assert not address_allowed("64:ff9b::a00:1", loopback)
