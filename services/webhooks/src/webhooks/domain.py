@@ -78,12 +78,17 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Attempt:
-    """What one POST got back: a response, or the reason there was none."""
+    """What one POST got back: a response, or the reason there was none.
+
+    `error` is stored and shown to the merchant, so it never names an address we resolved or
+    connected to; `detail` (host, addresses, the library's message) is only logged.
+    """
 
     response_code: int | None
     response_body: str | None
     error: str | None
     duration_ms: int
+    detail: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -57,13 +57,14 @@ class Sender:
                 host, port, type=socket.SOCK_STREAM
             )
         except OSError as exc:
-            return Attempt(None, None, f"cannot resolve {host}: {exc}", took())
+            detail = f"cannot resolve {host}: {exc}"
+            return Attempt(None, None, "could not resolve the webhook URL's host", took(), detail)
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         refused = [a for a in addresses if not address_allowed(a, self._allowed)]
         if refused or not addresses:
-            where = refused[0] if refused else "nothing"
-            reason = f"destination not allowed: {host} resolves to {where}"
-            return Attempt(None, None, reason, took())
+            # The merchant is not told which address: that would map our network for them.
+            detail = f"{host} resolves to {refused[0] if refused else 'nothing'}"
+            return Attempt(None, None, "destination address is not allowed", took(), detail)
         # Connect to the address we checked (no second lookup an attacker could answer differently).
         target = addresses[0]
         netloc = f"[{target}]:{port}" if ":" in target else f"{target}:{port}"
@@ -87,7 +88,13 @@ class Sender:
                 text = await _read_some(response)
                 return Attempt(response.status, text, None, took())
         except aiohttp.ClientError as exc:
-            return Attempt(None, None, f"{type(exc).__name__}: {exc}"[:RESPONSE_BODY_LIMIT], took())
+            # aiohttp's message names the address connected to; the merchant gets only its kind.
+            kind = type(exc).__name__
+            if isinstance(exc, aiohttp.ClientConnectorError):  # refused, unreachable, TLS
+                error = f"could not connect to the webhook URL ({kind})"
+            else:
+                error = f"no valid response from the webhook URL ({kind})"
+            return Attempt(None, None, error, took(), f"{kind}: {exc}"[:RESPONSE_BODY_LIMIT])
 
 
 def outbound_session(max_connections: int) -> aiohttp.ClientSession:

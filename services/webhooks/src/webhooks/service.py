@@ -153,6 +153,7 @@ async def attempt_delivery(
         ATTEMPTS.observe(attempts)
     details = {"delivery_id": str(claimed.id), "event_id": claimed.event_id, "attempt": attempts}
     details |= {"status": status.value, "code": attempt.response_code, "error": attempt.error}
+    details |= {"detail": attempt.detail}  # for operators only: may name internal addresses
     log.info("webhook attempt", extra=details)
     return delivery
 

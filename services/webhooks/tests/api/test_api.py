@@ -110,6 +110,23 @@ async def test_send_test_returns_the_delivered_log(
     assert receiver.requests[0].json["event"] == "webhook.test"
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["http://169.254.169.254/latest/meta-data/", "http://[64:ff9b::a9fe:a9fe]/hook",
+     "http://[2002:a00:1::1]/hook"],
+)  # fmt: skip
+async def test_send_test_to_a_refused_destination_says_so_generically(
+    client: httpx.AsyncClient, url: str
+) -> None:
+    await configure(client, url)
+    response = await client.post("/api/v1/webhooks/test", headers=TEST_HEADERS)
+    log = response.json()
+    assert (response.status_code, log["status"], log["response_code"]) == (200, "pending", None)
+    assert log["response_body"] == "destination address is not allowed"
+    detail = (await client.get(f"/api/v1/webhooks/{log['id']}", headers=TEST_HEADERS)).json()
+    assert [a["error"] for a in detail["attempt_history"]] == [log["response_body"]]
+
+
 async def test_another_merchants_log_is_not_found(
     client: httpx.AsyncClient,
     pooled_db: Database,

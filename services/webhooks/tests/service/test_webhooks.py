@@ -3,6 +3,8 @@
 import asyncio
 import gzip
 import json
+import logging
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID, uuid4
@@ -214,20 +216,37 @@ class TestDelivery:
         assert (reset.status, reset.attempts) == (DeliveryStatus.PENDING, 0)
 
     async def test_private_destination_is_refused_without_an_allow_list(
-        self, clean: Database, merchant: UUID, receiver: Receiver
+        self, clean: Database, merchant: UUID, receiver: Receiver, caplog: pytest.LogCaptureFixture
     ) -> None:
+        """The merchant is told the destination is refused, not what their host resolved to;
+        the operators' log has the address."""
         db = clean
-        await endpoint(db, merchant, receiver.url)
+        await endpoint(db, merchant, receiver.url.replace("127.0.0.1", "localhost"))
         await consume_event(db, "m40", event(merchant), service.receive_event)
         async with outbound_session(4) as client:
             strict = Sender(client, [], timeout=5)
-            [refused] = await deliver_all(db, strict)
+            with caplog.at_level(logging.INFO, logger="webhooks.service"):
+                [refused] = await deliver_all(db, strict)
         assert refused.status is DeliveryStatus.PENDING
         assert refused.response_code is None
-        assert refused.response_body.startswith(
-            "destination not allowed: 127.0.0.1 resolves to 127.0.0.1"
-        )
+        assert refused.response_body == "destination address is not allowed"
+        _, _, [attempt] = await service.get_delivery(db, merchant, refused.id)
+        assert attempt["error"] == "destination address is not allowed"
         assert receiver.requests == []
+        [logged] = [r for r in caplog.records if r.getMessage() == "webhook attempt"]
+        assert logged.__dict__["detail"].startswith("localhost resolves to ")  # 127.0.0.1 or ::1
+
+    async def test_a_closed_port_is_a_generic_connect_failure(
+        self, clean: Database, merchant: UUID, sender: Sender
+    ) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        await endpoint(clean, merchant, f"http://127.0.0.1:{port}/hook")
+        await consume_event(clean, "m41", event(merchant), service.receive_event)
+        [failed] = await deliver_all(clean, sender)
+        assert failed.response_code is None
+        assert failed.response_body == "could not connect to the webhook URL (ClientConnectorError)"
 
     async def test_a_stale_lease_cannot_record_twice(
         self, clean: Database, merchant: UUID, sender: Sender, receiver: Receiver
