@@ -1,5 +1,6 @@
 """The Helm chart, linted, rendered for every values file and validated, all offline."""
 
+import ipaddress
 import json
 import re
 from pathlib import Path
@@ -177,6 +178,33 @@ def test_production_turns_on_autoscaling_keda_and_monitoring() -> None:
     assert not [
         d for d in docs if d["kind"] == "Secret"
     ]  # credentials come from an existing Secret
+
+
+def test_production_fences_the_webhooks_workers_egress() -> None:
+    """DNS, Postgres and Redis (their ports), else only public IPv4 on 80/443 (behind the SSRF
+    guard); off unless asked for."""
+    policies = {p["metadata"]["name"]: p for p in of_kind(render("production"), "NetworkPolicy")}
+    spec = policies["webhooks-worker-egress"]["spec"]
+    assert spec["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "webhooks",
+        "app.kubernetes.io/component": "worker",
+    }
+    assert spec["policyTypes"] == ["Egress"]
+    dns, stores, web = spec["egress"]
+    assert dns == {"ports": [{"protocol": p, "port": 53} for p in ("UDP", "TCP")]}
+    assert stores["to"] == [{"ipBlock": {"cidr": "10.20.0.0/16"}}]
+    assert [p["port"] for p in stores["ports"]] == [5432, 6380]  # postgres.port, redis.url's
+    [public] = web["to"]
+    assert public["ipBlock"]["cidr"] == "0.0.0.0/0"
+    blocked = [ipaddress.ip_network(c) for c in public["ipBlock"]["except"]]
+    for address in ("10.1.2.3", "172.16.0.1", "192.168.1.1", "127.0.0.1", "169.254.169.254",
+                    "100.64.0.1"):  # fmt: skip
+        assert any(ipaddress.ip_address(address) in network for network in blocked), address
+    assert not any(ipaddress.ip_address("93.184.216.34") in network for network in blocked)
+    assert [p["port"] for p in web["ports"]] == [80, 443]
+    for name in ("defaults", "kind"):
+        names = {p["metadata"]["name"] for p in of_kind(render(name), "NetworkPolicy")}
+        assert "webhooks-worker-egress" not in names
 
 
 def test_skaffold_matches_its_schema_and_builds_and_sets_every_image(schemas_dir: Path) -> None:
