@@ -180,6 +180,16 @@ def test_production_turns_on_autoscaling_keda_and_monitoring() -> None:
     ]  # credentials come from an existing Secret
 
 
+def test_production_routes_send_hsts() -> None:
+    routes = of_kind(render("production"), "HTTPRoute")
+    assert routes
+    for route in routes:
+        for rule in route["spec"]["rules"]:
+            [header] = rule["filters"][0]["responseHeaderModifier"]["set"]
+            assert header["name"] == "Strict-Transport-Security"
+            assert header["value"].startswith("max-age=31536000")
+
+
 def test_production_fences_the_webhooks_workers_egress() -> None:
     """DNS, Postgres and Redis (their ports), else only public IPv4 on 80/443 (behind the SSRF
     guard); off unless asked for."""

@@ -53,9 +53,12 @@ def create_service_app(
     lifespan: Lifespan,
     routers: Sequence[APIRouter],
     *,
+    test_routers: Sequence[APIRouter] = (),
     description: str = "",
 ) -> FastAPI:
-    """Lifespan state must hold `db` and `redis` (and `authenticator` for merchant routes)."""
+    """Lifespan state must hold `db` and `redis` (and `authenticator` for merchant routes).
+
+    `test_routers` (`/api/v1/test/*`) are left out in production."""
     configure_logging(service, settings.log_level)
     app = FastAPI(
         title=f"{service} service",
@@ -64,7 +67,7 @@ def create_service_app(
         telemetry=FASTAPI_TELEMETRY,
     )
     install_error_handlers(app)
-    for router in routers:
+    for router in [*routers, *([] if settings.production else test_routers)]:
         app.include_router(router)
 
     @app.get("/livez", include_in_schema=False)

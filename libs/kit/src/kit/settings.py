@@ -1,6 +1,7 @@
 """Settings every service shares; read from environment variables only."""
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -15,6 +16,18 @@ def _split_commas(value: object) -> object:
 # A list given in the environment as `a,b,c`.
 CommaList = Annotated[list[str], NoDecode, BeforeValidator(_split_commas)]
 
+# Passwords this repository ships for development (devstack, compose, the kind values) and the
+# usual guesses; production refuses to start with any of them.
+KNOWN_DEFAULT_PASSWORDS = frozenset(
+    {"gateway-dev", "gateway_pass", "postgres", "password", "changeme", "secret", "admin"}
+)
+
+
+def is_known_default(password: str | None) -> bool:
+    return password is not None and (
+        password in KNOWN_DEFAULT_PASSWORDS or password.startswith("dev-")
+    )
+
 
 class ServiceSettings(BaseSettings):
     """Base for each service's `Settings`; a service adds its own fields."""
@@ -26,7 +39,10 @@ class ServiceSettings(BaseSettings):
     db_pool_min: int = 1
     db_pool_max: int = 10
     log_level: str = "INFO"
+    # production: no test merchant, no /api/v1/test routes, no test mode, no default passwords.
     environment: Literal["dev", "test", "production"] = "dev"
+    # The contract's TEST_MODE (fixed processing delay and outcome); refused in production.
+    test_mode: bool = False
     # Worker names whose heartbeat /health reports; empty means "this service has no worker".
     health_workers: CommaList = []
     # Workers serve Prometheus metrics on their own port (APIs serve /metrics on theirs).
@@ -48,6 +64,27 @@ class ServiceSettings(BaseSettings):
     # A published outbox message whose stream entry is gone before its consumers acknowledged it
     # (Redis restarted without it, or flushed) is published again once it is this old.
     outbox_confirm_grace_seconds: float = 30.0
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @model_validator(mode="after")
+    def _production_is_not_a_test_setup(self) -> "ServiceSettings":
+        if not self.production:
+            return self
+        if self.test_mode:
+            raise ValueError("TEST_MODE must be off when ENVIRONMENT=production")
+        for name, url in (
+            ("DATABASE_URL", self.database_url.get_secret_value()),
+            ("REDIS_URL", self.redis_url),
+        ):
+            if is_known_default(urlsplit(url).password):
+                raise ValueError(
+                    f"{name} uses a development default password; set a real one when"
+                    " ENVIRONMENT=production"
+                )
+        return self
 
     @model_validator(mode="after")
     def _task_ends_before_reclaim(self) -> "ServiceSettings":

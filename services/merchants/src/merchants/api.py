@@ -25,6 +25,7 @@ from merchants.settings import Settings, TestMerchantSettings
 
 router = APIRouter()
 internal = APIRouter(prefix="/internal/v1", tags=["internal"])
+test_router = APIRouter()  # /api/v1/test/*: not routed in production
 _bearer = HTTPBearer(auto_error=False, scheme_name="DashboardSession")
 
 
@@ -70,7 +71,7 @@ async def get_current_merchant(db: Db, merchant: CurrentMerchant) -> MerchantPub
     return profile
 
 
-@router.get("/api/v1/test/merchant", tags=["test"], responses=problems(MerchantNotFound))
+@test_router.get("/api/v1/test/merchant", tags=["test"], responses=problems(MerchantNotFound))
 async def get_test_merchant(db: Db) -> TestMerchantPublic:
     """The seeded test merchant, for automated evaluation (no authentication)."""
     merchant = await service.get_merchant(db, TEST_MERCHANT_ID)

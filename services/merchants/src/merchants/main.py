@@ -36,4 +36,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "authenticator": LocalAuthenticator(resources.db),
             }
 
-    return create_service_app("merchants", settings, lifespan, [api.router, api.internal])
+    return create_service_app(
+        "merchants", settings, lifespan, [api.router, api.internal], test_routers=[api.test_router]
+    )

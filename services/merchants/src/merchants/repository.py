@@ -55,6 +55,13 @@ async def insert_merchant(
     return _merchant(row)
 
 
+async def deactivate_merchant(conn: asyncpg.Connection, merchant_id: MerchantId) -> bool:
+    status = await conn.execute(
+        "UPDATE merchant SET is_active = false WHERE id = $1 AND is_active", merchant_id
+    )
+    return status != "UPDATE 0"
+
+
 async def insert_session(
     conn: asyncpg.Connection, token_hash: str, merchant_id: MerchantId, expires_at: datetime
 ) -> None:

@@ -1,4 +1,9 @@
-"""Seeds the contract's test merchant; run by `python -m kit.migrate merchants`, idempotent."""
+"""Seeds the contract's test merchant; run by `python -m kit.migrate merchants`, idempotent.
+
+In production there is no test merchant: its credentials are public, so one left over from an
+earlier non-production run is deactivated instead."""
+
+import logging
 
 import asyncpg
 
@@ -6,10 +11,16 @@ from merchants import repository
 from merchants.domain import TEST_MERCHANT_ID, TEST_MERCHANT_NAME, TEST_WEBHOOK_SECRET, hash_secret
 from merchants.settings import TestMerchantSettings
 
+log = logging.getLogger(__name__)
+
 
 async def seed(conn: asyncpg.Connection) -> None:
     """Insert the test merchant unless its email (or id) already exists."""
     settings = TestMerchantSettings()
+    if settings.environment == "production":
+        if await repository.deactivate_merchant(conn, TEST_MERCHANT_ID):
+            log.warning("production: deactivated the test merchant (its credentials are public)")
+        return
     await repository.insert_merchant(
         conn,
         merchant_id=TEST_MERCHANT_ID,

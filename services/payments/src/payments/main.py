@@ -42,5 +42,5 @@ def create_app(
             }
 
     return create_service_app(
-        "payments", settings, lifespan, [api.router, api.test_router, api.internal]
+        "payments", settings, lifespan, [api.router, api.internal], test_routers=[api.test_router]
     )

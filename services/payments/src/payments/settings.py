@@ -11,7 +11,6 @@ class Settings(ServiceSettings):
     auth_cache_ttl_seconds: float = 30.0
 
     # Processing, as the contract's .env.example names them (delays in milliseconds).
-    test_mode: bool = False
     test_payment_success: bool = True
     test_processing_delay: int = Field(default=1000, ge=0)
     upi_success_rate: float = Field(default=0.90, ge=0, le=1)

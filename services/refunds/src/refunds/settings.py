@@ -11,7 +11,6 @@ class Settings(ServiceSettings):
     auth_cache_ttl_seconds: float = 30.0
 
     # Processing (delays in milliseconds): 3 to 5 s, or exactly TEST_PROCESSING_DELAY in test mode.
-    test_mode: bool = False
     test_processing_delay: int = Field(default=1000, ge=0)
     refund_delay_min: int = Field(default=3000, ge=0)
     refund_delay_max: int = Field(default=5000, ge=0)
