@@ -11,7 +11,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from devstack.edge import load_routes
+from devstack.edge import MAX_BODY_BYTES, TOO_LARGE_ROUTE, load_routes
 from devstack.provision import schema_sql
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,8 +151,11 @@ def test_in_cluster_edge_config_is_the_route_table() -> None:
     for host, port in table.hosts.items():
         server = caddy["apps"]["http"]["servers"][host]
         assert server["listen"] == [f":{port}"]
-        dials = [r["handle"][0]["upstreams"][0]["dial"] for r in server["routes"][:-1]]
+        dials = [r["handle"][1]["upstreams"][0]["dial"] for r in server["routes"][:-1]]
         assert dials == [f"{r.service}-api:80" for r in table.routes if r.host == host]
+        for route in server["routes"][:-1]:
+            assert route["handle"][0] == {"handler": "request_body", "max_size": MAX_BODY_BYTES}
+        assert server["errors"]["routes"] == [TOO_LARGE_ROUTE]  # the native edge's, exactly
 
 
 def test_dev_postgres_init_is_the_same_sql_as_make_up() -> None:
@@ -178,6 +181,12 @@ def test_production_turns_on_autoscaling_keda_and_monitoring() -> None:
     assert not [
         d for d in docs if d["kind"] == "Secret"
     ]  # credentials come from an existing Secret
+
+
+def test_the_ingress_limits_bodies_as_the_edge_does() -> None:
+    [ingress] = of_kind(render("kind"), "Ingress")
+    limit = ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
+    assert limit == f"{MAX_BODY_BYTES // 1024}k"
 
 
 def test_production_routes_send_hsts() -> None:

@@ -195,3 +195,31 @@ async def test_a_connection_terminated_under_a_request_is_503_not_500(
             assert again.status_code == 200
     finally:
         await pool.close()
+
+
+async def test_a_body_over_the_limit_is_refused_413_before_it_is_read(
+    client: httpx.AsyncClient,
+) -> None:
+    big = b'{"amount": 500, "pad": "' + b"x" * (64 * 1024) + b'"}'
+    response = await client.post("/things", content=big)
+    assert response.status_code == 413
+    assert response.json() == {
+        "error": {"code": "BAD_REQUEST_ERROR", "description": "Request body is too large"}
+    }
+    assert response.headers["x-request-id"]
+
+
+async def test_a_chunked_body_over_the_limit_is_refused_and_one_within_it_is_read(
+    client: httpx.AsyncClient,
+) -> None:
+    async def chunks(total: int) -> AsyncIterator[bytes]:
+        yield b'{"amount": 500'
+        for _ in range(total // 1024):
+            yield b" " * 1024
+        yield b"}"
+
+    refused = await client.post("/things", content=chunks(65 * 1024))
+    assert refused.status_code == 413
+    json = {"Content-Type": "application/json"}
+    accepted = await client.post("/things", content=chunks(8 * 1024), headers=json)
+    assert (accepted.status_code, accepted.json()) == (200, {"amount": 500})

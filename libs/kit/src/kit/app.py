@@ -88,5 +88,5 @@ def create_service_app(
         return JSONResponse(body, status_code=200 if body["status"] == "healthy" else 503)
 
     instrument_app(app, setup_tracing(service))
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -34,6 +34,21 @@ class Conflict(GatewayError):
     description = "Conflict"
 
 
+class PayloadTooLarge(GatewayError):
+    code = "BAD_REQUEST_ERROR"
+    description = "Request body is too large"
+
+
+class RateLimited(GatewayError):
+    code = "RATE_LIMIT_ERROR"
+    description = "Too many requests; retry later"
+
+    def __init__(self, limit: int, retry_after: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.retry_after = retry_after
+
+
 class Unavailable(GatewayError):
     """A dependency is down; the caller may retry."""
 

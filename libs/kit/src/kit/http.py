@@ -20,6 +20,8 @@ from kit.errors import (
     GatewayError,
     InvalidRequest,
     NotFound,
+    PayloadTooLarge,
+    RateLimited,
     Unauthenticated,
     Unavailable,
 )
@@ -52,6 +54,8 @@ STATUS_BY_CATEGORY: dict[type[GatewayError], int] = {
     Unauthenticated: 401,
     NotFound: 404,
     Conflict: 409,
+    PayloadTooLarge: 413,
+    RateLimited: 429,
     Unavailable: 503,
 }
 
@@ -98,10 +102,23 @@ def describe_validation(exc: RequestValidationError) -> str:
     return f"{field}: {message}" if field else message
 
 
+def rate_limit_headers(limit: int, remaining: int, reset: int) -> dict[str, str]:
+    """The IETF RateLimit fields: the window's quota, what is left of it, seconds to its end."""
+    return {
+        "RateLimit-Limit": str(limit),
+        "RateLimit-Remaining": str(remaining),
+        "RateLimit-Reset": str(reset),
+    }
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_gateway_error(request: Request, exc: Exception) -> JSONResponse:
         exc = cast(GatewayError, exc)
-        return error_response(status_of(exc), exc.code, exc.description)
+        response = error_response(status_of(exc), exc.code, exc.description)
+        if isinstance(exc, RateLimited):
+            response.headers.update(rate_limit_headers(exc.limit, 0, exc.retry_after))
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         return error_response(
@@ -148,18 +165,24 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, on_unexpected)
 
 
+MAX_BODY_BYTES = 64 * 1024
+
+
 class RequestContextMiddleware:
     """Gives each request an id (kept from `X-Request-Id` if sent), echoes it, logs the request
-    and records its RED metrics; sets its trace context while no server span is recorded."""
+    and records its RED metrics; sets its trace context while no server span is recorded; refuses
+    a body over `max_body_bytes` with a 413 before anything reads it."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        sent = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        headers = dict(scope["headers"])
+        sent = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = sent if 0 < len(sent) <= 128 and sent.isprintable() else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         scope["request_id"] = request_id  # for the 500 handler, which runs outside this middleware
@@ -177,7 +200,19 @@ class RequestContextMiddleware:
         traced = None if recording() else otel_context.attach(request_context(scope["headers"]))
         HTTP_IN_PROGRESS.labels(scope["method"]).inc()
         try:
-            await self.app(scope, receive, send_with_id)
+            if b"content-length" in headers:
+                length = headers[b"content-length"]
+                fits = length.isdigit() and int(length) <= self.max_body_bytes
+            elif scope["method"] in ("POST", "PUT", "PATCH"):  # chunked: read it, then replay
+                bounded = await self._read_bounded(receive)
+                fits = bounded is not None
+                receive = bounded or receive
+            else:
+                fits = True
+            if fits:
+                await self.app(scope, receive, send_with_id)
+            else:
+                await too_large(send_with_id)
         finally:
             if traced is not None:
                 otel_context.detach(traced)
@@ -196,3 +231,38 @@ class RequestContextMiddleware:
                     },
                 )
             request_id_var.reset(token)
+
+    async def _read_bounded(self, receive: Receive) -> Receive | None:
+        """The whole body replayed as one message, or None when it is over the limit."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_body_bytes:
+                return None
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return replay
+
+
+async def too_large(send: Send) -> None:
+    response = error_response(413, PayloadTooLarge.code, PayloadTooLarge.description)
+    await response({"type": "http"}, _nothing, send)
+
+
+async def _nothing() -> Message:
+    return {"type": "http.disconnect"}

@@ -50,6 +50,8 @@ class ServiceSettings(BaseSettings):
     worker_metrics_addr: str = "0.0.0.0"  # noqa: S104 - containers must expose it to the scraper
     # A worker refreshes its heartbeat every third of this; silent longer, /health says stopped.
     worker_heartbeat_seconds: int = 15
+    # A request body larger than this is answered 413 before anything reads it.
+    max_body_bytes: int = 64 * 1024
     # Redis-stream redelivery: a message unacknowledged this long is taken over by a live worker.
     # Must exceed the longest task, or a running task is started twice.
     queue_idle_timeout_ms: int = 60_000

@@ -10,6 +10,10 @@ import yaml
 ROUTES_FILE = Path(__file__).resolve().parents[4] / "k8s" / "values" / "routes.yaml"
 
 NOT_FOUND = json.dumps({"error": {"code": "NOT_FOUND_ERROR", "description": "Route not found"}})
+TOO_LARGE = json.dumps(
+    {"error": {"code": "BAD_REQUEST_ERROR", "description": "Request body is too large"}}
+)
+MAX_BODY_BYTES = 64 * 1024  # as the services' own limit (kit.settings.max_body_bytes)
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,19 @@ def _matcher(route: Route) -> dict[str, Any]:
     return {"path_regexp": {"pattern": route.path}}
 
 
+TOO_LARGE_ROUTE = {
+    "match": [{"expression": "{http.error.status_code} == 413"}],
+    "handle": [
+        {
+            "handler": "static_response",
+            "status_code": 413,
+            "headers": {"Content-Type": ["application/json"]},
+            "body": TOO_LARGE,
+        }
+    ],
+}
+
+
 def caddy_config(
     table: RouteTable,
     upstreams: dict[str, str],
@@ -65,7 +82,8 @@ def caddy_config(
             {
                 "match": [_matcher(route)],
                 "handle": [
-                    {"handler": "reverse_proxy", "upstreams": [{"dial": upstreams[route.service]}]}
+                    {"handler": "request_body", "max_size": MAX_BODY_BYTES},
+                    {"handler": "reverse_proxy", "upstreams": [{"dial": upstreams[route.service]}]},
                 ],
                 "terminal": True,
             }
@@ -87,6 +105,7 @@ def caddy_config(
         servers[host] = {
             "listen": [f"{bind}:{host_ports[host]}"],
             "routes": routes,
+            "errors": {"routes": [TOO_LARGE_ROUTE]},
             "automatic_https": {"disable": True},
         }
     return {"admin": {"disabled": True}, "apps": {"http": {"servers": servers}}}
