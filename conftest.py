@@ -1,6 +1,7 @@
 """Test session plumbing: real Postgres and Redis, started once per run and isolated per test."""
 
 import asyncio
+import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
@@ -18,6 +19,10 @@ from devstack.servers import throwaway_servers
 from devstack.stack import DB_PASSWORD
 from kit.db import Database, init_connection
 from kit.migrate import run as migrate
+
+# Thousands of requests from one address in minutes: rate limits are tested where they are
+# asked for (`rate_limits="on"`), not left to trip unrelated tests. Stacks inherit this.
+os.environ.setdefault("RATE_LIMITS", "off")
 
 SERVICES = ["merchants", "orders", "payments", "refunds", "webhooks"]
 SCRATCH = "kit_scratch"  # a schema for kit's own tests (outbox, inbox, migrations)

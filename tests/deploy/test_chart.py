@@ -151,7 +151,7 @@ def test_in_cluster_edge_config_is_the_route_table() -> None:
     for host, port in table.hosts.items():
         server = caddy["apps"]["http"]["servers"][host]
         assert server["listen"] == [f":{port}"]
-        dials = [r["handle"][1]["upstreams"][0]["dial"] for r in server["routes"][:-1]]
+        dials = [r["handle"][-1]["upstreams"][0]["dial"] for r in server["routes"][:-1]]
         assert dials == [f"{r.service}-api:80" for r in table.routes if r.host == host]
         for route in server["routes"][:-1]:
             assert route["handle"][0] == {"handler": "request_body", "max_size": MAX_BODY_BYTES}

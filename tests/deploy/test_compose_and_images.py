@@ -102,7 +102,7 @@ def test_compose_edge_routes_every_rule_of_the_table_to_its_api() -> None:
     for host, port in table.hosts.items():
         server = caddy["apps"]["http"]["servers"][host]
         assert server["listen"] == [f":{port}"]
-        dials = [r["handle"][0]["upstreams"][0]["dial"] for r in server["routes"][:-1]]
+        dials = [r["handle"][-1]["upstreams"][0]["dial"] for r in server["routes"][:-1]]
         assert dials == [f"{r.service}-api:8000" for r in table.routes if r.host == host]
     services = compose()["services"]
     assert all(f"{r.service}-api" in services for r in table.routes)

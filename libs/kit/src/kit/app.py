@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from kit import health
 from kit.db import Database, create_pool
 from kit.http import RequestContextMiddleware, install_error_handlers
+from kit.limits import RateLimits
 from kit.logs import configure_logging
 from kit.settings import ServiceSettings
 from kit.telemetry import FASTAPI_TELEMETRY, instrument_app, setup_tracing
@@ -87,6 +88,7 @@ def create_service_app(
         body = await health.report(request.state.db, request.state.redis, settings.health_workers)
         return JSONResponse(body, status_code=200 if body["status"] == "healthy" else 503)
 
+    app.state.rate_limits = RateLimits(settings)
     instrument_app(app, setup_tracing(service))
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

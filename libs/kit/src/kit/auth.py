@@ -121,6 +121,8 @@ async def authenticate_merchant(
     principal = await authenticator.authenticate(credentials)
     if principal is None:
         raise Unauthenticated()
+    if limits := getattr(request.app.state, "rate_limits", None):
+        await limits.hit(request.state.redis, "merchant", str(principal.merchant_id))
     return principal
 
 

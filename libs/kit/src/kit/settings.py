@@ -3,7 +3,7 @@
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, SecretStr, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -52,6 +52,24 @@ class ServiceSettings(BaseSettings):
     worker_heartbeat_seconds: int = 15
     # A request body larger than this is answered 413 before anything reads it.
     max_body_bytes: int = 64 * 1024
+    # Requests per window: per merchant on authenticated routes, per client address on the
+    # unauthenticated public ones (login, checkout). auto: on, except in test mode.
+    rate_limits: Literal["auto", "on", "off"] = "auto"
+    rate_limit_window_seconds: int = 60
+    rate_limit_per_merchant: int = 6000
+    rate_limit_per_address: int = 600
+    # Proxies in front of the services (edge, ingress, ui): skipped when reading the client's
+    # address from X-Forwarded-For. Private and loopback ranges by default.
+    trusted_proxy_networks: CommaList = Field(
+        default_factory=lambda: [
+            "127.0.0.0/8",
+            "::1/128",
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+            "fc00::/7",
+        ]
+    )
     # Redis-stream redelivery: a message unacknowledged this long is taken over by a live worker.
     # Must exceed the longest task, or a running task is started twice.
     queue_idle_timeout_ms: int = 60_000

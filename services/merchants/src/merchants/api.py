@@ -11,6 +11,7 @@ from kit.app import Db
 from kit.auth import Credentials, CurrentMerchant, Principal
 from kit.errors import Unauthenticated
 from kit.http import problems
+from kit.limits import ClientLimited
 from merchants import service
 from merchants.domain import TEST_MERCHANT_ID, LoginFailed, MerchantId, MerchantNotFound
 from merchants.schemas import (
@@ -30,7 +31,7 @@ _bearer = HTTPBearer(auto_error=False, scheme_name="DashboardSession")
 
 
 @router.post("/api/v1/auth/login", tags=["auth"], responses=problems(LoginFailed))
-async def log_in(body: LoginRequest, request: Request, db: Db) -> LoginResponse:
+async def log_in(body: LoginRequest, request: Request, db: Db, _: ClientLimited) -> LoginResponse:
     """Open a dashboard session; send the token as `Authorization: Bearer <token>`."""
     settings: Settings = request.state.settings
     session = await service.log_in(

@@ -9,6 +9,7 @@ from kit.auth import CurrentMerchant
 from kit.errors import InvalidRequest, Unauthenticated
 from kit.http import problems
 from kit.idempotency import IdempotencyKey, IdempotencyKeyInUse, IdempotencyKeyReused
+from kit.limits import ClientLimited
 from kit.strings import Text
 from orders import service
 from orders.domain import Order, OrderNotFound
@@ -74,7 +75,7 @@ async def get_order(order_id: OrderIdPath, db: Db, merchant: CurrentMerchant) ->
 
 
 @router.get("/{order_id}/public", responses=problems(OrderNotFound))
-async def get_order_for_checkout(order_id: OrderIdPath, db: Db) -> OrderCheckout:
+async def get_order_for_checkout(order_id: OrderIdPath, db: Db, _: ClientLimited) -> OrderCheckout:
     """What the checkout page shows; no authentication."""
     return OrderCheckout.model_validate(await service.get_order(db, order_id))
 

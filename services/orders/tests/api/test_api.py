@@ -7,6 +7,10 @@ from uuid import UUID
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
+
+from orders.main import create_app
+from orders.settings import Settings
 
 TEST_HEADERS = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
 AUTH_ERROR = {"error": {"code": "AUTHENTICATION_ERROR", "description": "Invalid API credentials"}}
@@ -168,3 +172,29 @@ async def test_internal_read_gives_payments_what_it_needs(client: httpx.AsyncCli
         "currency": "INR",
         "status": "created",
     }
+
+
+async def test_a_merchant_over_its_quota_gets_429_and_another_merchant_does_not(
+    database_urls: dict[str, str],
+    redis_url: str,
+    merchants_transport: httpx.AsyncBaseTransport,
+    other_merchant: dict[str, str],
+) -> None:
+    settings = Settings(
+        database_url=database_urls["orders"],
+        redis_url=redis_url,
+        merchants_url="http://merchants",
+        rate_limits="on",
+        rate_limit_per_merchant=3,
+        rate_limit_window_seconds=3600,  # a test's requests never straddle two windows
+    )
+    app = create_app(settings, merchants_transport=merchants_transport)
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(transport=httpx.ASGITransport(manager.app), base_url="http://t") as c,
+    ):
+        statuses = [
+            (await c.get("/api/v1/orders", headers=other_merchant)).status_code for _ in range(4)
+        ]
+        assert (await c.get("/api/v1/orders", headers=TEST_HEADERS)).status_code == 200
+    assert statuses == [200, 200, 200, 429]

@@ -11,6 +11,7 @@ from kit.health import workers_running
 from kit.http import problems
 from kit.idempotency import IdempotencyKey, IdempotencyKeyInUse, IdempotencyKeyReused
 from kit.jobs import job_counts
+from kit.limits import ClientLimited
 from kit.strings import Text
 from payments import service
 from payments.domain import (
@@ -24,6 +25,7 @@ from payments.domain import (
     PaymentNotCapturable,
     PaymentNotFound,
     PaymentStatus,
+    TooManyPendingPayments,
 )
 from payments.schemas import (
     CaptureRequest,
@@ -43,7 +45,10 @@ test_router = APIRouter(prefix="/api/v1/test", tags=["test"])
 internal = APIRouter(prefix="/internal/v1/payments", tags=["internal"])
 
 PaymentIdPath = Annotated[Text, Path(max_length=64)]
-CREATE_ERRORS = (InvalidRequest, InvalidVpa, InvalidCard, ExpiredCard, OrderNotFound, Unavailable)
+CREATE_ERRORS = (
+    InvalidRequest, InvalidVpa, InvalidCard, ExpiredCard, OrderNotFound, TooManyPendingPayments,
+    Unavailable,
+)  # fmt: skip
 
 
 def render_created(payment: Payment) -> bytes:
@@ -84,6 +89,7 @@ async def create_payment(
         render_created,
         merchant_id=merchant.merchant_id,
         idempotency_key=idempotency_key,
+        max_pending=request.state.settings.max_pending_payments_per_order,
     )
     return Response(stored.body, status_code=stored.status, media_type="application/json")
 
@@ -95,7 +101,11 @@ async def create_payment(
     responses=problems(*CREATE_ERRORS, OrderAlreadyPaid, IdempotencyKeyReused, IdempotencyKeyInUse),
 )
 async def create_payment_for_checkout(
-    body: PaymentCreate, request: Request, db: Db, idempotency_key: IdempotencyKey = None
+    body: PaymentCreate,
+    request: Request,
+    db: Db,
+    _: ClientLimited,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Create a payment from the checkout page: no credentials; the order names the merchant.
 
@@ -104,6 +114,7 @@ async def create_payment_for_checkout(
     stored = await service.create_payment(
         db, request.state.orders, _new_payment(body), render_created, merchant_id=None,
         idempotency_key=idempotency_key,
+        max_pending=request.state.settings.max_pending_payments_per_order,
     )  # fmt: skip
     return Response(stored.body, status_code=stored.status, media_type="application/json")
 
@@ -146,7 +157,9 @@ async def get_payment(
 
 
 @router.get("/{payment_id}/public", responses=problems(PaymentNotFound))
-async def get_payment_for_checkout(payment_id: PaymentIdPath, db: Db) -> PaymentCheckout:
+async def get_payment_for_checkout(
+    payment_id: PaymentIdPath, db: Db, _: ClientLimited
+) -> PaymentCheckout:
     """Status for the checkout page to poll; no credentials, no payer details."""
     return PaymentCheckout.model_validate(await service.get_payment(db, payment_id))
 

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import NewType
 from uuid import UUID
 
-from kit.errors import InvalidRequest, NotFound
+from kit.errors import Conflict, InvalidRequest, NotFound
 from kit.ids import new_id
 
 PaymentId = NewType("PaymentId", str)
@@ -60,6 +60,10 @@ class OrderNotFound(NotFound):
 
 class OrderAlreadyPaid(InvalidRequest):
     description = "Order is already paid"
+
+
+class TooManyPendingPayments(Conflict):
+    description = "Order has too many payments in progress; wait for one to finish"
 
 
 class PaymentNotCapturable(InvalidRequest):

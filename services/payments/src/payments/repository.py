@@ -26,20 +26,22 @@ def _payment(row: asyncpg.Record) -> Payment:
 
 
 async def insert_payment(
-    conn: asyncpg.Connection, payment: Payment, messages: list[OutboxMessage]
+    conn: asyncpg.Connection, payment: Payment, messages: list[OutboxMessage], max_pending: int
 ) -> bool:
     """Insert the payment and queue its messages in one statement, unless its order already has
-    a successful payment; False if nothing was written (the order is paid, or the id is taken)."""
+    a successful payment or `max_pending` pending ones; False if nothing was written (the order
+    is paid, has too many pending payments, or the id is taken)."""
     row = await outbox.insert_with(
         conn,
         "INSERT INTO payment (id, order_id, merchant_id, amount_minor, currency, method, status,"
         " vpa, card_network, card_last4, created_at, updated_at)"
         " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11 WHERE NOT EXISTS"
         " (SELECT FROM payment WHERE order_id = $2::varchar AND status = 'success')"
-        " ON CONFLICT (id) DO NOTHING RETURNING id",
+        " AND (SELECT count(*) FROM payment WHERE order_id = $2::varchar AND status = 'pending')"
+        " < $12 ON CONFLICT (id) DO NOTHING RETURNING id",
         [payment.id, payment.order_id, payment.merchant_id, payment.amount, payment.currency,
          payment.method.value, payment.status.value, payment.vpa, payment.card_network,
-         payment.card_last4, payment.created_at],
+         payment.card_last4, payment.created_at, max_pending],
         messages,
     )  # fmt: skip
     return row is not None
@@ -102,6 +104,14 @@ async def claim_stuck_pending(
         older_than_seconds, limit,
     )  # fmt: skip
     return [r["id"] for r in rows]
+
+
+async def pending_payments(conn: asyncpg.Connection, order_id: str) -> int:
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM payment WHERE order_id = $1 AND status = 'pending'", order_id
+        )
+    )
 
 
 async def order_is_paid(conn: asyncpg.Connection, order_id: str) -> bool:

@@ -28,6 +28,7 @@ from payments.domain import (
     PaymentNotFound,
     PaymentStatus,
     ProcessingRules,
+    TooManyPendingPayments,
     UnsupportedMethod,
     check_vpa,
     new_payment_id,
@@ -71,6 +72,7 @@ async def create_payment(
     merchant_id: UUID | None,
     idempotency_key: str | None = None,
     today: date | None = None,
+    max_pending: int = 10,
 ) -> StoredResponse:
     """Validate, insert a pending payment with its events and processing job, answer 201.
 
@@ -80,7 +82,7 @@ async def create_payment(
 
     async def respond(conn: Connection) -> StoredResponse:
         order = await _order_for(conn, orders, request.order_id, merchant_id)
-        payment = await _insert_payment(conn, order, request, today)
+        payment = await _insert_payment(conn, order, request, today, max_pending)
         return StoredResponse(201, render(payment))
 
     if idempotency_key is None:  # the payment and its messages are one statement
@@ -106,7 +108,7 @@ async def _order_for(
 
 
 async def _insert_payment(
-    conn: Connection, order: OrderRef, request: NewPayment, today: date | None
+    conn: Connection, order: OrderRef, request: NewPayment, today: date | None, max_pending: int
 ) -> Payment:
     vpa, network, last4 = None, None, None
     if request.method == PaymentMethod.UPI:
@@ -127,10 +129,13 @@ async def _insert_payment(
             error_code=None, error_description=None, captured=False, captured_at=None,
             amount_refunded=0, created_at=now, updated_at=now,
         )  # fmt: skip
-        if await repository.insert_payment(conn, payment, events.payment_created(payment)):
+        messages = events.payment_created(payment)
+        if await repository.insert_payment(conn, payment, messages, max_pending):
             break
         if await repository.order_is_paid(conn, order.id):
             raise OrderAlreadyPaid()
+        if await repository.pending_payments(conn, order.id) >= max_pending:
+            raise TooManyPendingPayments()
         # else the id was taken (astronomically rare): draw again
     PAYMENTS.labels(payment.method.value, payment.status.value).inc()
     log.info("payment created", extra={"payment_id": payment.id, "order_id": payment.order_id,

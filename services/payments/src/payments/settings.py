@@ -17,6 +17,8 @@ class Settings(ServiceSettings):
     card_success_rate: float = Field(default=0.95, ge=0, le=1)
     processing_delay_min: int = Field(default=5000, ge=0)
     processing_delay_max: int = Field(default=10000, ge=0)
+    # An order takes no new payment while this many of its payments are still pending.
+    max_pending_payments_per_order: int = Field(default=10, ge=1)
     # A payment still pending this long after creation (or its last requeue) is processed again.
     processing_deadline_seconds: float = Field(default=60.0, gt=0)
 

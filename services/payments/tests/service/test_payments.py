@@ -25,6 +25,7 @@ from payments.domain import (
     PaymentNotFound,
     PaymentStatus,
     ProcessingRules,
+    TooManyPendingPayments,
     UnsupportedMethod,
 )
 
@@ -149,6 +150,29 @@ class TestCreate:
             await create(db, orders_client, foreign["id"])
         public = await create(db, orders_client, foreign["id"], merchant=None)  # the checkout
         assert (await service.get_payment(db, public["id"])).merchant_id != TEST_MERCHANT
+
+    async def test_an_order_takes_no_more_pending_payments_than_its_cap(
+        self, db: Database, orders_client: OrdersClient, make_order: MakeOrder
+    ) -> None:
+        order = await make_order()
+        request = service.NewPayment(order["id"], "upi", "user@paytm", None)
+
+        async def attempt() -> int:
+            stored = await service.create_payment(
+                db, orders_client, request, render, merchant_id=None, today=TODAY, max_pending=3
+            )
+            return stored.status
+
+        assert [await attempt() for _ in range(3)] == [201, 201, 201]
+        with pytest.raises(TooManyPendingPayments):
+            await attempt()
+        async with db.transaction() as conn:
+            await conn.execute(
+                "UPDATE payment SET status = 'failed' WHERE order_id = $1 AND status = 'pending'"
+                " AND id = (SELECT min(id) FROM payment WHERE order_id = $1)",
+                order["id"],
+            )
+        assert await attempt() == 201  # a finished attempt frees its place
 
 
 class TestIdempotency:
