@@ -32,7 +32,8 @@ APPS: dict[str, tuple[Callable[[Any], FastAPI], type[Any]]] = {
 def paths(service: str, environment: str) -> set[str]:
     create_app, settings = APPS[service]
     url = f"postgresql://{service}:a-real-secret@pg.internal/payment_gateway"
-    app = create_app(settings(database_url=url, environment=environment))
+    token = "k3Jd9-internal-token-of-forty-characters"
+    app = create_app(settings(database_url=url, environment=environment, internal_token=token))
     return set(app.openapi()["paths"])
 
 

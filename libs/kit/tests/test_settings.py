@@ -6,8 +6,11 @@ from kit.settings import ServiceSettings
 REAL = "postgresql://orders:Xq8-real-secret@pg.internal/payment_gateway"
 
 
+TOKEN = "k3Jd9-internal-token-of-forty-characters"
+
+
 def settings(**values: object) -> ServiceSettings:
-    return ServiceSettings(**{"database_url": REAL, **values})  # type: ignore[arg-type]
+    return ServiceSettings(**{"database_url": REAL, "internal_token": TOKEN, **values})  # type: ignore[arg-type]
 
 
 def test_production_accepts_real_credentials() -> None:
@@ -22,6 +25,8 @@ def test_production_accepts_real_credentials() -> None:
         ({"database_url": "postgresql://orders:dev-orders@postgres/gw"}, "DATABASE_URL"),
         ({"database_url": "postgresql://gateway:gateway_pass@postgres/gw"}, "DATABASE_URL"),
         ({"redis_url": "redis://:password@redis:6379/0"}, "REDIS_URL"),
+        ({"internal_token": None}, "INTERNAL_TOKEN"),
+        ({"internal_token": "short"}, "INTERNAL_TOKEN"),
     ],
 )
 def test_production_refuses_test_mode_and_development_passwords(

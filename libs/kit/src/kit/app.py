@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 
 from kit import health
+from kit.auth import require_internal_token
 from kit.db import Database, create_pool
 from kit.http import RequestContextMiddleware, install_error_handlers
 from kit.limits import RateLimits
@@ -54,11 +55,13 @@ def create_service_app(
     lifespan: Lifespan,
     routers: Sequence[APIRouter],
     *,
+    internal_routers: Sequence[APIRouter] = (),
     test_routers: Sequence[APIRouter] = (),
     description: str = "",
 ) -> FastAPI:
     """Lifespan state must hold `db` and `redis` (and `authenticator` for merchant routes).
 
+    `internal_routers` (`/internal/v1/*`) require the shared internal token when it is set;
     `test_routers` (`/api/v1/test/*`) are left out in production."""
     configure_logging(service, settings.log_level)
     app = FastAPI(
@@ -70,6 +73,9 @@ def create_service_app(
     install_error_handlers(app)
     for router in [*routers, *([] if settings.production else test_routers)]:
         app.include_router(router)
+    internal_only = [Depends(require_internal_token(settings.internal_token))]
+    for router in internal_routers:
+        app.include_router(router, dependencies=internal_only)
 
     @app.get("/livez", include_in_schema=False)
     async def livez() -> dict[str, str]:

@@ -7,8 +7,10 @@ a network hop every time. Failures are never cached.
 """
 
 import hashlib
+import hmac
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import astuple, dataclass
 from typing import Annotated, Literal, Protocol
 from uuid import UUID
@@ -16,7 +18,7 @@ from uuid import UUID
 import httpx
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from kit.errors import Unauthenticated, Unavailable
 
@@ -127,3 +129,27 @@ async def authenticate_merchant(
 
 
 CurrentMerchant = Annotated[Principal, Depends(authenticate_merchant)]
+
+INTERNAL_TOKEN_HEADER = "X-Internal-Token"  # noqa: S105 - a header name
+
+
+def internal_client(
+    base_url: str, token: SecretStr | None, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """A client for another service's `/internal/v1/*`, carrying the shared internal token."""
+    headers = {INTERNAL_TOKEN_HEADER: token.get_secret_value()} if token else {}
+    return httpx.AsyncClient(base_url=base_url, transport=transport, timeout=5, headers=headers)
+
+
+def require_internal_token(token: SecretStr | None) -> Callable[[Request], Awaitable[None]]:
+    """A dependency refusing (401) calls without the shared token; none when it is not set."""
+    expected = token.get_secret_value().encode() if token else None
+
+    async def check(request: Request) -> None:
+        if expected is None:
+            return
+        sent = request.headers.get(INTERNAL_TOKEN_HEADER, "").encode()
+        if not hmac.compare_digest(sent, expected):
+            raise Unauthenticated("Internal endpoint: missing or wrong X-Internal-Token")
+
+    return check

@@ -43,6 +43,9 @@ class ServiceSettings(BaseSettings):
     environment: Literal["dev", "test", "production"] = "dev"
     # The contract's TEST_MODE (fixed processing delay and outcome); refused in production.
     test_mode: bool = False
+    # Shared by the services: sent as X-Internal-Token on calls to /internal/v1/*, and required
+    # there when set. Required in production.
+    internal_token: SecretStr | None = None
     # Worker names whose heartbeat /health reports; empty means "this service has no worker".
     health_workers: CommaList = []
     # Workers serve Prometheus metrics on their own port (APIs serve /metrics on theirs).
@@ -95,6 +98,12 @@ class ServiceSettings(BaseSettings):
             return self
         if self.test_mode:
             raise ValueError("TEST_MODE must be off when ENVIRONMENT=production")
+        token = self.internal_token.get_secret_value() if self.internal_token else ""
+        if len(token) < 32 or is_known_default(token):
+            raise ValueError(
+                "INTERNAL_TOKEN must be set to a random value of at least 32 characters when"
+                " ENVIRONMENT=production"
+            )
         for name, url in (
             ("DATABASE_URL", self.database_url.get_secret_value()),
             ("REDIS_URL", self.redis_url),

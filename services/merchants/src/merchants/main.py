@@ -37,5 +37,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             }
 
     return create_service_app(
-        "merchants", settings, lifespan, [api.router, api.internal], test_routers=[api.test_router]
+        "merchants",
+        settings,
+        lifespan,
+        [api.router],
+        internal_routers=[api.internal],
+        test_routers=[api.test_router],
     )

@@ -8,7 +8,7 @@ import httpx
 from fastapi import FastAPI
 
 from kit.app import create_service_app, open_resources
-from kit.auth import MerchantsAuthenticator
+from kit.auth import MerchantsAuthenticator, internal_client
 from orders import api
 from orders.settings import Settings
 
@@ -21,11 +21,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        token = settings.internal_token
         async with (
             open_resources(settings) as resources,
-            httpx.AsyncClient(
-                base_url=settings.merchants_url, transport=merchants_transport, timeout=5
-            ) as merchants,
+            internal_client(settings.merchants_url, token, merchants_transport) as merchants,
         ):
             yield {
                 "db": resources.db,
@@ -34,4 +33,6 @@ def create_app(
                 "authenticator": MerchantsAuthenticator(merchants, settings.auth_cache_ttl_seconds),
             }
 
-    return create_service_app("orders", settings, lifespan, [api.router, api.internal])
+    return create_service_app(
+        "orders", settings, lifespan, [api.router], internal_routers=[api.internal]
+    )

@@ -8,7 +8,7 @@ import httpx
 from fastapi import FastAPI
 
 from kit.app import create_service_app, open_resources
-from kit.auth import MerchantsAuthenticator
+from kit.auth import MerchantsAuthenticator, internal_client
 from payments import api
 from payments.clients import OrdersClient
 from payments.settings import Settings
@@ -24,14 +24,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        token = settings.internal_token
         async with (
             open_resources(settings) as resources,
-            httpx.AsyncClient(
-                base_url=settings.merchants_url, transport=merchants_transport, timeout=5
-            ) as merchants,
-            httpx.AsyncClient(
-                base_url=settings.orders_url, transport=orders_transport, timeout=5
-            ) as orders,
+            internal_client(settings.merchants_url, token, merchants_transport) as merchants,
+            internal_client(settings.orders_url, token, orders_transport) as orders,
         ):
             yield {
                 "db": resources.db,
@@ -42,5 +39,10 @@ def create_app(
             }
 
     return create_service_app(
-        "payments", settings, lifespan, [api.router, api.internal], test_routers=[api.test_router]
+        "payments",
+        settings,
+        lifespan,
+        [api.router],
+        internal_routers=[api.internal],
+        test_routers=[api.test_router],
     )

@@ -8,7 +8,7 @@ import httpx
 from fastapi import FastAPI
 
 from kit.app import create_service_app, open_resources
-from kit.auth import MerchantsAuthenticator
+from kit.auth import MerchantsAuthenticator, internal_client
 from refunds import api
 from refunds.clients import PaymentsClient
 from refunds.settings import Settings
@@ -24,14 +24,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        token = settings.internal_token
         async with (
             open_resources(settings) as resources,
-            httpx.AsyncClient(
-                base_url=settings.merchants_url, transport=merchants_transport, timeout=5
-            ) as merchants,
-            httpx.AsyncClient(
-                base_url=settings.payments_url, transport=payments_transport, timeout=5
-            ) as payments,
+            internal_client(settings.merchants_url, token, merchants_transport) as merchants,
+            internal_client(settings.payments_url, token, payments_transport) as payments,
         ):
             yield {
                 "db": resources.db,

@@ -9,7 +9,7 @@ import httpx
 from fastapi import FastAPI
 
 from kit.app import create_service_app, open_resources
-from kit.auth import MerchantsAuthenticator
+from kit.auth import MerchantsAuthenticator, internal_client
 from webhooks import api
 from webhooks.clients import MerchantsClient
 from webhooks.domain import parse_networks
@@ -31,11 +31,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        token = settings.internal_token
         async with (
             open_resources(settings) as resources,
-            httpx.AsyncClient(
-                base_url=settings.merchants_url, transport=merchants_transport, timeout=5
-            ) as merchants,
+            internal_client(settings.merchants_url, token, merchants_transport) as merchants,
             outbound_client(settings) as outbound,
         ):
             yield {
