@@ -5,8 +5,11 @@ import sys
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 
 from merchants.domain import TEST_MERCHANT_ID
+from merchants.main import create_app
+from merchants.settings import Settings
 
 TEST_HEADERS = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
 AUTH_ERROR = {"error": {"code": "AUTHENTICATION_ERROR", "description": "Invalid API credentials"}}
@@ -55,6 +58,47 @@ async def test_bad_login_is_401_and_bad_body_is_400(client: httpx.AsyncClient) -
     missing = await client.post("/api/v1/auth/login", json={"email": "test@example.com"})
     assert missing.status_code == 400
     assert missing.json()["error"]["code"] == "BAD_REQUEST_ERROR"
+
+
+LOGIN_FAILED = {
+    "error": {"code": "AUTHENTICATION_ERROR", "description": "Invalid email or password"}
+}
+
+
+@pytest.mark.parametrize(
+    ("environment", "test_mode", "allowed"),
+    [
+        ("production", False, False),
+        ("dev", False, True),
+        ("dev", True, True),
+        ("test", False, True),
+    ],
+)
+async def test_test_merchant_logs_in_without_a_password_only_in_a_test_setup(
+    settings: Settings, environment: str, test_mode: bool, allowed: bool
+) -> None:
+    # Copied without validation: production also refuses the test servers' development password.
+    configured = settings.model_copy(update={"environment": environment, "test_mode": test_mode})
+    async with (
+        LifespanManager(create_app(configured)) as manager,
+        httpx.AsyncClient(transport=httpx.ASGITransport(manager.app), base_url="http://t") as c,
+    ):
+        login = await c.post(
+            "/api/v1/auth/login", json={"email": "test@example.com", "password": "x"}
+        )
+    if allowed:
+        assert login.status_code == 200
+    else:
+        assert (login.status_code, login.json()) == (401, LOGIN_FAILED)  # as a wrong password
+
+
+async def test_another_merchant_without_a_password_never_logs_in(
+    client: httpx.AsyncClient, other_merchant: dict[str, str]
+) -> None:
+    email = (await client.get("/api/v1/merchant", headers=other_merchant)).json()["email"]
+    for password in ("", "anything"):
+        login = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+        assert (login.status_code, login.json()) == (401, LOGIN_FAILED)
 
 
 @pytest.mark.parametrize(
