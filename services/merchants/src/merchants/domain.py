@@ -72,6 +72,11 @@ def generate_session_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def generate_password() -> str:
+    """A dashboard password for an operator to hand over: 144 random bits."""
+    return secrets.token_urlsafe(18)
+
+
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)

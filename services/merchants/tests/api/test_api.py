@@ -1,3 +1,4 @@
+import asyncio
 import json
 import os
 import subprocess
@@ -7,6 +8,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
+from merchants import cli
 from merchants.domain import TEST_MERCHANT_ID
 from merchants.main import create_app
 from merchants.settings import Settings
@@ -134,37 +136,51 @@ async def test_internal_merchant_read_hands_over_the_webhook_secret(
     assert (await client.get("/internal/v1/merchants/not-a-uuid")).status_code == 400
 
 
-def test_operator_cli_creates_a_merchant_that_can_authenticate(
+def test_operator_cli_creates_a_merchant_that_can_authenticate_and_log_in(
     database_urls: dict[str, str], redis_url: str
 ) -> None:
     env = {**os.environ, "DATABASE_URL": database_urls["merchants"], "REDIS_URL": redis_url}
-    created = subprocess.run(
-        [sys.executable, "-m", "merchants.cli", "create-merchant", "--name", "CLI Shop",
-         "--email", "cli-shop@example.com"],
-        env=env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    output = json.loads(created.stdout)
-    assert output["api_secret"].startswith("secret_")
 
-    async def check() -> httpx.Response:
-        from asgi_lifespan import LifespanManager
+    def create(email: str, *extra: str) -> dict[str, str]:
+        created = subprocess.run(
+            [sys.executable, "-m", "merchants.cli", "create-merchant", "--name", "CLI Shop",
+             "--email", email, *extra],
+            env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return json.loads(created.stdout)  # type: ignore[no-any-return]
 
-        from merchants.main import create_app
-        from merchants.settings import Settings
+    generated = create("cli-shop@example.com")
+    assert generated["api_secret"].startswith("secret_")
+    assert len(generated["password"]) >= 24  # generated, printed this once
+    chosen = create("cli-chosen@example.com", "--password", "correct horse battery")
+    assert "password" not in chosen  # the operator's own is not echoed
 
-        app = create_app(Settings(database_url=database_urls["merchants"], redis_url=redis_url))
+    async def check() -> list[int]:
+        settings = Settings(database_url=database_urls["merchants"], redis_url=redis_url)
         async with (
-            LifespanManager(app) as manager,
+            LifespanManager(create_app(settings)) as manager,
             httpx.AsyncClient(transport=httpx.ASGITransport(manager.app), base_url="http://t") as c,
         ):
-            headers = {"X-Api-Key": output["api_key"], "X-Api-Secret": output["api_secret"]}
-            return await c.get("/api/v1/merchant", headers=headers)
+            headers = {"X-Api-Key": generated["api_key"], "X-Api-Secret": generated["api_secret"]}
+            codes = [(await c.get("/api/v1/merchant", headers=headers)).status_code]
+            for email, password in [
+                ("cli-shop@example.com", generated["password"]),
+                ("cli-chosen@example.com", "correct horse battery"),
+                ("cli-shop@example.com", "wrong"),
+            ]:
+                login = {"email": email, "password": password}
+                codes.append((await c.post("/api/v1/auth/login", json=login)).status_code)
+            return codes
 
-    import asyncio
+    assert asyncio.run(check()) == [200, 200, 200, 401]
 
-    response = asyncio.run(check())
-    assert response.status_code == 200
-    assert response.json()["email"] == "cli-shop@example.com"
+
+def test_operator_cli_refuses_a_short_password(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["create-merchant", "--name", "S", "--email", "s@example.com", "--password", "short"]
+    with pytest.raises(SystemExit) as exited:
+        cli.main(args)
+    assert exited.value.code == 2
+    assert "at least 12 characters" in capsys.readouterr().err
 
 
 async def test_other_merchants_secrets_are_never_shown(
