@@ -46,7 +46,8 @@ def test_compose_has_the_contracts_containers_and_gates_each_api_on_its_migratio
 
 
 @pytest.mark.parametrize(
-    "process", ["payments-api", "payments-worker", "refunds-worker", "webhooks-worker"]
+    "process",
+    ["merchants-api", "payments-api", "payments-worker", "refunds-worker", "webhooks-worker"],
 )
 def test_test_mode_variables_reach_every_process_that_reads_them(process: str) -> None:
     env = compose()["services"][process]["environment"]

@@ -273,6 +273,29 @@ def test_webhooks_page_saves_regenerates_lists_and_retries(
     api.put("/api/v1/webhooks/config", json={"webhook_url": None}, headers=TEST_HEADERS)
 
 
+def test_a_form_on_another_site_cannot_change_the_dashboard(
+    page: Page, stack: Stack, api: httpx.Client
+) -> None:
+    log_in(page, stack)
+    before = api.get("/api/v1/webhooks/config", headers=TEST_HEADERS).json()
+    attack = f"""<form method="post" action="{stack.url("dashboard")}/dashboard/webhooks/config">
+<input name="webhook_url" value="https://attacker.example/hook">
+<input name="csrf_token" value="guessed"><button>Win a prize</button></form>"""
+    page.route(
+        "http://attacker.example/",
+        lambda route: route.fulfill(body=attack, content_type="text/html"),
+    )
+    page.goto("http://attacker.example/")
+    with page.expect_response(re.compile(r"/dashboard/webhooks/config$")) as answer:
+        page.click("button")
+    assert answer.value.status == 403
+    expect(page.get_by_role("heading", name="Request refused")).to_be_visible()
+    assert api.get("/api/v1/webhooks/config", headers=TEST_HEADERS).json() == before
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    assert cookies["session"]["httpOnly"]
+    assert cookies["session"]["sameSite"] == "Strict"
+
+
 def test_docs_page_and_old_style_links(page: Page, stack: Stack) -> None:
     log_in(page, stack)
     page.goto(f"{stack.url('dashboard')}/#/docs")

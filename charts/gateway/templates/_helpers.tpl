@@ -51,6 +51,14 @@ capabilities: {drop: [ALL]}
 - name: {{ $key }}
   value: {{ $value | quote }}
 {{- end }}
+{{- if eq .name "ui" }}
+- name: CSRF_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ default "gateway-ui" $root.Values.ui.existingSecret }}
+      key: csrf-secret
+      optional: true  # required only when ENVIRONMENT=production: the UI then refuses to start
+{{- end }}
 {{- if .service.database }}
 - name: DB_PASSWORD
   valueFrom:

@@ -20,7 +20,9 @@ async def db(bound_db) -> Database:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def settings(database_urls: dict[str, str], redis_url: str) -> Settings:
-    return Settings(database_url=database_urls["merchants"], redis_url=redis_url)
+    return Settings(
+        database_url=database_urls["merchants"], redis_url=redis_url, environment="test"
+    )
 
 
 @pytest.fixture

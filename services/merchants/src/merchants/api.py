@@ -39,7 +39,7 @@ async def log_in(body: LoginRequest, request: Request, db: Db, _: ClientLimited)
         body.email,
         body.password,
         ttl=timedelta(seconds=settings.session_ttl_seconds),
-        require_password=settings.dashboard_require_password,
+        test_setup=settings.test_setup,
     )
     return LoginResponse(
         token=session.token,

@@ -72,6 +72,11 @@ def generate_session_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def generate_password() -> str:
+    """A dashboard password for an operator to hand over: 144 random bits."""
+    return secrets.token_urlsafe(18)
+
+
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
@@ -86,10 +91,11 @@ def password_matches(password: str, stored: str) -> bool:
     return hmac.compare_digest(candidate.hex(), digest)
 
 
-def may_log_in(merchant: Merchant, password: str, require_password: bool) -> bool:
-    """Dashboard rule: check the password when one is set; otherwise only in test setups."""
+def may_log_in(merchant: Merchant, password: str, *, test_setup: bool) -> bool:
+    """Dashboard rule: the password when one is set. Without one, only the seeded test merchant
+    in a test setup logs in (with any password); any other merchant never does."""
     if not merchant.is_active:
         return False
     if merchant.password_hash is None:
-        return not require_password
+        return test_setup and merchant.id == TEST_MERCHANT_ID
     return password_matches(password, merchant.password_hash)

@@ -1,3 +1,4 @@
+import asyncio
 import json
 import os
 import subprocess
@@ -5,8 +6,12 @@ import sys
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 
+from merchants import cli
 from merchants.domain import TEST_MERCHANT_ID
+from merchants.main import create_app
+from merchants.settings import Settings
 
 TEST_HEADERS = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
 AUTH_ERROR = {"error": {"code": "AUTHENTICATION_ERROR", "description": "Invalid API credentials"}}
@@ -57,6 +62,47 @@ async def test_bad_login_is_401_and_bad_body_is_400(client: httpx.AsyncClient) -
     assert missing.json()["error"]["code"] == "BAD_REQUEST_ERROR"
 
 
+LOGIN_FAILED = {
+    "error": {"code": "AUTHENTICATION_ERROR", "description": "Invalid email or password"}
+}
+
+
+@pytest.mark.parametrize(
+    ("environment", "test_mode", "allowed"),
+    [
+        ("production", False, False),
+        ("dev", False, True),
+        ("dev", True, True),
+        ("test", False, True),
+    ],
+)
+async def test_test_merchant_logs_in_without_a_password_only_in_a_test_setup(
+    settings: Settings, environment: str, test_mode: bool, allowed: bool
+) -> None:
+    # Copied without validation: production also refuses the test servers' development password.
+    configured = settings.model_copy(update={"environment": environment, "test_mode": test_mode})
+    async with (
+        LifespanManager(create_app(configured)) as manager,
+        httpx.AsyncClient(transport=httpx.ASGITransport(manager.app), base_url="http://t") as c,
+    ):
+        login = await c.post(
+            "/api/v1/auth/login", json={"email": "test@example.com", "password": "x"}
+        )
+    if allowed:
+        assert login.status_code == 200
+    else:
+        assert (login.status_code, login.json()) == (401, LOGIN_FAILED)  # as a wrong password
+
+
+async def test_another_merchant_without_a_password_never_logs_in(
+    client: httpx.AsyncClient, other_merchant: dict[str, str]
+) -> None:
+    email = (await client.get("/api/v1/merchant", headers=other_merchant)).json()["email"]
+    for password in ("", "anything"):
+        login = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+        assert (login.status_code, login.json()) == (401, LOGIN_FAILED)
+
+
 @pytest.mark.parametrize(
     "headers",
     [{}, {"X-Api-Key": "key_test_abc123"}, {**TEST_HEADERS, "X-Api-Secret": "nope"}],
@@ -90,37 +136,51 @@ async def test_internal_merchant_read_hands_over_the_webhook_secret(
     assert (await client.get("/internal/v1/merchants/not-a-uuid")).status_code == 400
 
 
-def test_operator_cli_creates_a_merchant_that_can_authenticate(
+def test_operator_cli_creates_a_merchant_that_can_authenticate_and_log_in(
     database_urls: dict[str, str], redis_url: str
 ) -> None:
     env = {**os.environ, "DATABASE_URL": database_urls["merchants"], "REDIS_URL": redis_url}
-    created = subprocess.run(
-        [sys.executable, "-m", "merchants.cli", "create-merchant", "--name", "CLI Shop",
-         "--email", "cli-shop@example.com"],
-        env=env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    output = json.loads(created.stdout)
-    assert output["api_secret"].startswith("secret_")
 
-    async def check() -> httpx.Response:
-        from asgi_lifespan import LifespanManager
+    def create(email: str, *extra: str) -> dict[str, str]:
+        created = subprocess.run(
+            [sys.executable, "-m", "merchants.cli", "create-merchant", "--name", "CLI Shop",
+             "--email", email, *extra],
+            env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return json.loads(created.stdout)  # type: ignore[no-any-return]
 
-        from merchants.main import create_app
-        from merchants.settings import Settings
+    generated = create("cli-shop@example.com")
+    assert generated["api_secret"].startswith("secret_")
+    assert len(generated["password"]) >= 24  # generated, printed this once
+    chosen = create("cli-chosen@example.com", "--password", "correct horse battery")
+    assert "password" not in chosen  # the operator's own is not echoed
 
-        app = create_app(Settings(database_url=database_urls["merchants"], redis_url=redis_url))
+    async def check() -> list[int]:
+        settings = Settings(database_url=database_urls["merchants"], redis_url=redis_url)
         async with (
-            LifespanManager(app) as manager,
+            LifespanManager(create_app(settings)) as manager,
             httpx.AsyncClient(transport=httpx.ASGITransport(manager.app), base_url="http://t") as c,
         ):
-            headers = {"X-Api-Key": output["api_key"], "X-Api-Secret": output["api_secret"]}
-            return await c.get("/api/v1/merchant", headers=headers)
+            headers = {"X-Api-Key": generated["api_key"], "X-Api-Secret": generated["api_secret"]}
+            codes = [(await c.get("/api/v1/merchant", headers=headers)).status_code]
+            for email, password in [
+                ("cli-shop@example.com", generated["password"]),
+                ("cli-chosen@example.com", "correct horse battery"),
+                ("cli-shop@example.com", "wrong"),
+            ]:
+                login = {"email": email, "password": password}
+                codes.append((await c.post("/api/v1/auth/login", json=login)).status_code)
+            return codes
 
-    import asyncio
+    assert asyncio.run(check()) == [200, 200, 200, 401]
 
-    response = asyncio.run(check())
-    assert response.status_code == 200
-    assert response.json()["email"] == "cli-shop@example.com"
+
+def test_operator_cli_refuses_a_short_password(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["create-merchant", "--name", "S", "--email", "s@example.com", "--password", "short"]
+    with pytest.raises(SystemExit) as exited:
+        cli.main(args)
+    assert exited.value.code == 2
+    assert "at least 12 characters" in capsys.readouterr().err
 
 
 async def test_other_merchants_secrets_are_never_shown(

@@ -43,9 +43,7 @@ class TestSessions:
     async def test_login_opens_a_session_that_authenticates_until_logout(
         self, db: Database
     ) -> None:
-        session = await service.log_in(
-            db, "TEST@example.com", "any", ttl=HOUR, require_password=False
-        )
+        session = await service.log_in(db, "TEST@example.com", "any", ttl=HOUR, test_setup=True)
         assert session.merchant.id == TEST_MERCHANT_ID
         principal = await service.authenticate(db, Credentials(session_token=session.token))
         assert principal is not None
@@ -54,24 +52,28 @@ class TestSessions:
         assert await service.authenticate(db, Credentials(session_token=session.token)) is None
 
     async def test_session_token_is_stored_only_as_a_hash(self, db: Database) -> None:
-        session = await service.log_in(
-            db, "test@example.com", "x", ttl=HOUR, require_password=False
-        )
+        session = await service.log_in(db, "test@example.com", "x", ttl=HOUR, test_setup=True)
         async with db.transaction() as conn:
             dump = str(await conn.fetch("SELECT * FROM dashboard_session"))
         assert session.token not in dump
 
     async def test_expired_session_no_longer_authenticates(self, db: Database) -> None:
-        session = await service.log_in(
-            db, "test@example.com", "x", ttl=-HOUR, require_password=False
-        )
+        session = await service.log_in(db, "test@example.com", "x", ttl=-HOUR, test_setup=True)
         assert await service.authenticate(db, Credentials(session_token=session.token)) is None
 
-    async def test_unknown_email_and_required_password_fail(self, db: Database) -> None:
+    async def test_unknown_email_and_the_test_merchant_outside_a_test_setup_fail(
+        self, db: Database
+    ) -> None:
         with pytest.raises(LoginFailed):
-            await service.log_in(db, "nobody@example.com", "x", ttl=HOUR, require_password=False)
+            await service.log_in(db, "nobody@example.com", "x", ttl=HOUR, test_setup=True)
         with pytest.raises(LoginFailed):
-            await service.log_in(db, "test@example.com", "x", ttl=HOUR, require_password=True)
+            await service.log_in(db, "test@example.com", "x", ttl=HOUR, test_setup=False)
+
+    async def test_another_merchant_without_a_password_never_logs_in(self, db: Database) -> None:
+        await service.create_merchant(db, "Shop", "nopw@example.com", None)
+        for password in ("", "x"):
+            with pytest.raises(LoginFailed):
+                await service.log_in(db, "nopw@example.com", password, ttl=HOUR, test_setup=True)
 
 
 class TestCreateMerchant:
@@ -89,7 +91,7 @@ class TestCreateMerchant:
         assert creds.api_secret not in dump
         assert "pw-123456" not in dump
         session = await service.log_in(
-            db, "shop@example.com", "pw-123456", ttl=HOUR, require_password=True
+            db, "shop@example.com", "pw-123456", ttl=HOUR, test_setup=False
         )
         assert isinstance(session.merchant.id, UUID)
 

@@ -1,9 +1,11 @@
 from dataclasses import replace
 from datetime import UTC, datetime
+from uuid import uuid4
 
 from merchants.domain import (
     TEST_MERCHANT_ID,
     Merchant,
+    MerchantId,
     generate_credentials,
     hash_password,
     hash_secret,
@@ -50,13 +52,16 @@ def test_password_hashes_are_salted() -> None:
     assert not password_matches("hunter3", a)
 
 
-def test_merchant_without_password_logs_in_with_anything_unless_passwords_are_required() -> None:
-    assert may_log_in(MERCHANT, "whatever", require_password=False)
-    assert not may_log_in(MERCHANT, "whatever", require_password=True)
+def test_only_the_test_merchant_logs_in_without_a_password_and_only_in_a_test_setup() -> None:
+    assert may_log_in(MERCHANT, "whatever", test_setup=True)
+    assert not may_log_in(MERCHANT, "whatever", test_setup=False)
+    other = replace(MERCHANT, id=MerchantId(uuid4()), email="shop@example.com")
+    assert not may_log_in(other, "whatever", test_setup=True)
+    assert not may_log_in(other, "", test_setup=True)
 
 
 def test_merchant_with_password_needs_it_and_inactive_merchants_never_log_in() -> None:
     with_password = replace(MERCHANT, password_hash=hash_password("s3cret"))
-    assert may_log_in(with_password, "s3cret", require_password=True)
-    assert not may_log_in(with_password, "wrong", require_password=False)
-    assert not may_log_in(replace(MERCHANT, is_active=False), "x", require_password=False)
+    assert may_log_in(with_password, "s3cret", test_setup=False)
+    assert not may_log_in(with_password, "wrong", test_setup=True)
+    assert not may_log_in(replace(MERCHANT, is_active=False), "x", test_setup=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,6 +18,7 @@ from kit.logs import configure_logging
 from kit.telemetry import FASTAPI_TELEMETRY, instrument_app, setup_tracing
 from ui import pages
 from ui.gateway import Gateway
+from ui.session import CrossSiteRequest, end_session, session_token
 from ui.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
@@ -75,8 +76,23 @@ def create_app(
     @app.exception_handler(Unauthenticated)
     async def to_login(request: Request, exc: Exception) -> Response:
         response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(pages.COOKIE, path="/")
+        # Only a cookie that was sent is stale: SameSite=Strict keeps it off cross-site links.
+        if session_token(request):
+            end_session(response, settings)
         return response
+
+    @app.exception_handler(CrossSiteRequest)
+    async def refuse(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith("/checkout"):
+            error = {"code": "FORBIDDEN_ERROR", "description": "Request refused: wrong origin"}
+            return JSONResponse({"error": error}, status_code=403)
+        message = (
+            "This form expired or was sent from another site, so nothing was changed."
+            " Go back, reload the page and try again."
+        )
+        return pages.templates.TemplateResponse(
+            request, "error.html", {"message": message, "title": "Request refused"}, 403
+        )
 
     @app.exception_handler(GatewayError)
     async def error_page(request: Request, exc: Exception) -> Response:

@@ -5,24 +5,36 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.templating import Jinja2Templates
 
 from kit.errors import NotFound, Unauthenticated
 from ui.formats import rupees, timestamp
 from ui.gateway import ApiError, Gateway
+from ui.session import (
+    check_form,
+    check_origin,
+    csrf_input,
+    end_session,
+    remember_login_cookie,
+    session_token,
+    start_session,
+)
 from ui.settings import Settings
 
-COOKIE = "gw_session"
 PAGE_SIZE = 20
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["rupees"] = rupees
 templates.env.filters["timestamp"] = timestamp
+templates.env.globals["csrf_input"] = csrf_input
 
-dashboard = APIRouter(include_in_schema=False)
-checkout = APIRouter(include_in_schema=False)
+# Every state-changing dashboard request is a form POST with the page's CSRF token. The
+# checkout's relay is called by checkout-page.js from the checkout's own origin (checkout.js on a
+# merchant's site only frames that page), has no session to ride on, so it checks the origin.
+dashboard = APIRouter(include_in_schema=False, dependencies=[Depends(check_form)])
+checkout = APIRouter(include_in_schema=False, dependencies=[Depends(check_origin)])
 
 
 def _gateway(request: Request) -> Gateway:
@@ -36,7 +48,7 @@ def _settings(request: Request) -> Settings:
 
 
 def _token(request: Request) -> str:
-    token = request.cookies.get(COOKIE)
+    token = session_token(request)
     if not token:
         raise Unauthenticated()
     return token
@@ -45,7 +57,9 @@ def _token(request: Request) -> str:
 def _render(request: Request, name: str, code: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("notice", request.query_params.get("notice"))
     context.setdefault("problem", request.query_params.get("problem"))
-    return templates.TemplateResponse(request, name, context, status_code=code)
+    response = templates.TemplateResponse(request, name, context, status_code=code)
+    remember_login_cookie(request, response)
+    return response
 
 
 def _back(path: str, **message: str) -> RedirectResponse:
@@ -78,26 +92,17 @@ async def log_in(
     except (Unauthenticated, ApiError):
         return _render(request, "login.html", 401, problem="Invalid email or password", email=email)
     response = RedirectResponse("/dashboard", status_code=303)
-    secure = _settings(request).secure_cookies
-    response.set_cookie(
-        COOKIE,
-        session["token"],
-        httponly=True,
-        samesite="lax",
-        secure=secure,
-        max_age=7200,
-        path="/",
-    )
+    start_session(response, _settings(request), session["token"])
     return response
 
 
 @dashboard.post("/logout")
 async def log_out(request: Request) -> Response:
-    if token := request.cookies.get(COOKIE):
+    if token := session_token(request):
         with contextlib.suppress(Unauthenticated):
             await _gateway(request).call("POST", "/api/v1/auth/logout", token)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
+    end_session(response, _settings(request))
     return response
 
 

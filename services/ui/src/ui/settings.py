@@ -1,5 +1,9 @@
 """Configuration of the UI service (environment variables only)."""
 
+import secrets
+from typing import Any, Literal
+
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -10,5 +14,32 @@ class Settings(BaseSettings):
     # Public addresses, as a browser reaches them (links, the SDK's iframe, docs snippets).
     public_api_url: str = "http://localhost:8000"
     public_checkout_url: str = "http://localhost:3001"
-    secure_cookies: bool = False  # true behind HTTPS
+    # The same variable as kit's ServiceSettings (the UI has no database, so not that class).
+    environment: Literal["dev", "test", "production"] = "dev"
+    # Secure `__Host-` cookies (behind HTTPS); unset, true exactly in production.
+    secure_cookies: bool = False
+    # Signs the dashboard forms' CSRF tokens; required in production, random per process
+    # otherwise (every process of one deployment must share it).
+    csrf_secret: SecretStr = SecretStr("")
     log_level: str = "INFO"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _production_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        production = data.get("environment") == "production"
+        data = dict(data)
+        if data.get("secure_cookies") in (None, ""):
+            data["secure_cookies"] = production
+        if not data.get("csrf_secret"):
+            if production:
+                raise ValueError("CSRF_SECRET must be set when ENVIRONMENT=production")
+            data["csrf_secret"] = secrets.token_urlsafe(32)
+        return data
+
+    @model_validator(mode="after")
+    def _secret_is_strong(self) -> "Settings":
+        if len(self.csrf_secret.get_secret_value()) < 32:
+            raise ValueError("CSRF_SECRET must be at least 32 characters")
+        return self

@@ -118,6 +118,8 @@ class Stack:
     database_urls: dict[str, str] = field(default_factory=dict)
     redis_url: str = ""
     postgres_url: str = ""  # the admin URL of the server the stack uses
+    # One CSRF key for every ui process (each would otherwise make its own, see ui's README).
+    csrf_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     _launched: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
 
     @property
@@ -177,6 +179,7 @@ class Stack:
 
     def _env(self, service: str) -> dict[str, str]:
         env = {
+            "CSRF_SECRET": self.csrf_secret,
             **os.environ,
             "DATABASE_URL": self.database_urls.get(service, ""),
             "API_URL": self.url("api"),
