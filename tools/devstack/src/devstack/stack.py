@@ -120,6 +120,8 @@ class Stack:
     postgres_url: str = ""  # the admin URL of the server the stack uses
     # One CSRF key for every ui process (each would otherwise make its own, see ui's README).
     csrf_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    # Shared by the services on /internal/v1/* (one per stack, like production's Secret).
+    internal_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     _launched: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
 
     @property
@@ -180,6 +182,7 @@ class Stack:
     def _env(self, service: str) -> dict[str, str]:
         env = {
             "CSRF_SECRET": self.csrf_secret,
+            "INTERNAL_TOKEN": self.internal_token,
             **os.environ,
             "DATABASE_URL": self.database_urls.get(service, ""),
             "API_URL": self.url("api"),

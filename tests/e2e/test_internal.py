@@ -1,0 +1,37 @@
+"""Internal endpoints: never through the edge, and on a service only with the shared token."""
+
+import httpx
+import pytest
+
+from devstack.stack import Stack
+
+AS_TEST_MERCHANT = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
+
+
+@pytest.fixture(scope="module")
+def order_id(api: httpx.Client) -> str:
+    order = api.post("/api/v1/orders", json={"amount": 5000}, headers=AS_TEST_MERCHANT)
+    return str(order.json()["id"])
+
+
+def test_an_internal_read_needs_the_shared_token(stack: Stack, order_id: str) -> None:
+    orders = f"http://127.0.0.1:{stack.ports.api['orders']}/internal/v1/orders/{order_id}"
+    for headers in ({}, {"X-Internal-Token": "guess"}, AS_TEST_MERCHANT):
+        refused = httpx.get(orders, headers=headers)
+        assert refused.status_code == 401, refused.text
+        assert refused.json()["error"]["code"] == "AUTHENTICATION_ERROR"
+    allowed = httpx.get(orders, headers={"X-Internal-Token": stack.internal_token})
+    assert (allowed.status_code, allowed.json()["id"]) == (200, order_id)
+
+
+def test_the_edge_routes_no_internal_path(api: httpx.Client, order_id: str) -> None:
+    response = api.get(f"/internal/v1/orders/{order_id}", headers=AS_TEST_MERCHANT)
+    assert response.status_code == 404
+
+
+def test_services_calling_each_other_send_the_token(api: httpx.Client, order_id: str) -> None:
+    # payments reads the order from orders' internal API (unless it already saw order.created)
+    # and every service asks merchants to authenticate the caller: both need the token.
+    body = {"order_id": order_id, "method": "upi", "vpa": "user@paytm"}
+    created = api.post("/api/v1/payments", json=body, headers=AS_TEST_MERCHANT)
+    assert created.status_code == 201, created.text
