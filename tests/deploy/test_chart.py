@@ -11,8 +11,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from devstack.edge import MAX_BODY_BYTES, TOO_LARGE_ROUTE, load_routes
+from devstack.edge import MAX_BODY_BYTES, PRIVATE_RANGES, TOO_LARGE_ROUTE, load_routes
 from devstack.provision import schema_sql
+from kit.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "gateway"
@@ -156,6 +157,9 @@ def test_in_cluster_edge_config_is_the_route_table() -> None:
         for route in server["routes"][:-1]:
             assert route["handle"][0] == {"handler": "request_body", "max_size": MAX_BODY_BYTES}
         assert server["errors"]["routes"] == [TOO_LARGE_ROUTE]  # the native edge's, exactly
+        assert server["trusted_proxies"]["ranges"] == PRIVATE_RANGES
+    trusted = ServiceSettings.model_fields["trusted_proxy_networks"].default_factory()  # type: ignore[call-arg,misc]
+    assert trusted == PRIVATE_RANGES  # the services skip exactly the proxies the edge trusts
 
 
 def test_dev_postgres_init_is_the_same_sql_as_make_up() -> None:

@@ -3,6 +3,7 @@
 from typing import Any
 
 import httpx
+from starlette.requests import Request
 
 from kit.errors import GatewayError, Unauthenticated, Unavailable
 
@@ -17,13 +18,23 @@ class ApiError(GatewayError):
 
 
 class Gateway:
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, forwarded_for: str = "") -> None:
         self._client = client
+        self._forwarded_for = forwarded_for
+
+    def on_behalf_of(self, request: Request) -> "Gateway":
+        """This gateway, telling the API who the browser is: the chain of addresses the request
+        came through, as X-Forwarded-For (the API's rate limits count per client address)."""
+        peer = request.client.host if request.client else ""
+        chain = ", ".join(p for p in (request.headers.get("x-forwarded-for"), peer) if p)
+        return Gateway(self._client, chain)
 
     async def raw(
         self, method: str, path: str, token: str | None = None, **kw: Any
     ) -> httpx.Response:
         headers = dict(kw.pop("headers", {}))
+        if self._forwarded_for:
+            headers["X-Forwarded-For"] = self._forwarded_for
         if token:
             headers["Authorization"] = f"Bearer {token}"
         try:

@@ -39,7 +39,7 @@ checkout = APIRouter(include_in_schema=False, dependencies=[Depends(check_origin
 
 def _gateway(request: Request) -> Gateway:
     gateway: Gateway = request.state.gateway
-    return gateway
+    return gateway.on_behalf_of(request)
 
 
 def _settings(request: Request) -> Settings:

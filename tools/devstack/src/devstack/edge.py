@@ -14,6 +14,12 @@ TOO_LARGE = json.dumps(
     {"error": {"code": "BAD_REQUEST_ERROR", "description": "Request body is too large"}}
 )
 MAX_BODY_BYTES = 64 * 1024  # as the services' own limit (kit.settings.max_body_bytes)
+# Callers whose X-Forwarded-For the edge keeps and appends to (the ui calls the API on behalf of
+# browsers); from anyone else it is replaced. The services skip the same ranges when they read
+# the client's address (kit.settings.trusted_proxy_networks).
+PRIVATE_RANGES = [
+    "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -107,5 +113,6 @@ def caddy_config(
             "routes": routes,
             "errors": {"routes": [TOO_LARGE_ROUTE]},
             "automatic_https": {"disable": True},
+            "trusted_proxies": {"source": "static", "ranges": PRIVATE_RANGES},
         }
     return {"admin": {"disabled": True}, "apps": {"http": {"servers": servers}}}
