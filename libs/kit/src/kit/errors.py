@@ -43,7 +43,7 @@ class RateLimited(GatewayError):
     code = "RATE_LIMIT_ERROR"
     description = "Too many requests; retry later"
 
-    def __init__(self, limit: int, retry_after: int) -> None:
+    def __init__(self, limit: int = 0, retry_after: int = 1) -> None:
         super().__init__()
         self.limit = limit
         self.retry_after = retry_after

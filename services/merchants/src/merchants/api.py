@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kit.app import Db
 from kit.auth import Credentials, CurrentMerchant, Principal
-from kit.errors import Unauthenticated
+from kit.errors import RateLimited, Unauthenticated
 from kit.http import problems
 from kit.limits import ClientLimited
 from merchants import service
@@ -30,7 +30,7 @@ test_router = APIRouter()  # /api/v1/test/*: not routed in production
 _bearer = HTTPBearer(auto_error=False, scheme_name="DashboardSession")
 
 
-@router.post("/api/v1/auth/login", tags=["auth"], responses=problems(LoginFailed))
+@router.post("/api/v1/auth/login", tags=["auth"], responses=problems(LoginFailed, RateLimited))
 async def log_in(body: LoginRequest, request: Request, db: Db, _: ClientLimited) -> LoginResponse:
     """Open a dashboard session; send the token as `Authorization: Bearer <token>`."""
     settings: Settings = request.state.settings
@@ -40,6 +40,9 @@ async def log_in(body: LoginRequest, request: Request, db: Db, _: ClientLimited)
         body.password,
         ttl=timedelta(seconds=settings.session_ttl_seconds),
         test_setup=settings.test_setup,
+        throttle=service.LoginThrottle(
+            request.state.redis, settings.login_max_failures, settings.login_failure_window_seconds
+        ),
     )
     return LoginResponse(
         token=session.token,

@@ -1,10 +1,15 @@
 """Merchant use cases: credential checks, dashboard sessions, onboarding."""
 
+import asyncio
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from redis.asyncio import Redis
+
 from kit.auth import Credentials, Principal
 from kit.db import Database
+from kit.errors import RateLimited
 from merchants import repository
 from merchants.domain import (
     EmailTaken,
@@ -51,17 +56,55 @@ async def authenticate(db: Database, credentials: Credentials) -> Principal | No
     return None
 
 
+class LoginThrottle:
+    """Failed logins per email in Redis: past `max_failures` in a window, the email is refused
+    (429) until the window ends, whatever the password, so guessing is slow."""
+
+    def __init__(self, redis: Redis, max_failures: int, window_seconds: int) -> None:
+        self.redis, self.max_failures, self.window = redis, max_failures, window_seconds
+
+    def _key(self, email: str) -> str:
+        return "login-failures:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+    async def check(self, email: str) -> None:
+        key = self._key(email)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(key)
+            pipe.ttl(key)
+            failures, ttl = await pipe.execute()
+        if failures is not None and int(failures) >= self.max_failures:
+            raise RateLimited(self.max_failures, retry_after=max(1, int(ttl)))
+
+    async def failed(self, email: str) -> None:
+        key = self._key(email)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(key, 0, ex=self.window, nx=True)  # the window starts at the first failure
+            pipe.incr(key)
+            await pipe.execute()
+
+
 async def log_in(
-    db: Database, email: str, password: str, *, ttl: timedelta, test_setup: bool
+    db: Database,
+    email: str,
+    password: str,
+    *,
+    ttl: timedelta,
+    test_setup: bool,
+    throttle: LoginThrottle,
 ) -> Session:
     """Open a dashboard session; the token is returned once and stored only as a hash.
-    `test_setup` lets the password-less test merchant in (see `may_log_in`)."""
+    `test_setup` lets the password-less test merchant in (see `may_log_in`). The password is
+    checked in a thread (scrypt takes tens of milliseconds) and outside any transaction."""
+    await throttle.check(email)
     async with db.transaction() as conn:
         merchant = await repository.get_merchant_by_email(conn, email)
-        if merchant is None or not may_log_in(merchant, password, test_setup=test_setup):
-            raise LoginFailed()
-        token = generate_session_token()
-        expires_at = datetime.now(UTC) + ttl
+    allowed = await asyncio.to_thread(may_log_in, merchant, password, test_setup=test_setup)
+    if merchant is None or not allowed:
+        await throttle.failed(email)
+        raise LoginFailed()
+    token = generate_session_token()
+    expires_at = datetime.now(UTC) + ttl
+    async with db.transaction() as conn:
         await repository.delete_expired_sessions(conn)
         await repository.insert_session(conn, hash_secret(token), merchant.id, expires_at)
     return Session(token, expires_at, merchant)

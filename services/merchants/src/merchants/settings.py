@@ -8,6 +8,10 @@ from kit.settings import ServiceSettings
 
 class Settings(ServiceSettings):
     session_ttl_seconds: int = 7200
+    # After this many failed logins of one email within the window, it is refused (429) until
+    # the window ends.
+    login_max_failures: int = 10
+    login_failure_window_seconds: int = 900
 
     @property
     def test_setup(self) -> bool:

@@ -4,11 +4,13 @@ import os
 import subprocess
 import sys
 
+import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from merchants import cli
+from kit.db import Database, init_connection
+from merchants import cli, service
 from merchants.domain import TEST_MERCHANT_ID
 from merchants.main import create_app
 from merchants.settings import Settings
@@ -189,3 +191,26 @@ async def test_other_merchants_secrets_are_never_shown(
     profile = (await client.get("/api/v1/merchant", headers=other_merchant)).json()
     assert profile["api_secret"] is None
     assert other_merchant["X-Api-Secret"] not in json.dumps(profile)
+
+
+async def test_an_email_with_too_many_failed_logins_is_refused_429_even_with_its_password(
+    client: httpx.AsyncClient, database_urls: dict[str, str]
+) -> None:
+    email = f"guessed-{os.urandom(4).hex()}@example.com"
+    pool = await asyncpg.create_pool(database_urls["merchants"], init=init_connection)
+    assert pool is not None
+    try:
+        await service.create_merchant(Database(pool), "Guessed", email, "right-password-123")
+    finally:
+        await pool.close()
+    wrong = {"email": email, "password": "wrong-password"}
+    statuses = [
+        (await client.post("/api/v1/auth/login", json=wrong)).status_code for _ in range(10)
+    ]
+    assert statuses == [401] * 10
+    right = await client.post(
+        "/api/v1/auth/login", json={**wrong, "password": "right-password-123"}
+    )
+    assert right.status_code == 429
+    assert right.json()["error"]["code"] == "RATE_LIMIT_ERROR"
+    assert 1 <= int(right.headers["Retry-After"]) <= 900

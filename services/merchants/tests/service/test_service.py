@@ -41,9 +41,11 @@ class TestAuthenticate:
 
 class TestSessions:
     async def test_login_opens_a_session_that_authenticates_until_logout(
-        self, db: Database
+        self, db: Database, throttle: service.LoginThrottle
     ) -> None:
-        session = await service.log_in(db, "TEST@example.com", "any", ttl=HOUR, test_setup=True)
+        session = await service.log_in(
+            db, "TEST@example.com", "any", ttl=HOUR, test_setup=True, throttle=throttle
+        )
         assert session.merchant.id == TEST_MERCHANT_ID
         principal = await service.authenticate(db, Credentials(session_token=session.token))
         assert principal is not None
@@ -51,34 +53,50 @@ class TestSessions:
         await service.log_out(db, session.token)
         assert await service.authenticate(db, Credentials(session_token=session.token)) is None
 
-    async def test_session_token_is_stored_only_as_a_hash(self, db: Database) -> None:
-        session = await service.log_in(db, "test@example.com", "x", ttl=HOUR, test_setup=True)
+    async def test_session_token_is_stored_only_as_a_hash(
+        self, db: Database, throttle: service.LoginThrottle
+    ) -> None:
+        session = await service.log_in(
+            db, "test@example.com", "x", ttl=HOUR, test_setup=True, throttle=throttle
+        )
         async with db.transaction() as conn:
             dump = str(await conn.fetch("SELECT * FROM dashboard_session"))
         assert session.token not in dump
 
-    async def test_expired_session_no_longer_authenticates(self, db: Database) -> None:
-        session = await service.log_in(db, "test@example.com", "x", ttl=-HOUR, test_setup=True)
+    async def test_expired_session_no_longer_authenticates(
+        self, db: Database, throttle: service.LoginThrottle
+    ) -> None:
+        session = await service.log_in(
+            db, "test@example.com", "x", ttl=-HOUR, test_setup=True, throttle=throttle
+        )
         assert await service.authenticate(db, Credentials(session_token=session.token)) is None
 
     async def test_unknown_email_and_the_test_merchant_outside_a_test_setup_fail(
-        self, db: Database
+        self, db: Database, throttle: service.LoginThrottle
     ) -> None:
         with pytest.raises(LoginFailed):
-            await service.log_in(db, "nobody@example.com", "x", ttl=HOUR, test_setup=True)
+            await service.log_in(
+                db, "nobody@example.com", "x", ttl=HOUR, test_setup=True, throttle=throttle
+            )
         with pytest.raises(LoginFailed):
-            await service.log_in(db, "test@example.com", "x", ttl=HOUR, test_setup=False)
+            await service.log_in(
+                db, "test@example.com", "x", ttl=HOUR, test_setup=False, throttle=throttle
+            )
 
-    async def test_another_merchant_without_a_password_never_logs_in(self, db: Database) -> None:
+    async def test_another_merchant_without_a_password_never_logs_in(
+        self, db: Database, throttle: service.LoginThrottle
+    ) -> None:
         await service.create_merchant(db, "Shop", "nopw@example.com", None)
         for password in ("", "x"):
             with pytest.raises(LoginFailed):
-                await service.log_in(db, "nopw@example.com", password, ttl=HOUR, test_setup=True)
+                await service.log_in(
+                    db, "nopw@example.com", password, ttl=HOUR, test_setup=True, throttle=throttle
+                )
 
 
 class TestCreateMerchant:
     async def test_new_merchant_authenticates_and_its_secret_is_not_stored(
-        self, db: Database
+        self, db: Database, throttle: service.LoginThrottle
     ) -> None:
         merchant, creds = await service.create_merchant(db, "Shop", "shop@example.com", "pw-123456")
         principal = await service.authenticate(db, Credentials(creds.api_key, creds.api_secret))
@@ -91,7 +109,7 @@ class TestCreateMerchant:
         assert creds.api_secret not in dump
         assert "pw-123456" not in dump
         session = await service.log_in(
-            db, "shop@example.com", "pw-123456", ttl=HOUR, test_setup=False
+            db, "shop@example.com", "pw-123456", ttl=HOUR, test_setup=False, throttle=throttle
         )
         assert isinstance(session.merchant.id, UUID)
 
