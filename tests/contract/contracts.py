@@ -68,9 +68,6 @@ CONTRACTS: dict[str, Callable[[], dict[str, Any]]] = {
         merchants.schemas.AuthenticateRequest, "validation"
     ),
     "tests/contract/schemas/merchants.authenticate.response.json": _model(Principal),
-    "tests/contract/schemas/merchants.merchant.internal.json": _model(
-        merchants.schemas.MerchantInternal
-    ),
     "tests/contract/schemas/orders.order.internal.json": _model(orders.schemas.OrderInternal),
     "tests/contract/schemas/orders.order.created.v1.json": lambda: event_schema(
         "order.created.v1", orders.schemas.OrderPublic

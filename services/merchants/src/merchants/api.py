@@ -2,7 +2,6 @@
 
 from datetime import timedelta
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import APIRouter, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -18,7 +17,6 @@ from merchants.schemas import (
     AuthenticateRequest,
     LoginRequest,
     LoginResponse,
-    MerchantInternal,
     MerchantPublic,
     TestMerchantPublic,
 )
@@ -92,9 +90,3 @@ async def authenticate(body: AuthenticateRequest, db: Db) -> Principal:
     if principal is None:
         raise Unauthenticated()
     return principal
-
-
-@internal.get("/merchants/{merchant_id}", responses=problems(MerchantNotFound))
-async def get_merchant(merchant_id: UUID, db: Db) -> MerchantInternal:
-    """One merchant for other services, with the initial webhook secret."""
-    return MerchantInternal.model_validate(await service.get_merchant(db, MerchantId(merchant_id)))

@@ -28,7 +28,6 @@ async def _create(name: str, email: str, password: str) -> dict[str, str]:
         "email": merchant.email,
         "api_key": credentials.api_key,
         "api_secret": credentials.api_secret,
-        "webhook_secret": merchant.webhook_secret or "",
     }
 
 

@@ -14,7 +14,6 @@ MerchantId = NewType("MerchantId", UUID)
 
 TEST_MERCHANT_ID = MerchantId(UUID("550e8400-e29b-41d4-a716-446655440000"))
 TEST_MERCHANT_NAME = "Test Merchant"
-TEST_WEBHOOK_SECRET = "whsec_test_abc123"  # noqa: S105 - the contract's public test value
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
@@ -27,7 +26,6 @@ class Merchant:
     api_key: str
     api_secret_hash: str
     password_hash: str | None
-    webhook_secret: str | None
     is_active: bool
     created_at: datetime
     updated_at: datetime
@@ -62,10 +60,6 @@ def secret_matches(secret: str, stored_hash: str) -> bool:
 
 def generate_credentials() -> NewCredentials:
     return NewCredentials("key_" + secrets.token_hex(12), "secret_" + secrets.token_urlsafe(32))
-
-
-def generate_webhook_secret() -> str:
-    return "whsec_" + secrets.token_urlsafe(24)
 
 
 def generate_session_token() -> str:

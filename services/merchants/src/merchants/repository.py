@@ -7,8 +7,7 @@ import asyncpg
 from merchants.domain import Merchant, MerchantId
 
 _COLUMNS = (
-    "id, name, email, api_key, api_secret_hash, password_hash, webhook_secret, is_active,"
-    " created_at, updated_at"
+    "id, name, email, api_key, api_secret_hash, password_hash, is_active, created_at, updated_at"
 )
 
 
@@ -43,14 +42,13 @@ async def insert_merchant(
     api_key: str,
     api_secret_hash: str,
     password_hash: str | None,
-    webhook_secret: str,
 ) -> Merchant | None:
     """Insert unless the email is taken (then None)."""
     row = await conn.fetchrow(
-        "INSERT INTO merchant (id, name, email, api_key, api_secret_hash, password_hash,"
-        " webhook_secret) VALUES (coalesce($1, gen_random_uuid()), $2, $3, $4, $5, $6, $7)"
+        "INSERT INTO merchant (id, name, email, api_key, api_secret_hash, password_hash)"
+        " VALUES (coalesce($1, gen_random_uuid()), $2, $3, $4, $5, $6)"
         f" ON CONFLICT DO NOTHING RETURNING {_COLUMNS}",
-        merchant_id, name, email, api_key, api_secret_hash, password_hash, webhook_secret,
+        merchant_id, name, email, api_key, api_secret_hash, password_hash,
     )  # fmt: skip
     return _merchant(row)
 

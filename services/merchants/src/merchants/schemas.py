@@ -53,15 +53,3 @@ class AuthenticateRequest(Strict):
     api_key: Text | None = Field(default=None, max_length=255)
     api_secret: Text | None = Field(default=None, max_length=255)
     session_token: Text | None = Field(default=None, max_length=255)
-
-
-class MerchantInternal(BaseModel):
-    """Internal read model for other services (the webhooks service takes the initial secret)."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: UUID
-    name: str
-    email: str
-    is_active: bool
-    webhook_secret: str | None

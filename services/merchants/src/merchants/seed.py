@@ -8,7 +8,7 @@ import logging
 import asyncpg
 
 from merchants import repository
-from merchants.domain import TEST_MERCHANT_ID, TEST_MERCHANT_NAME, TEST_WEBHOOK_SECRET, hash_secret
+from merchants.domain import TEST_MERCHANT_ID, TEST_MERCHANT_NAME, hash_secret
 from merchants.settings import TestMerchantSettings
 
 log = logging.getLogger(__name__)
@@ -29,5 +29,4 @@ async def seed(conn: asyncpg.Connection) -> None:
         api_key=settings.test_api_key,
         api_secret_hash=hash_secret(settings.test_api_secret.get_secret_value()),
         password_hash=None,
-        webhook_secret=TEST_WEBHOOK_SECRET,
     )

@@ -20,7 +20,6 @@ from merchants.domain import (
     NewCredentials,
     generate_credentials,
     generate_session_token,
-    generate_webhook_secret,
     hash_password,
     hash_secret,
     may_log_in,
@@ -137,7 +136,6 @@ async def create_merchant(
             api_key=credentials.api_key,
             api_secret_hash=hash_secret(credentials.api_secret),
             password_hash=hash_password(password) if password else None,
-            webhook_secret=generate_webhook_secret(),
         )
     if merchant is None:
         raise EmailTaken()

@@ -128,14 +128,12 @@ async def test_internal_authenticate_answers_principal_or_401(client: httpx.Asyn
     assert refused.status_code == 401
 
 
-async def test_internal_merchant_read_hands_over_the_webhook_secret(
+async def test_no_service_but_webhooks_hands_out_webhook_secrets(
     client: httpx.AsyncClient,
 ) -> None:
-    response = await client.get(f"/internal/v1/merchants/{TEST_MERCHANT_ID}")
-    assert response.json()["webhook_secret"] == "whsec_test_abc123"
-    missing = await client.get("/internal/v1/merchants/00000000-0000-0000-0000-000000000000")
-    assert missing.status_code == 404
-    assert (await client.get("/internal/v1/merchants/not-a-uuid")).status_code == 400
+    assert (await client.get(f"/internal/v1/merchants/{TEST_MERCHANT_ID}")).status_code == 404
+    profile = await client.get("/api/v1/merchant", headers=TEST_HEADERS)
+    assert "whsec_" not in profile.text
 
 
 def test_operator_cli_creates_a_merchant_that_can_authenticate_and_log_in(

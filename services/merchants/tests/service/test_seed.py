@@ -16,9 +16,6 @@ async def test_seed_is_idempotent_and_matches_the_contract(database_urls: dict[s
     assert len(rows) == 1
     [row] = rows
     assert row["id"] == TEST_MERCHANT_ID
-    assert (row["name"], row["api_key"], row["webhook_secret"]) == (
-        "Test Merchant",
-        "key_test_abc123",
-        "whsec_test_abc123",
-    )
+    assert (row["name"], row["api_key"]) == ("Test Merchant", "key_test_abc123")
+    assert "webhook_secret" not in row  # the webhooks service owns it
     assert "secret_test_xyz789" not in str(dict(row))

@@ -102,8 +102,6 @@ class TestCreateMerchant:
         principal = await service.authenticate(db, Credentials(creds.api_key, creds.api_secret))
         assert principal is not None
         assert principal.merchant_id == merchant.id
-        assert merchant.webhook_secret is not None
-        assert merchant.webhook_secret.startswith("whsec_")
         async with db.transaction() as conn:
             dump = str(await conn.fetch("SELECT * FROM merchant"))
         assert creds.api_secret not in dump

@@ -22,7 +22,6 @@ MERCHANT = Merchant(
     api_key="key_test_abc123",
     api_secret_hash=hash_secret("secret_test_xyz789"),
     password_hash=None,
-    webhook_secret="whsec_test_abc123",
     is_active=True,
     created_at=NOW,
     updated_at=NOW,

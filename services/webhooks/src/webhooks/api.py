@@ -32,7 +32,7 @@ def _config(endpoint: Endpoint) -> WebhookConfig:
 @router.get("/config", responses=problems(Unauthenticated))
 async def get_config(request: Request, db: Db, merchant: CurrentMerchant) -> WebhookConfig:
     """Where the merchant's webhooks go, and the secret they are signed with."""
-    return _config(await service.get_endpoint(db, request.state.merchants, merchant.merchant_id))
+    return _config(await service.get_endpoint(db, merchant.merchant_id))
 
 
 @router.put("/config", responses=problems(InvalidWebhookUrl, Unauthenticated))
@@ -40,27 +40,21 @@ async def put_config(
     body: WebhookConfigUpdate, request: Request, db: Db, merchant: CurrentMerchant
 ) -> WebhookConfig:
     """Set the webhook URL (`null` stops deliveries)."""
-    endpoint = await service.set_url(
-        db, request.state.merchants, merchant.merchant_id, body.webhook_url
-    )
+    endpoint = await service.set_url(db, merchant.merchant_id, body.webhook_url)
     return _config(endpoint)
 
 
 @router.post("/regenerate-secret", responses=problems(Unauthenticated))
 async def regenerate_secret(request: Request, db: Db, merchant: CurrentMerchant) -> WebhookConfig:
     """A new `whsec_…` signing secret; the old one stops at once."""
-    return _config(
-        await service.regenerate_secret(db, request.state.merchants, merchant.merchant_id)
-    )
+    return _config(await service.regenerate_secret(db, merchant.merchant_id))
 
 
 @router.post("/test", responses=problems(NoWebhookUrl, Unauthenticated))
 async def send_test(request: Request, db: Db, merchant: CurrentMerchant) -> WebhookLog:
     """Send a signed `webhook.test` event to the configured URL now and return its log."""
     state = request.state
-    delivery = await service.send_test(
-        db, state.merchants, state.sender, merchant.merchant_id, state.schedule
-    )
+    delivery = await service.send_test(db, state.sender, merchant.merchant_id, state.schedule)
     return WebhookLog.model_validate(delivery)
 
 

@@ -11,7 +11,6 @@ from fastapi import FastAPI
 from kit.app import create_service_app, open_resources
 from kit.auth import MerchantsAuthenticator, internal_client
 from webhooks import api
-from webhooks.clients import MerchantsClient
 from webhooks.domain import parse_networks
 from webhooks.sender import Sender, outbound_session
 from webhooks.service import Schedule
@@ -42,7 +41,6 @@ def create_app(
                 "redis": resources.redis,
                 "settings": settings,
                 "authenticator": MerchantsAuthenticator(merchants, settings.auth_cache_ttl_seconds),
-                "merchants": MerchantsClient(merchants),
                 "sender": Sender(
                     outbound,
                     parse_networks(settings.webhook_allowed_networks),

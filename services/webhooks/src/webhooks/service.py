@@ -33,10 +33,6 @@ from webhooks.repository import Claimed
 log = logging.getLogger("webhooks.service")
 
 
-class Merchants(Protocol):
-    async def initial_secret(self, merchant_id: UUID) -> str | None: ...
-
-
 class Sends(Protocol):
     async def send(self, url: str, secret: str, message_id: str, body: str) -> Attempt: ...
 
@@ -53,31 +49,29 @@ class Schedule:
 # ---- endpoint configuration -------------------------------------------------------------
 
 
-async def get_endpoint(db: Database, merchants: Merchants, merchant_id: UUID) -> Endpoint:
-    """The merchant's endpoint, created on first use with the secret merchants handed over."""
+async def get_endpoint(db: Database, merchant_id: UUID) -> Endpoint:
+    """The merchant's endpoint, created with a new signing secret on first use (this service
+    alone holds webhook secrets; the test merchant's is seeded)."""
     async with db.transaction() as conn:
         endpoint = await repository.get_endpoint(conn, merchant_id)
     if endpoint is not None:
         return endpoint
-    secret = await merchants.initial_secret(merchant_id) or new_secret()
     async with db.transaction() as conn:
-        return await repository.insert_endpoint(conn, merchant_id, secret)
+        return await repository.insert_endpoint(conn, merchant_id, new_secret())
 
 
-async def set_url(
-    db: Database, merchants: Merchants, merchant_id: UUID, url: str | None
-) -> Endpoint:
+async def set_url(db: Database, merchant_id: UUID, url: str | None) -> Endpoint:
     """Set (or, with None, clear) where the merchant's webhooks go."""
     url = check_url(url)
-    endpoint = replace(await get_endpoint(db, merchants, merchant_id), url=url)
+    endpoint = replace(await get_endpoint(db, merchant_id), url=url)
     async with db.transaction() as conn:
         await repository.update_endpoint(conn, endpoint)
     return endpoint
 
 
-async def regenerate_secret(db: Database, merchants: Merchants, merchant_id: UUID) -> Endpoint:
+async def regenerate_secret(db: Database, merchant_id: UUID) -> Endpoint:
     """A new signing secret; the old one stops working at once."""
-    endpoint = replace(await get_endpoint(db, merchants, merchant_id), secret=new_secret())
+    endpoint = replace(await get_endpoint(db, merchant_id), secret=new_secret())
     async with db.transaction() as conn:
         await repository.update_endpoint(conn, endpoint)
     return endpoint
@@ -158,11 +152,9 @@ async def attempt_delivery(
     return delivery
 
 
-async def send_test(
-    db: Database, merchants: Merchants, sender: Sends, merchant_id: UUID, schedule: Schedule
-) -> Delivery:
+async def send_test(db: Database, sender: Sends, merchant_id: UUID, schedule: Schedule) -> Delivery:
     """Send a signed `webhook.test` event now; retried like any other if it fails."""
-    endpoint = await get_endpoint(db, merchants, merchant_id)
+    endpoint = await get_endpoint(db, merchant_id)
     if endpoint.url is None:
         raise NoWebhookUrl()
     event = Envelope.new(

@@ -9,15 +9,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID, uuid4
 
-import httpx
 import pytest
 
+import webhooks.seed
 from kit.consumer import consume_event
 from kit.db import Database
 from kit.events import Envelope
 from tests.receiver import Receiver
-from webhooks import service
-from webhooks.clients import MerchantsClient
+from webhooks import repository, service
 from webhooks.domain import (
     MAX_ATTEMPTS,
     RESPONSE_BODY_LIMIT,
@@ -40,14 +39,6 @@ PAYMENT = {
     "status": "success",
     "created_at": "2026-11-26T10:00:00Z",
 }
-
-
-@pytest.fixture
-async def merchants(merchants_app: Any) -> AsyncIterator[MerchantsClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(merchants_app), base_url="http://merchants"
-    ) as client:
-        yield MerchantsClient(client)
 
 
 @pytest.fixture
@@ -96,27 +87,34 @@ async def deliver_all(db: Database, sender: Sender, schedule: Schedule = FAST) -
 
 
 class TestConfig:
-    async def test_endpoint_starts_with_the_secret_merchants_handed_over(
-        self,
-        db: Database,
-        merchants: MerchantsClient,
-        other_merchant: dict[str, str],
-        merchants_app: Any,
+    async def test_an_endpoint_starts_with_its_own_new_secret(
+        self, db: Database, other_merchant_account: tuple[UUID, dict[str, str]]
     ) -> None:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(merchants_app), base_url="http://m"
-        ) as client:
-            profile = (await client.get("/api/v1/merchant", headers=other_merchant)).json()
-            handed = (await client.get(f"/internal/v1/merchants/{profile['id']}")).json()
-        merchant = UUID(profile["id"])
-        endpoint_ = await service.get_endpoint(db, merchants, merchant)
-        assert (endpoint_.url, endpoint_.secret) == (None, handed["webhook_secret"])
-        updated = await service.set_url(db, merchants, merchant, "https://shop.example/hook")
+        merchant = other_merchant_account[0]
+        first = await service.get_endpoint(db, merchant)
+        assert first.url is None
+        assert first.secret.startswith("whsec_")
+        assert (await service.get_endpoint(db, merchant)).secret == first.secret
+        updated = await service.set_url(db, merchant, "https://shop.example/hook")
         assert updated.url == "https://shop.example/hook"
-        regenerated = await service.regenerate_secret(db, merchants, merchant)
+        regenerated = await service.regenerate_secret(db, merchant)
         assert regenerated.secret.startswith("whsec_")
-        assert regenerated.secret != handed["webhook_secret"]
-        assert (await service.get_endpoint(db, merchants, merchant)).secret == regenerated.secret
+        assert regenerated.secret != first.secret
+        assert (await service.get_endpoint(db, merchant)).secret == regenerated.secret
+
+    async def test_the_test_merchants_endpoint_has_the_contracts_secret_outside_production(
+        self, db: Database, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        async with db.transaction() as conn:
+            await conn.execute("DELETE FROM endpoint WHERE merchant_id = $1", TEST_MERCHANT)
+            monkeypatch.setenv("ENVIRONMENT", "production")
+            await webhooks.seed.seed(conn)
+            assert await repository.get_endpoint(conn, TEST_MERCHANT) is None
+            monkeypatch.setenv("ENVIRONMENT", "dev")
+            await webhooks.seed.seed(conn)
+            seeded = await repository.get_endpoint(conn, TEST_MERCHANT)
+        assert seeded is not None
+        assert (seeded.url, seeded.secret) == (None, "whsec_test_abc123")
 
 
 class TestIntake:
@@ -281,11 +279,10 @@ class TestDelivery:
         merchant: UUID,
         sender: Sender,
         receiver: Receiver,
-        merchants: MerchantsClient,
     ) -> None:
         db = clean
         await endpoint(db, merchant, receiver.url)
-        delivery = await service.send_test(db, merchants, sender, merchant, FAST)
+        delivery = await service.send_test(db, sender, merchant, FAST)
         assert (delivery.event, delivery.status, delivery.response_code) == (
             "webhook.test",
             DeliveryStatus.SUCCESS,

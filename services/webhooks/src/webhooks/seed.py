@@ -1,0 +1,18 @@
+"""Seeds the contract's test merchant's endpoint (no URL, the contract's public secret); run by
+`python -m kit.migrate webhooks`, idempotent. Not in production, where there is no test merchant.
+"""
+
+import os
+from uuid import UUID
+
+import asyncpg
+
+from webhooks import repository
+
+TEST_MERCHANT_ID = UUID("550e8400-e29b-41d4-a716-446655440000")
+TEST_WEBHOOK_SECRET = "whsec_test_abc123"  # noqa: S105 - the contract's public test value
+
+
+async def seed(conn: asyncpg.Connection) -> None:
+    if os.environ.get("ENVIRONMENT", "dev") != "production":
+        await repository.insert_endpoint(conn, TEST_MERCHANT_ID, TEST_WEBHOOK_SECRET)
