@@ -26,12 +26,13 @@ EXTERNAL_DB = {
     "database": "payment_gateway",
     "existingSecret": "gateway-db",
 }
+INTERNAL_AUTH = {"existingSecret": "gateway-internal"}
 
 
 def values_for(name: str) -> dict[str, Any]:
     values: dict[str, Any] = yaml.safe_load((ROOT / "k8s/values/routes.yaml").read_text())
     if name == "defaults":
-        return {**values, "postgres": EXTERNAL_DB}
+        return {**values, "postgres": EXTERNAL_DB, "internalAuth": INTERNAL_AUTH}
     return {**values, **yaml.safe_load((ROOT / f"k8s/values/{name}.yaml").read_text())}
 
 
@@ -49,6 +50,21 @@ def render(name: str) -> list[dict[str, Any]]:
 
 def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [d for d in docs if d["kind"] == kind]
+
+
+def containers(docs: list[dict[str, Any]], component: str) -> dict[str, dict[str, Any]]:
+    """`<service>-<component>` → its container, for the gateway's APIs, workers or migrations."""
+    return {
+        d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]
+        for d in docs
+        if d["kind"] in {"Deployment", "Job"}
+        and d["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component")
+        == component
+    }
+
+
+def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {e["name"]: e for e in container["env"]}
 
 
 @pytest.mark.parametrize("name", VALUES)
@@ -298,3 +314,40 @@ def test_dev_redis_never_evicts_and_keeps_its_append_only_file_on_a_claim() -> N
     [data] = [v for v in pod["volumes"] if v["name"] == "data"]
     claims = {c["metadata"]["name"] for c in of_kind(docs, "PersistentVolumeClaim")}
     assert data["persistentVolumeClaim"]["claimName"] in claims
+
+
+@pytest.mark.parametrize("name", VALUES)
+def test_every_api_and_worker_reads_the_internal_token_from_a_secret(name: str) -> None:
+    docs = render(name)
+    processes = {**containers(docs, "api"), **containers(docs, "worker")}
+    assert len(processes) == 10  # six APIs, four workers
+    for process, container in processes.items():
+        token = env_of(container)["INTERNAL_TOKEN"]
+        assert token == {
+            "name": "INTERNAL_TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": "gateway-internal", "key": "token"}},
+        }, process
+    for container in containers(docs, "migrate").values():
+        assert "INTERNAL_TOKEN" not in env_of(container)
+
+
+def test_development_values_create_the_internal_token_secret() -> None:
+    [secret] = [
+        s for s in of_kind(render("kind"), "Secret") if s["metadata"]["name"] == "gateway-internal"
+    ]
+    assert secret["stringData"] == {"token": values_for("kind")["internalAuth"]["token"]}
+
+
+@pytest.mark.parametrize(
+    ("internal_auth", "message"),
+    [
+        ({}, "internalAuth.existingSecret is required"),
+        ({"existingSecret": "x", "token": "y"}, "not both"),
+    ],
+)
+def test_rendering_fails_without_exactly_one_internal_token_source(
+    internal_auth: dict[str, str], message: str
+) -> None:
+    values = {**values_for("defaults"), "internalAuth": internal_auth}
+    with pytest.raises(helm.HelmRenderError, match=message):
+        helm.Chart.load(str(CHART)).render(values, name="gw", namespace="pay")

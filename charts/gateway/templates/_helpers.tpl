@@ -24,7 +24,18 @@ runAsNonRoot: true
 capabilities: {drop: [ALL]}
 {{- end }}
 
-{{/* Environment of one service's API, worker and migration. */}}
+{{/* The Secret holding INTERNAL_TOKEN (key `token`): an existing one, or the chart's own made
+     from internalAuth.token (development). */}}
+{{- define "gateway.internalSecret" -}}
+{{- with .Values.internalAuth }}
+{{- if and .existingSecret .token }}
+{{- fail "internalAuth: set existingSecret or token, not both" }}
+{{- end }}
+{{- if .token }}gateway-internal{{ else }}{{ required "internalAuth.existingSecret is required: the name of a Secret whose key `token` holds INTERNAL_TOKEN (or set internalAuth.token in development values)" .existingSecret }}{{ end }}
+{{- end }}
+{{- end }}
+
+{{/* Environment of one service's API, worker and migration (.component: api, worker, migrate). */}}
 {{- define "gateway.env" -}}
 {{- $root := .root }}
 - name: REDIS_URL
@@ -43,6 +54,13 @@ capabilities: {drop: [ALL]}
   value: "8000"
 - name: OTEL_SERVICE_NAME
   value: {{ .name | quote }}
+{{- if ne .component "migrate" }}
+- name: INTERNAL_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "gateway.internalSecret" $root }}
+      key: token
+{{- end }}
 {{- if eq .name "merchants" }}
 - name: HEALTH_WORKERS
   value: "orders,payments,refunds,webhooks"
