@@ -351,3 +351,88 @@ def test_rendering_fails_without_exactly_one_internal_token_source(
     values = {**values_for("defaults"), "internalAuth": internal_auth}
     with pytest.raises(helm.HelmRenderError, match=message):
         helm.Chart.load(str(CHART)).render(values, name="gw", namespace="pay")
+
+
+@pytest.mark.parametrize(
+    ("name", "secret", "url"),
+    [
+        ("kind", "gateway-redis", "redis://:$(REDIS_PASSWORD)@redis:6379/0"),
+        ("production", "gateway-redis", "rediss://:$(REDIS_PASSWORD)@redis.internal:6380/0"),
+        ("defaults", None, "redis://redis:6379/0"),
+    ],
+)
+def test_redis_url_carries_the_password_from_the_secret(
+    name: str, secret: str | None, url: str
+) -> None:
+    docs = render(name)
+    processes = {
+        **containers(docs, "api"),
+        **containers(docs, "worker"),
+        **containers(docs, "migrate"),
+    }
+    assert len(processes) == 15
+    for process, container in processes.items():
+        names = [e["name"] for e in container["env"]]
+        env = env_of(container)
+        assert env["REDIS_URL"]["value"] == url, process
+        if secret is None:
+            assert "REDIS_PASSWORD" not in env
+            continue
+        # Kubernetes expands $(REDIS_PASSWORD) only from variables listed before.
+        assert names.index("REDIS_PASSWORD") < names.index("REDIS_URL"), process
+        assert env["REDIS_PASSWORD"]["valueFrom"] == {
+            "secretKeyRef": {"name": secret, "key": "password"}
+        }
+
+
+def test_secret_values_appear_only_in_secrets() -> None:
+    values = values_for("kind")
+    secrets = [values["redis"]["password"], values["internalAuth"]["token"]]
+    out = helm.Chart.load(str(CHART)).render(values, name="gw", namespace="pay")
+    for path, text in out.items():
+        for doc in yaml.safe_load_all(text) if path.endswith(".yaml") else [text]:
+            if doc and (not isinstance(doc, dict) or doc["kind"] != "Secret"):
+                dumped = yaml.safe_dump(doc)
+                assert not [s for s in secrets if s in dumped], (path, doc)
+    [redis] = [
+        s for s in of_kind(render("kind"), "Secret") if s["metadata"]["name"] == "gateway-redis"
+    ]
+    assert redis["stringData"] == {"password": values["redis"]["password"]}
+    assert redis["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+
+
+def test_dev_redis_requires_the_password_and_its_probe_sends_it() -> None:
+    [redis] = [d for d in of_kind(render("kind"), "Deployment") if d["metadata"]["name"] == "redis"]
+    [container] = redis["spec"]["template"]["spec"]["containers"]
+    command = container["command"]
+    assert command[command.index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
+    assert container["env"] == [
+        {
+            "name": "REDIS_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": "gateway-redis", "key": "password"}},
+        },
+        {"name": "REDISCLI_AUTH", "value": "$(REDIS_PASSWORD)"},  # read by redis-cli
+    ]
+    assert container["readinessProbe"]["exec"]["command"] == ["redis-cli", "ping"]
+
+
+@pytest.mark.parametrize(
+    ("redis", "message"),
+    [
+        ({"url": "redis://redis:6379/0"}, "development Redis needs a password"),
+        ({"url": "redis://redis:6379/0", "password": "a", "existingSecret": "b"}, "not both"),
+        ({"url": "redis://:x@redis:6379/0", "password": "a"}, "no credentials"),
+    ],
+)
+def test_rendering_fails_on_a_missing_or_ambiguous_redis_password(
+    redis: dict[str, str], message: str
+) -> None:
+    values = {**values_for("kind"), "redis": redis}
+    with pytest.raises(helm.HelmRenderError, match=message):
+        helm.Chart.load(str(CHART)).render(values, name="gw", namespace="pay")
+
+
+def test_values_schema_refuses_a_redis_password_that_is_not_url_safe() -> None:
+    bad = {**values_for("kind"), "redis": {"url": "redis://redis:6379/0", "password": "a@b/c"}}
+    with pytest.raises(helm.HelmValuesError):
+        helm.Chart.load(str(CHART)).validate_schema(bad)

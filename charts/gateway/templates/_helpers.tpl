@@ -35,11 +35,43 @@ capabilities: {drop: [ALL]}
 {{- end }}
 {{- end }}
 
+{{/* The Secret holding the Redis password (key `password`): an existing one, the chart's own
+     made from redis.password (development), or none (empty). */}}
+{{- define "gateway.redisSecret" -}}
+{{- with .Values.redis }}
+{{- if and .existingSecret .password }}
+{{- fail "redis: set existingSecret or password, not both" }}
+{{- end }}
+{{- if and (or .existingSecret .password) (contains "@" .url) }}
+{{- fail "redis.url must hold no credentials when the password comes from a Secret" }}
+{{- end }}
+{{- if .password }}gateway-redis{{ else }}{{ .existingSecret }}{{ end }}
+{{- end }}
+{{- end }}
+
+{{/* REDIS_URL: redis.url, with `:$(REDIS_PASSWORD)@` after the scheme when there is a password
+     (Kubernetes expands it from the REDIS_PASSWORD variable listed before). */}}
+{{- define "gateway.redisEnv" -}}
+{{- $secret := include "gateway.redisSecret" . }}
+{{- if $secret }}
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: password
+{{- $url := splitn "://" 2 .Values.redis.url }}
+- name: REDIS_URL
+  value: {{ printf "%s://:$(REDIS_PASSWORD)@%s" $url._0 $url._1 | quote }}
+{{- else }}
+- name: REDIS_URL
+  value: {{ .Values.redis.url | quote }}
+{{- end }}
+{{- end }}
+
 {{/* Environment of one service's API, worker and migration (.component: api, worker, migrate). */}}
 {{- define "gateway.env" -}}
 {{- $root := .root }}
-- name: REDIS_URL
-  value: {{ $root.Values.redis.url | quote }}
+{{- include "gateway.redisEnv" $root }}
 {{- range $other := list "merchants" "orders" "payments" }}
 - name: {{ upper $other }}_URL
   value: "http://{{ $other }}-api"
