@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "gateway"
 KUBE = "1.33.0"
 # Custom resources have no bundled schema: checked below for the fields we rely on instead.
-CRDS = {"HTTPRoute", "ServiceMonitor", "PrometheusRule", "ScaledObject"}
+CRDS = {"HTTPRoute", "ServiceMonitor", "PrometheusRule", "ScaledObject", "TriggerAuthentication"}
 EXTERNAL_DB = {
     "host": "pg",
     "port": 5432,
@@ -414,6 +414,25 @@ def test_dev_redis_requires_the_password_and_its_probe_sends_it() -> None:
         {"name": "REDISCLI_AUTH", "value": "$(REDIS_PASSWORD)"},  # read by redis-cli
     ]
     assert container["readinessProbe"]["exec"]["command"] == ["redis-cli", "ping"]
+
+
+def test_keda_authenticates_to_redis_with_the_same_secret() -> None:
+    docs = render("production")
+    [auth] = of_kind(docs, "TriggerAuthentication")
+    assert auth["spec"]["secretTargetRef"] == [
+        {"parameter": "password", "name": "gateway-redis", "key": "password"}
+    ]
+    scaled = of_kind(docs, "ScaledObject")
+    assert len(scaled) == 4
+    for scaled_object in scaled:
+        [trigger] = scaled_object["spec"]["triggers"]
+        assert trigger["authenticationRef"] == {"name": auth["metadata"]["name"]}
+        metadata = trigger["metadata"]
+        assert (metadata["address"], metadata["enableTLS"], metadata["databaseIndex"]) == (
+            "redis.internal:6380",  # redis.url's
+            "true",
+            "0",
+        )
 
 
 @pytest.mark.parametrize(
