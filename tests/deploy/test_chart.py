@@ -10,7 +10,14 @@ import helm_python as helm
 import kubernetes_validate
 import pytest
 import yaml
+from pydantic_settings import BaseSettings
 
+import merchants.settings
+import orders.settings
+import payments.settings
+import refunds.settings
+import ui.settings
+import webhooks.settings
 from devstack.edge import MAX_BODY_BYTES, PRIVATE_RANGES, TOO_LARGE_ROUTE, load_routes
 from devstack.provision import schema_sql
 from kit.settings import ServiceSettings
@@ -455,3 +462,153 @@ def test_values_schema_refuses_a_redis_password_that_is_not_url_safe() -> None:
     bad = {**values_for("kind"), "redis": {"url": "redis://redis:6379/0", "password": "a@b/c"}}
     with pytest.raises(helm.HelmValuesError):
         helm.Chart.load(str(CHART)).validate_schema(bad)
+
+
+def admitted(policy: dict[str, Any]) -> set[tuple[str, str]]:
+    """(peer, port) pairs a policy lets in: `pod:<name>/<component>` or `ns:<name>`."""
+    pairs = set()
+    for rule in policy["spec"].get("ingress") or []:
+        assert rule.get("from"), f"{policy['metadata']['name']} admits every source"
+        assert rule.get("ports"), f"{policy['metadata']['name']} admits every port"
+        for peer in rule["from"]:
+            if "namespaceSelector" in peer:
+                assert "podSelector" not in peer
+                peer_name = (
+                    f"ns:{peer['namespaceSelector']['matchLabels']['kubernetes.io/metadata.name']}"
+                )
+            else:
+                labels = peer["podSelector"].get("matchLabels", {})
+                name = labels.get("app.kubernetes.io/name", "*")
+                component = labels.get("app.kubernetes.io/component")
+                for expression in peer["podSelector"].get("matchExpressions", []):
+                    assert expression["operator"] == "In"
+                    component = ",".join(expression["values"])
+                peer_name = f"pod:{name}/{component}" if component else f"pod:{name}"
+            pairs |= {(peer_name, str(port["port"])) for port in rule["ports"]}
+    return pairs
+
+
+def policies(name: str) -> dict[str, dict[str, Any]]:
+    return {p["metadata"]["name"]: p for p in of_kind(render(name), "NetworkPolicy")}
+
+
+PUBLIC = {("pod:edge", "http"), ("ns:ingress-nginx", "http")}
+METRICS = {("ns:monitoring", "http")}
+
+
+@pytest.mark.parametrize("name", ["defaults", "kind"])
+def test_each_api_admits_the_public_its_internal_callers_and_prometheus_only(name: str) -> None:
+    by_name = policies(name)
+    callers = {
+        "merchants": {f"pod:{s}/api" for s in ("orders", "payments", "refunds", "webhooks")},
+        "orders": {"pod:payments/api"},
+        "payments": {"pod:refunds/api"},
+    }
+    for service in ("merchants", "orders", "payments", "refunds", "webhooks", "ui"):
+        policy = by_name[f"{service}-api"]
+        assert policy["spec"]["podSelector"]["matchLabels"] == {
+            "app.kubernetes.io/name": service,
+            "app.kubernetes.io/component": "api",
+        }
+        internal = {(peer, "http") for peer in callers.get(service, set())}
+        assert admitted(policy) == PUBLIC | internal | METRICS, service
+    merchants = {peer for peer, _ in admitted(by_name["merchants-api"])}
+    assert "pod:ui/api" not in merchants
+    assert not [peer for peer in merchants if peer.endswith("/worker")]
+
+
+@pytest.mark.parametrize("name", VALUES)
+def test_workers_admit_only_prometheus_and_the_edge_only_the_ui(name: str) -> None:
+    by_name = policies(name)
+    for service in ("orders", "payments", "refunds", "webhooks"):
+        policy = by_name[f"{service}-worker"]
+        assert policy["spec"]["podSelector"]["matchLabels"] == {
+            "app.kubernetes.io/name": service,
+            "app.kubernetes.io/component": "worker",
+        }
+        assert admitted(policy) == {("ns:monitoring", "metrics")}  # WORKER_METRICS_PORT
+    assert admitted(by_name["edge"]) == {("pod:ui/api", "api")}
+
+
+def test_internal_callers_are_the_apis_configured_with_the_callees_url() -> None:
+    """A service reaches another's internal API through `<callee>_URL` in its settings, from its
+    API only: its worker modules never read those URLs."""
+    settings: dict[str, type[BaseSettings]] = {
+        "merchants": merchants.settings.Settings,
+        "orders": orders.settings.Settings,
+        "payments": payments.settings.Settings,
+        "refunds": refunds.settings.Settings,
+        "webhooks": webhooks.settings.Settings,
+        "ui": ui.settings.Settings,
+    }
+    expected: dict[str, list[str]] = {}
+    for caller, cls in settings.items():
+        for callee in settings:
+            if f"{callee}_url" in cls.model_fields:
+                expected.setdefault(callee, []).append(f"{caller}-api")
+            for module in ("worker.py", "tasks.py"):
+                path = ROOT / "services" / caller / "src" / caller / module
+                assert not path.exists() or f"{callee}_url" not in path.read_text(), path
+    chart = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert chart["networkPolicy"]["internalCallers"] == expected
+
+
+def test_production_admits_the_gateway_proxies_namespace() -> None:
+    by_name = policies("production")
+    for service in ("merchants", "orders", "payments", "refunds", "webhooks", "ui"):
+        peers = admitted(by_name[f"{service}-api"])
+        assert ("ns:envoy-gateway-system", "http") in peers
+        assert ("ns:ingress-nginx", "http") not in peers
+
+
+def test_a_service_nothing_routes_to_admits_no_public_traffic() -> None:
+    values = values_for("kind")
+    values["edge"] = {
+        **values["edge"],
+        "routes": [r for r in values["edge"]["routes"] if r["service"] != "refunds"],
+    }
+    out = helm.Chart.load(str(CHART)).render(values, name="gw", namespace="pay")
+    docs = [d for p, t in out.items() if p.endswith(".yaml") for d in yaml.safe_load_all(t) if d]
+    [refunds] = [
+        d for d in of_kind(docs, "NetworkPolicy") if d["metadata"]["name"] == "refunds-api"
+    ]
+    assert admitted(refunds) == METRICS
+
+
+def test_dev_data_stores_admit_only_the_gateways_processes() -> None:
+    by_name = policies("kind")
+    assert admitted(by_name["postgres"]) == {("pod:*/api,worker,migrate", "5432")}
+    assert admitted(by_name["redis"]) == {("pod:*/api,worker", "6379")}
+    for store in ("postgres", "redis"):
+        [peer] = by_name[store]["spec"]["ingress"][0]["from"]
+        assert peer["podSelector"]["matchLabels"] == {
+            "app.kubernetes.io/part-of": "payment-gateway"
+        }
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items()) and all(
+        labels.get(e["key"]) in e["values"] for e in selector.get("matchExpressions", [])
+    )
+
+
+@pytest.mark.parametrize("name", VALUES)
+def test_every_gateway_pod_is_fenced_by_a_default_deny_and_its_own_policy(name: str) -> None:
+    docs = render(name)
+    by_name = {p["metadata"]["name"]: p for p in of_kind(docs, "NetworkPolicy")}
+    deny = by_name.pop("gateway-default-deny")["spec"]
+    assert (deny["policyTypes"], deny.get("ingress")) == (["Ingress"], None)
+    for policy in by_name.values():
+        admitted(policy)  # every rule names its sources and its ports
+    for workload in [*of_kind(docs, "Deployment"), *of_kind(docs, "Job")]:
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        assert _selects(deny["podSelector"], labels), workload["metadata"]["name"]
+        own = [
+            p
+            for p in by_name.values()
+            if "Ingress" in p["spec"]["policyTypes"] and _selects(p["spec"]["podSelector"], labels)
+        ]
+        if workload["kind"] == "Deployment":
+            assert len(own) == 1, workload["metadata"]["name"]
+        else:
+            assert own == []  # a migration Job takes no connections
