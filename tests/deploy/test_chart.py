@@ -10,7 +10,14 @@ import helm_python as helm
 import kubernetes_validate
 import pytest
 import yaml
+from pydantic_settings import BaseSettings
 
+import merchants.settings
+import orders.settings
+import payments.settings
+import refunds.settings
+import ui.settings
+import webhooks.settings
 from devstack.edge import MAX_BODY_BYTES, PRIVATE_RANGES, TOO_LARGE_ROUTE, load_routes
 from devstack.provision import schema_sql
 from kit.settings import ServiceSettings
@@ -19,19 +26,20 @@ ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "gateway"
 KUBE = "1.33.0"
 # Custom resources have no bundled schema: checked below for the fields we rely on instead.
-CRDS = {"HTTPRoute", "ServiceMonitor", "PrometheusRule", "ScaledObject"}
+CRDS = {"HTTPRoute", "ServiceMonitor", "PrometheusRule", "ScaledObject", "TriggerAuthentication"}
 EXTERNAL_DB = {
     "host": "pg",
     "port": 5432,
     "database": "payment_gateway",
     "existingSecret": "gateway-db",
 }
+INTERNAL_AUTH = {"existingSecret": "gateway-internal"}
 
 
 def values_for(name: str) -> dict[str, Any]:
     values: dict[str, Any] = yaml.safe_load((ROOT / "k8s/values/routes.yaml").read_text())
     if name == "defaults":
-        return {**values, "postgres": EXTERNAL_DB}
+        return {**values, "postgres": EXTERNAL_DB, "internalAuth": INTERNAL_AUTH}
     return {**values, **yaml.safe_load((ROOT / f"k8s/values/{name}.yaml").read_text())}
 
 
@@ -49,6 +57,21 @@ def render(name: str) -> list[dict[str, Any]]:
 
 def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [d for d in docs if d["kind"] == kind]
+
+
+def containers(docs: list[dict[str, Any]], component: str) -> dict[str, dict[str, Any]]:
+    """`<service>-<component>` → its container, for the gateway's APIs, workers or migrations."""
+    return {
+        d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]
+        for d in docs
+        if d["kind"] in {"Deployment", "Job"}
+        and d["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component")
+        == component
+    }
+
+
+def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {e["name"]: e for e in container["env"]}
 
 
 @pytest.mark.parametrize("name", VALUES)
@@ -298,3 +321,294 @@ def test_dev_redis_never_evicts_and_keeps_its_append_only_file_on_a_claim() -> N
     [data] = [v for v in pod["volumes"] if v["name"] == "data"]
     claims = {c["metadata"]["name"] for c in of_kind(docs, "PersistentVolumeClaim")}
     assert data["persistentVolumeClaim"]["claimName"] in claims
+
+
+@pytest.mark.parametrize("name", VALUES)
+def test_every_api_and_worker_reads_the_internal_token_from_a_secret(name: str) -> None:
+    docs = render(name)
+    processes = {**containers(docs, "api"), **containers(docs, "worker")}
+    assert len(processes) == 10  # six APIs, four workers
+    for process, container in processes.items():
+        token = env_of(container)["INTERNAL_TOKEN"]
+        assert token == {
+            "name": "INTERNAL_TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": "gateway-internal", "key": "token"}},
+        }, process
+    for container in containers(docs, "migrate").values():
+        assert "INTERNAL_TOKEN" not in env_of(container)
+
+
+def test_development_values_create_the_internal_token_secret() -> None:
+    [secret] = [
+        s for s in of_kind(render("kind"), "Secret") if s["metadata"]["name"] == "gateway-internal"
+    ]
+    assert secret["stringData"] == {"token": values_for("kind")["internalAuth"]["token"]}
+
+
+@pytest.mark.parametrize(
+    ("internal_auth", "message"),
+    [
+        ({}, "internalAuth.existingSecret is required"),
+        ({"existingSecret": "x", "token": "y"}, "not both"),
+    ],
+)
+def test_rendering_fails_without_exactly_one_internal_token_source(
+    internal_auth: dict[str, str], message: str
+) -> None:
+    values = {**values_for("defaults"), "internalAuth": internal_auth}
+    with pytest.raises(helm.HelmRenderError, match=message):
+        helm.Chart.load(str(CHART)).render(values, name="gw", namespace="pay")
+
+
+@pytest.mark.parametrize(
+    ("name", "secret", "url"),
+    [
+        ("kind", "gateway-redis", "redis://:$(REDIS_PASSWORD)@redis:6379/0"),
+        ("production", "gateway-redis", "rediss://:$(REDIS_PASSWORD)@redis.internal:6380/0"),
+        ("defaults", None, "redis://redis:6379/0"),
+    ],
+)
+def test_redis_url_carries_the_password_from_the_secret(
+    name: str, secret: str | None, url: str
+) -> None:
+    docs = render(name)
+    processes = {
+        **containers(docs, "api"),
+        **containers(docs, "worker"),
+        **containers(docs, "migrate"),
+    }
+    assert len(processes) == 15
+    for process, container in processes.items():
+        names = [e["name"] for e in container["env"]]
+        env = env_of(container)
+        assert env["REDIS_URL"]["value"] == url, process
+        if secret is None:
+            assert "REDIS_PASSWORD" not in env
+            continue
+        # Kubernetes expands $(REDIS_PASSWORD) only from variables listed before.
+        assert names.index("REDIS_PASSWORD") < names.index("REDIS_URL"), process
+        assert env["REDIS_PASSWORD"]["valueFrom"] == {
+            "secretKeyRef": {"name": secret, "key": "password"}
+        }
+
+
+def test_secret_values_appear_only_in_secrets() -> None:
+    values = values_for("kind")
+    secrets = [values["redis"]["password"], values["internalAuth"]["token"]]
+    out = helm.Chart.load(str(CHART)).render(values, name="gw", namespace="pay")
+    for path, text in out.items():
+        for doc in yaml.safe_load_all(text) if path.endswith(".yaml") else [text]:
+            if doc and (not isinstance(doc, dict) or doc["kind"] != "Secret"):
+                dumped = yaml.safe_dump(doc)
+                assert not [s for s in secrets if s in dumped], (path, doc)
+    [redis] = [
+        s for s in of_kind(render("kind"), "Secret") if s["metadata"]["name"] == "gateway-redis"
+    ]
+    assert redis["stringData"] == {"password": values["redis"]["password"]}
+    assert redis["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+
+
+def test_dev_redis_requires_the_password_and_its_probe_sends_it() -> None:
+    [redis] = [d for d in of_kind(render("kind"), "Deployment") if d["metadata"]["name"] == "redis"]
+    [container] = redis["spec"]["template"]["spec"]["containers"]
+    command = container["command"]
+    assert command[command.index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
+    assert container["env"] == [
+        {
+            "name": "REDIS_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": "gateway-redis", "key": "password"}},
+        },
+        {"name": "REDISCLI_AUTH", "value": "$(REDIS_PASSWORD)"},  # read by redis-cli
+    ]
+    assert container["readinessProbe"]["exec"]["command"] == ["redis-cli", "ping"]
+
+
+def test_keda_authenticates_to_redis_with_the_same_secret() -> None:
+    docs = render("production")
+    [auth] = of_kind(docs, "TriggerAuthentication")
+    assert auth["spec"]["secretTargetRef"] == [
+        {"parameter": "password", "name": "gateway-redis", "key": "password"}
+    ]
+    scaled = of_kind(docs, "ScaledObject")
+    assert len(scaled) == 4
+    for scaled_object in scaled:
+        [trigger] = scaled_object["spec"]["triggers"]
+        assert trigger["authenticationRef"] == {"name": auth["metadata"]["name"]}
+        metadata = trigger["metadata"]
+        assert (metadata["address"], metadata["enableTLS"], metadata["databaseIndex"]) == (
+            "redis.internal:6380",  # redis.url's
+            "true",
+            "0",
+        )
+
+
+@pytest.mark.parametrize(
+    ("redis", "message"),
+    [
+        ({"url": "redis://redis:6379/0"}, "development Redis needs a password"),
+        ({"url": "redis://redis:6379/0", "password": "a", "existingSecret": "b"}, "not both"),
+        ({"url": "redis://:x@redis:6379/0", "password": "a"}, "no credentials"),
+    ],
+)
+def test_rendering_fails_on_a_missing_or_ambiguous_redis_password(
+    redis: dict[str, str], message: str
+) -> None:
+    values = {**values_for("kind"), "redis": redis}
+    with pytest.raises(helm.HelmRenderError, match=message):
+        helm.Chart.load(str(CHART)).render(values, name="gw", namespace="pay")
+
+
+def test_values_schema_refuses_a_redis_password_that_is_not_url_safe() -> None:
+    bad = {**values_for("kind"), "redis": {"url": "redis://redis:6379/0", "password": "a@b/c"}}
+    with pytest.raises(helm.HelmValuesError):
+        helm.Chart.load(str(CHART)).validate_schema(bad)
+
+
+def admitted(policy: dict[str, Any]) -> set[tuple[str, str]]:
+    """(peer, port) pairs a policy lets in: `pod:<name>/<component>` or `ns:<name>`."""
+    pairs = set()
+    for rule in policy["spec"].get("ingress") or []:
+        assert rule.get("from"), f"{policy['metadata']['name']} admits every source"
+        assert rule.get("ports"), f"{policy['metadata']['name']} admits every port"
+        for peer in rule["from"]:
+            if "namespaceSelector" in peer:
+                assert "podSelector" not in peer
+                peer_name = (
+                    f"ns:{peer['namespaceSelector']['matchLabels']['kubernetes.io/metadata.name']}"
+                )
+            else:
+                labels = peer["podSelector"].get("matchLabels", {})
+                name = labels.get("app.kubernetes.io/name", "*")
+                component = labels.get("app.kubernetes.io/component")
+                for expression in peer["podSelector"].get("matchExpressions", []):
+                    assert expression["operator"] == "In"
+                    component = ",".join(expression["values"])
+                peer_name = f"pod:{name}/{component}" if component else f"pod:{name}"
+            pairs |= {(peer_name, str(port["port"])) for port in rule["ports"]}
+    return pairs
+
+
+def policies(name: str) -> dict[str, dict[str, Any]]:
+    return {p["metadata"]["name"]: p for p in of_kind(render(name), "NetworkPolicy")}
+
+
+PUBLIC = {("pod:edge", "http"), ("ns:ingress-nginx", "http")}
+METRICS = {("ns:monitoring", "http")}
+
+
+@pytest.mark.parametrize("name", ["defaults", "kind"])
+def test_each_api_admits_the_public_its_internal_callers_and_prometheus_only(name: str) -> None:
+    by_name = policies(name)
+    callers = {
+        "merchants": {f"pod:{s}/api" for s in ("orders", "payments", "refunds", "webhooks")},
+        "orders": {"pod:payments/api"},
+        "payments": {"pod:refunds/api"},
+    }
+    for service in ("merchants", "orders", "payments", "refunds", "webhooks", "ui"):
+        policy = by_name[f"{service}-api"]
+        assert policy["spec"]["podSelector"]["matchLabels"] == {
+            "app.kubernetes.io/name": service,
+            "app.kubernetes.io/component": "api",
+        }
+        internal = {(peer, "http") for peer in callers.get(service, set())}
+        assert admitted(policy) == PUBLIC | internal | METRICS, service
+    merchants = {peer for peer, _ in admitted(by_name["merchants-api"])}
+    assert "pod:ui/api" not in merchants
+    assert not [peer for peer in merchants if peer.endswith("/worker")]
+
+
+@pytest.mark.parametrize("name", VALUES)
+def test_workers_admit_only_prometheus_and_the_edge_only_the_ui(name: str) -> None:
+    by_name = policies(name)
+    for service in ("orders", "payments", "refunds", "webhooks"):
+        policy = by_name[f"{service}-worker"]
+        assert policy["spec"]["podSelector"]["matchLabels"] == {
+            "app.kubernetes.io/name": service,
+            "app.kubernetes.io/component": "worker",
+        }
+        assert admitted(policy) == {("ns:monitoring", "metrics")}  # WORKER_METRICS_PORT
+    assert admitted(by_name["edge"]) == {("pod:ui/api", "api")}
+
+
+def test_internal_callers_are_the_apis_configured_with_the_callees_url() -> None:
+    """A service reaches another's internal API through `<callee>_URL` in its settings, from its
+    API only: its worker modules never read those URLs."""
+    settings: dict[str, type[BaseSettings]] = {
+        "merchants": merchants.settings.Settings,
+        "orders": orders.settings.Settings,
+        "payments": payments.settings.Settings,
+        "refunds": refunds.settings.Settings,
+        "webhooks": webhooks.settings.Settings,
+        "ui": ui.settings.Settings,
+    }
+    expected: dict[str, list[str]] = {}
+    for caller, cls in settings.items():
+        for callee in settings:
+            if f"{callee}_url" in cls.model_fields:
+                expected.setdefault(callee, []).append(f"{caller}-api")
+            for module in ("worker.py", "tasks.py"):
+                path = ROOT / "services" / caller / "src" / caller / module
+                assert not path.exists() or f"{callee}_url" not in path.read_text(), path
+    chart = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert chart["networkPolicy"]["internalCallers"] == expected
+
+
+def test_production_admits_the_gateway_proxies_namespace() -> None:
+    by_name = policies("production")
+    for service in ("merchants", "orders", "payments", "refunds", "webhooks", "ui"):
+        peers = admitted(by_name[f"{service}-api"])
+        assert ("ns:envoy-gateway-system", "http") in peers
+        assert ("ns:ingress-nginx", "http") not in peers
+
+
+def test_a_service_nothing_routes_to_admits_no_public_traffic() -> None:
+    values = values_for("kind")
+    values["edge"] = {
+        **values["edge"],
+        "routes": [r for r in values["edge"]["routes"] if r["service"] != "refunds"],
+    }
+    out = helm.Chart.load(str(CHART)).render(values, name="gw", namespace="pay")
+    docs = [d for p, t in out.items() if p.endswith(".yaml") for d in yaml.safe_load_all(t) if d]
+    [refunds] = [
+        d for d in of_kind(docs, "NetworkPolicy") if d["metadata"]["name"] == "refunds-api"
+    ]
+    assert admitted(refunds) == METRICS
+
+
+def test_dev_data_stores_admit_only_the_gateways_processes() -> None:
+    by_name = policies("kind")
+    assert admitted(by_name["postgres"]) == {("pod:*/api,worker,migrate", "5432")}
+    assert admitted(by_name["redis"]) == {("pod:*/api,worker", "6379")}
+    for store in ("postgres", "redis"):
+        [peer] = by_name[store]["spec"]["ingress"][0]["from"]
+        assert peer["podSelector"]["matchLabels"] == {
+            "app.kubernetes.io/part-of": "payment-gateway"
+        }
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items()) and all(
+        labels.get(e["key"]) in e["values"] for e in selector.get("matchExpressions", [])
+    )
+
+
+@pytest.mark.parametrize("name", VALUES)
+def test_every_gateway_pod_is_fenced_by_a_default_deny_and_its_own_policy(name: str) -> None:
+    docs = render(name)
+    by_name = {p["metadata"]["name"]: p for p in of_kind(docs, "NetworkPolicy")}
+    deny = by_name.pop("gateway-default-deny")["spec"]
+    assert (deny["policyTypes"], deny.get("ingress")) == (["Ingress"], None)
+    for policy in by_name.values():
+        admitted(policy)  # every rule names its sources and its ports
+    for workload in [*of_kind(docs, "Deployment"), *of_kind(docs, "Job")]:
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        assert _selects(deny["podSelector"], labels), workload["metadata"]["name"]
+        own = [
+            p
+            for p in by_name.values()
+            if "Ingress" in p["spec"]["policyTypes"] and _selects(p["spec"]["podSelector"], labels)
+        ]
+        if workload["kind"] == "Deployment":
+            assert len(own) == 1, workload["metadata"]["name"]
+        else:
+            assert own == []  # a migration Job takes no connections

@@ -31,7 +31,11 @@ def test_compose_has_the_contracts_containers_and_gates_each_api_on_its_migratio
     services = compose()["services"]
     names = {s.get("container_name") for s in services.values()}
     assert {"pg_gateway", "redis_gateway", "gateway_api", "gateway_worker"} <= names
-    assert services["gateway"]["ports"] == ["8000:8000", "3000:3000", "3001:3001"]
+    assert services["gateway"]["ports"] == [
+        "127.0.0.1:8000:8000",
+        "127.0.0.1:3000:3000",
+        "127.0.0.1:3001:3001",
+    ]
     for service in DATABASE_SERVICES:
         migrate = services[f"{service}-migrate"]
         assert migrate["command"] == ["python", "-m", "kit.migrate", service]
@@ -113,3 +117,40 @@ def test_compose_redis_is_durable_and_never_evicts() -> None:
     command = " ".join(compose()["services"]["redis"]["command"])
     assert "--appendonly yes" in command
     assert "--maxmemory-policy noeviction" in command
+
+
+def test_compose_publishes_ports_on_loopback_only() -> None:
+    published = {
+        name: service["ports"]
+        for name, service in compose()["services"].items()
+        if "ports" in service
+    }
+    assert {"postgres", "redis", "gateway"} <= published.keys()
+    for name, ports in published.items():
+        for port in ports:
+            assert isinstance(port, str), name
+            assert port.startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+
+
+def test_compose_redis_requires_the_password_every_process_sends() -> None:
+    services = compose()["services"]
+    command = services["redis"]["command"]
+    password = command[command.index("--requirepass") + 1]
+    assert services["redis"]["environment"]["REDISCLI_AUTH"] == password  # the healthcheck's
+    urls = {
+        name: service["environment"]["REDIS_URL"]
+        for name, service in services.items()
+        if "REDIS_URL" in service.get("environment", {})
+    }
+    users = {f"{s}-api" for s in SERVICES if s != "ui"} | {f"{s}-worker" for s in WORKERS}
+    assert users <= urls.keys()
+    for name, url in urls.items():
+        assert url == f"redis://:{password}@redis:6379/0", name
+
+
+def test_compose_gives_every_api_and_worker_the_internal_token() -> None:
+    services = compose()["services"]
+    processes = [f"{s}-api" for s in SERVICES] + [f"{s}-worker" for s in WORKERS]
+    tokens = {services[p]["environment"].get("INTERNAL_TOKEN") for p in processes}
+    [token] = tokens
+    assert token

@@ -24,11 +24,54 @@ runAsNonRoot: true
 capabilities: {drop: [ALL]}
 {{- end }}
 
-{{/* Environment of one service's API, worker and migration. */}}
+{{/* The Secret holding INTERNAL_TOKEN (key `token`): an existing one, or the chart's own made
+     from internalAuth.token (development). */}}
+{{- define "gateway.internalSecret" -}}
+{{- with .Values.internalAuth }}
+{{- if and .existingSecret .token }}
+{{- fail "internalAuth: set existingSecret or token, not both" }}
+{{- end }}
+{{- if .token }}gateway-internal{{ else }}{{ required "internalAuth.existingSecret is required: the name of a Secret whose key `token` holds INTERNAL_TOKEN (or set internalAuth.token in development values)" .existingSecret }}{{ end }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret holding the Redis password (key `password`): an existing one, the chart's own
+     made from redis.password (development), or none (empty). */}}
+{{- define "gateway.redisSecret" -}}
+{{- with .Values.redis }}
+{{- if and .existingSecret .password }}
+{{- fail "redis: set existingSecret or password, not both" }}
+{{- end }}
+{{- if and (or .existingSecret .password) (contains "@" .url) }}
+{{- fail "redis.url must hold no credentials when the password comes from a Secret" }}
+{{- end }}
+{{- if .password }}gateway-redis{{ else }}{{ .existingSecret }}{{ end }}
+{{- end }}
+{{- end }}
+
+{{/* REDIS_URL: redis.url, with `:$(REDIS_PASSWORD)@` after the scheme when there is a password
+     (Kubernetes expands it from the REDIS_PASSWORD variable listed before). */}}
+{{- define "gateway.redisEnv" -}}
+{{- $secret := include "gateway.redisSecret" . }}
+{{- if $secret }}
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: password
+{{- $url := splitn "://" 2 .Values.redis.url }}
+- name: REDIS_URL
+  value: {{ printf "%s://:$(REDIS_PASSWORD)@%s" $url._0 $url._1 | quote }}
+{{- else }}
+- name: REDIS_URL
+  value: {{ .Values.redis.url | quote }}
+{{- end }}
+{{- end }}
+
+{{/* Environment of one service's API, worker and migration (.component: api, worker, migrate). */}}
 {{- define "gateway.env" -}}
 {{- $root := .root }}
-- name: REDIS_URL
-  value: {{ $root.Values.redis.url | quote }}
+{{- include "gateway.redisEnv" $root }}
 {{- range $other := list "merchants" "orders" "payments" }}
 - name: {{ upper $other }}_URL
   value: "http://{{ $other }}-api"
@@ -43,6 +86,13 @@ capabilities: {drop: [ALL]}
   value: "8000"
 - name: OTEL_SERVICE_NAME
   value: {{ .name | quote }}
+{{- if ne .component "migrate" }}
+- name: INTERNAL_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "gateway.internalSecret" $root }}
+      key: token
+{{- end }}
 {{- if eq .name "merchants" }}
 - name: HEALTH_WORKERS
   value: "orders,payments,refunds,webhooks"
