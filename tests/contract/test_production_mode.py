@@ -60,6 +60,7 @@ async def test_production_seed_deactivates_the_test_merchant_and_never_creates_i
         assert await conn.fetchval(active, TEST_MERCHANT_ID) is False
 
         await conn.execute("DELETE FROM dashboard_session WHERE merchant_id = $1", TEST_MERCHANT_ID)
+        await conn.execute("DELETE FROM api_key WHERE merchant_id = $1", TEST_MERCHANT_ID)
         await conn.execute("DELETE FROM merchant WHERE id = $1", TEST_MERCHANT_ID)
         await merchants.seed.seed(conn)
         assert await conn.fetchval(active, TEST_MERCHANT_ID) is None

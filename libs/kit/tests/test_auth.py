@@ -1,15 +1,28 @@
 """The merchant-auth dependency and the credential cache."""
 
+import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
+from pydantic import SecretStr
+from redis.asyncio import Redis
 
-from kit.auth import Credentials, CurrentMerchant, MerchantsAuthenticator, Principal, TtlCache
+from kit.auth import (
+    REVOCATIONS,
+    Credentials,
+    CurrentMerchant,
+    MerchantsAuthenticator,
+    Principal,
+    TtlCache,
+    require_internal_token,
+)
 from kit.http import install_error_handlers
+from tests.waits import eventually_async
 
 MERCHANT = uuid4()
 
@@ -101,3 +114,77 @@ async def test_unreachable_merchants_service_is_503_not_401() -> None:
         with pytest.raises(Unavailable) as raised:
             await authenticator.authenticate(Credentials("key_a", "secret_a"))
     assert status_of(raised.value) == 503
+
+
+async def test_an_announced_revocation_empties_that_merchants_cached_answers(
+    redis_url: str,
+) -> None:
+    revoked, kept = uuid4(), uuid4()
+    calls: list[str] = []
+
+    def merchants(request: httpx.Request) -> httpx.Response:  # stands in for the network
+        key = json.loads(request.content)["api_key"]
+        calls.append(key)
+        return httpx.Response(200, json={"merchant_id": str(revoked if key == "a" else kept),
+                                         "credential": "api_key"})  # fmt: skip
+
+    redis = Redis.from_url(redis_url, socket_timeout=2)
+    client = httpx.AsyncClient(transport=httpx.MockTransport(merchants), base_url="http://m")
+    authenticator = MerchantsAuthenticator(client, ttl=300)
+    stop = asyncio.Event()
+    follower = asyncio.create_task(authenticator.follow_revocations(redis, stop))
+    try:
+        for key in ("a", "b", "a", "b"):
+            await authenticator.authenticate(Credentials(api_key=key, api_secret="s"))
+        assert calls == ["a", "b"]  # cached
+
+        async def announced() -> bool:
+            subscribers = await redis.pubsub_numsub(REVOCATIONS)
+            return bool(subscribers[0][1])
+
+        await eventually_async(announced, "the authenticator subscribed")
+        await redis.publish(REVOCATIONS, str(revoked))
+
+        async def asked_again() -> bool:
+            await authenticator.authenticate(Credentials(api_key="a", api_secret="s"))
+            return calls.count("a") == 2
+
+        await eventually_async(asked_again, "the revoked merchant's answer was dropped")
+        await authenticator.authenticate(Credentials(api_key="b", api_secret="s"))
+        assert calls.count("b") == 1  # another merchant's answer stays cached
+    finally:
+        stop.set()
+        await asyncio.wait_for(follower, 10)
+        await client.aclose()
+        await redis.aclose()
+
+
+@pytest.mark.parametrize(
+    ("configured", "sent", "status"),
+    [
+        ("t" * 40, {}, 401),
+        ("t" * 40, {"X-Internal-Token": "t" * 39}, 401),
+        ("t" * 40, {"X-Internal-Token": "t" * 40}, 200),
+        (None, {}, 200),  # development without a token
+        ("", {}, 200),
+    ],
+)
+async def test_internal_routes_need_the_shared_token_when_one_is_set(
+    configured: str | None, sent: dict[str, str], status: int
+) -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+    token = SecretStr(configured) if configured is not None else None
+    app.include_router(internal_router(), dependencies=[Depends(require_internal_token(token))])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        assert (await c.get("/internal/v1/ping", headers=sent)).status_code == status
+
+
+def internal_router() -> APIRouter:
+    router = APIRouter(prefix="/internal/v1")
+
+    @router.get("/ping")
+    async def ping() -> dict[str, bool]:
+        return {"ok": True}
+
+    return router

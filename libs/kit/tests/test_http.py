@@ -3,6 +3,7 @@
 import contextlib
 from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -50,6 +51,8 @@ def build_app() -> FastAPI:
             raise BadVpa()
         if thing_id == 3:
             raise Conflict("busy")
+        if thing_id == 4:
+            raise asyncpg.exceptions.UntranslatableCharacterError("unsupported Unicode escape")
         raise RuntimeError("boom: secret detail")
 
     return app
@@ -223,3 +226,11 @@ async def test_a_chunked_body_over_the_limit_is_refused_and_one_within_it_is_rea
     json = {"Content-Type": "application/json"}
     accepted = await client.post("/things", content=chunks(8 * 1024), headers=json)
     assert (accepted.status_code, accepted.json()) == (200, {"amount": 500})
+
+
+async def test_a_value_the_database_refuses_is_400_not_500(client: httpx.AsyncClient) -> None:
+    response = await client.get("/things/4")
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": {"code": "BAD_REQUEST_ERROR", "description": "Request contains an invalid value"}
+    }

@@ -1,5 +1,6 @@
 """The one way every service builds its FastAPI app and its per-process resources."""
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 
 from kit import health
-from kit.auth import require_internal_token
+from kit.auth import MerchantsAuthenticator, require_internal_token
 from kit.db import Database, create_pool
 from kit.http import RequestContextMiddleware, install_error_handlers
 from kit.limits import RateLimits
@@ -49,6 +50,28 @@ Db = Annotated[Database, Depends(get_db)]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[dict[str, Any]]]
 
 
+def following_revocations(lifespan: Lifespan) -> Lifespan:
+    """The service's lifespan, plus: a cached authenticator hears of revoked credentials."""
+
+    @asynccontextmanager
+    async def wrapped(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        async with lifespan(app) as state:
+            authenticator = state.get("authenticator")
+            if not isinstance(authenticator, MerchantsAuthenticator):
+                yield state
+                return
+            stop = asyncio.Event()
+            follower = asyncio.create_task(authenticator.follow_revocations(state["redis"], stop))
+            try:
+                yield state
+            finally:
+                stop.set()
+                follower.cancel()
+                await asyncio.wait({follower}, timeout=3)
+
+    return wrapped
+
+
 def create_service_app(
     service: str,
     settings: ServiceSettings,
@@ -67,7 +90,7 @@ def create_service_app(
     app = FastAPI(
         title=f"{service} service",
         description=description,
-        lifespan=lifespan,
+        lifespan=following_revocations(lifespan),
         telemetry=FASTAPI_TELEMETRY,
     )
     install_error_handlers(app)

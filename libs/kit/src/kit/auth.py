@@ -6,11 +6,13 @@ through its internal API and caches a positive answer for a short TTL, so a requ
 a network hop every time. Failures are never cached.
 """
 
+import asyncio
 import hashlib
 import hmac
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import astuple, dataclass
 from typing import Annotated, Literal, Protocol
 from uuid import UUID
@@ -19,6 +21,8 @@ import httpx
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, SecretStr
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from kit.errors import Unauthenticated, Unavailable
 
@@ -60,11 +64,22 @@ class TtlCache:
             return None
         return item[1]
 
+    def forget(self, merchant_id: str) -> None:
+        for key in [k for k, (_, p) in self._items.items() if str(p.merchant_id) == merchant_id]:
+            del self._items[key]
+
+    def clear(self) -> None:
+        self._items.clear()
+
     def put(self, key: str, value: Principal) -> None:
         self._items[key] = (time.monotonic() + self.ttl, value)
         self._items.move_to_end(key)
         while len(self._items) > self.max_entries:
             self._items.popitem(last=False)
+
+
+# Merchants publishes a merchant id here when one of its keys or sessions stops working.
+REVOCATIONS = "auth:revocations"
 
 
 class MerchantsAuthenticator:
@@ -94,6 +109,25 @@ class MerchantsAuthenticator:
         principal = Principal.model_validate(response.json())
         self._cache.put(key, principal)
         return principal
+
+    async def follow_revocations(self, redis: Redis, stop: asyncio.Event) -> None:
+        """For the life of the process: when merchants announces a revoked key or ended session,
+        drop what is cached for that merchant, so it stops working here within a moment instead
+        of after the TTL. After a lost subscription (announcements may have been missed) the
+        whole cache is dropped. Ends within a second of `stop` (a cancellation can be swallowed
+        by the Redis client while it reconnects)."""
+        while not stop.is_set():
+            try:
+                async with redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(REVOCATIONS)
+                    while not stop.is_set():
+                        message = await pubsub.get_message(timeout=1.0)
+                        if message is not None:
+                            self._cache.forget(message["data"].decode())
+            except (RedisError, OSError):
+                self._cache.clear()
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1)
 
 
 _api_key = APIKeyHeader(name="X-Api-Key", auto_error=False, scheme_name="ApiKey")

@@ -24,6 +24,11 @@ class Unauthenticated(GatewayError):
     description = "Invalid API credentials"
 
 
+class Forbidden(GatewayError):
+    code = "FORBIDDEN_ERROR"
+    description = "Not allowed with these credentials"
+
+
 class NotFound(GatewayError):
     code = "NOT_FOUND_ERROR"
     description = "Not found"

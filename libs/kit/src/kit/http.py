@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kit.errors import (
     Conflict,
+    Forbidden,
     GatewayError,
     InvalidRequest,
     NotFound,
@@ -52,6 +53,7 @@ DEPENDENCY_DOWN: tuple[type[Exception], ...] = (
 STATUS_BY_CATEGORY: dict[type[GatewayError], int] = {
     InvalidRequest: 400,
     Unauthenticated: 401,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
     PayloadTooLarge: 413,

@@ -1,19 +1,37 @@
 """HTTP routes of the merchants service: parse, call service, shape the response."""
 
-from datetime import timedelta
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kit.app import Db
 from kit.auth import Credentials, CurrentMerchant, Principal
-from kit.errors import RateLimited, Unauthenticated
+from kit.errors import Forbidden, RateLimited, Unauthenticated
 from kit.http import problems
 from kit.limits import ClientLimited
 from merchants import service
-from merchants.domain import TEST_MERCHANT_ID, LoginFailed, MerchantId, MerchantNotFound
+from merchants.domain import (
+    TEST_MERCHANT_ID,
+    ApiKey,
+    KeyId,
+    KeyNotFound,
+    KeyNotUsable,
+    LoginFailed,
+    MerchantId,
+    MerchantNotFound,
+    NewCredentials,
+    TooManyKeys,
+)
 from merchants.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyPublic,
+    ApiKeyRoll,
+    ApiKeys,
     AuthenticateRequest,
     LoginRequest,
     LoginResponse,
@@ -53,12 +71,14 @@ async def log_in(body: LoginRequest, request: Request, db: Db, _: ClientLimited)
     "/api/v1/auth/logout", tags=["auth"], status_code=204, responses=problems(Unauthenticated)
 )
 async def log_out(
-    db: Db, bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
+    db: Db,
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> Response:
     """End the dashboard session named by the bearer token."""
     if bearer is None:
         raise Unauthenticated()
-    await service.log_out(db, bearer.credentials)
+    await service.log_out(db, request.state.redis, bearer.credentials)
     return Response(status_code=204)
 
 
@@ -68,9 +88,74 @@ async def get_current_merchant(db: Db, merchant: CurrentMerchant) -> MerchantPub
     profile = MerchantPublic.model_validate(
         await service.get_merchant(db, MerchantId(merchant.merchant_id))
     )
-    if profile.id == TEST_MERCHANT_ID:
+    if profile.api_key == TestMerchantSettings().test_api_key:
         profile.api_secret = TestMerchantSettings().test_api_secret.get_secret_value()
     return profile
+
+
+# ---- API keys (dashboard session only: a leaked key must not mint or roll keys) -------------
+
+KEY_ERRORS = (Unauthenticated, Forbidden)
+
+
+def _dashboard(principal: Principal) -> MerchantId:
+    if principal.credential != "session":
+        raise Forbidden("API keys are managed from a dashboard session")
+    return MerchantId(principal.merchant_id)
+
+
+def _public(key: ApiKey) -> ApiKeyPublic:
+    return ApiKeyPublic.model_validate({**asdict(key), "status": key.status(datetime.now(UTC))})
+
+
+def _created(key: ApiKey, credentials: NewCredentials) -> ApiKeyCreated:
+    return ApiKeyCreated(**_public(key).model_dump(), api_secret=credentials.api_secret)
+
+
+@router.get("/api/v1/merchant/keys", tags=["keys"], responses=problems(*KEY_ERRORS))
+async def list_keys(db: Db, merchant: CurrentMerchant) -> ApiKeys:
+    """Every API key of the merchant, newest first, with its status."""
+    return ApiKeys(data=[_public(k) for k in await service.list_keys(db, _dashboard(merchant))])
+
+
+@router.post(
+    "/api/v1/merchant/keys",
+    tags=["keys"],
+    status_code=201,
+    responses=problems(*KEY_ERRORS, TooManyKeys),
+)
+async def create_key(body: ApiKeyCreate, db: Db, merchant: CurrentMerchant) -> ApiKeyCreated:
+    """A new key pair; the secret is in this response only."""
+    return _created(*await service.create_key(db, _dashboard(merchant), body.label))
+
+
+@router.post(
+    "/api/v1/merchant/keys/{key_id}/roll",
+    tags=["keys"],
+    status_code=201,
+    responses=problems(*KEY_ERRORS, KeyNotFound, KeyNotUsable),
+)
+async def roll_key(
+    key_id: UUID, body: ApiKeyRoll, request: Request, db: Db, merchant: CurrentMerchant
+) -> ApiKeyCreated:
+    """A new key pair replacing this one, which keeps working for `expires_in_seconds`."""
+    new, credentials = await service.roll_key(
+        db, request.state.redis, _dashboard(merchant), KeyId(key_id), body.expires_in_seconds
+    )
+    return _created(new, credentials)
+
+
+@router.post(
+    "/api/v1/merchant/keys/{key_id}/revoke",
+    tags=["keys"],
+    responses=problems(*KEY_ERRORS, KeyNotFound),
+)
+async def revoke_key(
+    key_id: UUID, request: Request, db: Db, merchant: CurrentMerchant
+) -> ApiKeyPublic:
+    """The key stops working at once on every service."""
+    revoked = await service.revoke_key(db, request.state.redis, _dashboard(merchant), KeyId(key_id))
+    return _public(revoked)
 
 
 @test_router.get("/api/v1/test/merchant", tags=["test"], responses=problems(MerchantNotFound))
@@ -78,7 +163,10 @@ async def get_test_merchant(db: Db) -> TestMerchantPublic:
     """The seeded test merchant, for automated evaluation (no authentication)."""
     merchant = await service.get_merchant(db, TEST_MERCHANT_ID)
     return TestMerchantPublic(
-        id=merchant.id, email=merchant.email, api_key=merchant.api_key, seeded=True
+        id=merchant.id,
+        email=merchant.email,
+        api_key=TestMerchantSettings().test_api_key,
+        seeded=True,
     )
 
 

@@ -23,8 +23,7 @@ class Merchant:
     id: MerchantId
     name: str
     email: str
-    api_key: str
-    api_secret_hash: str
+    api_key: str | None  # the newest usable one, shown on the profile
     password_hash: str | None
     is_active: bool
     created_at: datetime
@@ -35,6 +34,49 @@ class Merchant:
 class NewCredentials:
     api_key: str
     api_secret: str
+
+
+KeyId = NewType("KeyId", UUID)
+MAX_USABLE_KEYS = 10
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: KeyId
+    merchant_id: MerchantId
+    key: str
+    label: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    def status(self, now: datetime) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None:
+            return "expiring" if self.expires_at > now else "expired"
+        return "active"
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    """What authenticating with a key needs to know."""
+
+    merchant_id: MerchantId
+    secret_hash: str
+    usable: bool  # neither revoked nor expired, and its merchant is active
+
+
+class KeyNotFound(NotFound):
+    description = "API key not found"
+
+
+class TooManyKeys(Conflict):
+    description = f"A merchant has at most {MAX_USABLE_KEYS} usable API keys; revoke one first"
+
+
+class KeyNotUsable(Conflict):
+    description = "This API key is already revoked or expired"
 
 
 class MerchantNotFound(NotFound):

@@ -23,7 +23,7 @@ class MerchantPublic(BaseModel):
     id: UUID
     name: str
     email: str
-    api_key: str
+    api_key: str | None = Field(description="The newest usable key; null when none is left")
     is_active: bool
     created_at: Timestamp
     # Only the seeded test merchant's secret is known (it is public test configuration); every
@@ -53,3 +53,42 @@ class AuthenticateRequest(Strict):
     api_key: Text | None = Field(default=None, max_length=255)
     api_secret: Text | None = Field(default=None, max_length=255)
     session_token: Text | None = Field(default=None, max_length=255)
+
+
+class ApiKeyPublic(BaseModel):
+    """One API key as the dashboard lists it; its secret is never shown again."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    key: str
+    label: str
+    status: str = Field(
+        description="active, expiring (rolled; works until expires_at), expired, revoked"
+    )
+    created_at: Timestamp
+    expires_at: Timestamp | None
+    revoked_at: Timestamp | None
+
+
+class ApiKeys(BaseModel):
+    data: list[ApiKeyPublic]
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    """`201`: the new key with its secret, shown this once."""
+
+    api_secret: str
+
+
+class ApiKeyCreate(Strict):
+    label: Text = Field(default="", max_length=100)
+
+
+class ApiKeyRoll(Strict):
+    expires_in_seconds: int = Field(
+        default=86_400,
+        ge=0,
+        le=7 * 86_400,
+        description="How long the old secret keeps working (default 24 h; 0: stops now)",
+    )

@@ -26,7 +26,9 @@ async def seed(conn: asyncpg.Connection) -> None:
         merchant_id=TEST_MERCHANT_ID,
         name=TEST_MERCHANT_NAME,
         email=settings.test_merchant_email,
-        api_key=settings.test_api_key,
-        api_secret_hash=hash_secret(settings.test_api_secret.get_secret_value()),
         password_hash=None,
     )
+    if await repository.get_merchant(conn, TEST_MERCHANT_ID) is None:
+        return  # its email belongs to another merchant: nothing to seed
+    secret_hash = hash_secret(settings.test_api_secret.get_secret_value())
+    await repository.insert_key(conn, TEST_MERCHANT_ID, settings.test_api_key, secret_hash, "Test")

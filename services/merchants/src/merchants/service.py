@@ -2,22 +2,31 @@
 
 import asyncio
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from asyncpg import Connection
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from kit.auth import Credentials, Principal
+from kit.auth import REVOCATIONS, Credentials, Principal
 from kit.db import Database
 from kit.errors import RateLimited
 from merchants import repository
 from merchants.domain import (
+    MAX_USABLE_KEYS,
+    ApiKey,
     EmailTaken,
+    KeyId,
+    KeyNotFound,
+    KeyNotUsable,
     LoginFailed,
     Merchant,
     MerchantId,
     MerchantNotFound,
     NewCredentials,
+    TooManyKeys,
     generate_credentials,
     generate_session_token,
     hash_password,
@@ -25,6 +34,8 @@ from merchants.domain import (
     may_log_in,
     secret_matches,
 )
+
+log = logging.getLogger("merchants.service")
 
 # Compared against when the api key is unknown, so a miss costs the same as a wrong secret.
 _DUMMY_HASH = hash_secret("no such merchant")
@@ -41,11 +52,12 @@ async def authenticate(db: Database, credentials: Credentials) -> Principal | No
     """The merchant these credentials prove, or None."""
     async with db.transaction() as conn:
         if credentials.api_key and credentials.api_secret:
-            merchant = await repository.get_merchant_by_api_key(conn, credentials.api_key)
-            stored = merchant.api_secret_hash if merchant else _DUMMY_HASH
-            matches = secret_matches(credentials.api_secret, stored)
-            if merchant and matches and merchant.is_active:
-                return Principal(merchant_id=merchant.id, credential="api_key")
+            key = await repository.check_key(conn, credentials.api_key)
+            matches = secret_matches(
+                credentials.api_secret, key.secret_hash if key else _DUMMY_HASH
+            )
+            if key and matches and key.usable:
+                return Principal(merchant_id=key.merchant_id, credential="api_key")
             return None
         if credentials.session_token:
             token_hash = hash_secret(credentials.session_token)
@@ -109,9 +121,12 @@ async def log_in(
     return Session(token, expires_at, merchant)
 
 
-async def log_out(db: Database, token: str) -> None:
+async def log_out(db: Database, redis: Redis, token: str) -> None:
     async with db.transaction() as conn:
+        merchant = await repository.get_session_merchant(conn, hash_secret(token))
         await repository.delete_session(conn, hash_secret(token))
+    if merchant is not None:
+        await announce_revocation(redis, merchant.id)
 
 
 async def get_merchant(db: Database, merchant_id: MerchantId) -> Merchant:
@@ -127,16 +142,84 @@ async def create_merchant(
 ) -> tuple[Merchant, NewCredentials]:
     """Onboard a merchant; the API secret is shown only in this result, never stored in clear."""
     credentials = generate_credentials()
+    password_hash = hash_password(password) if password else None
     async with db.transaction() as conn:
-        merchant = await repository.insert_merchant(
-            conn,
-            merchant_id=None,
-            name=name,
-            email=email,
-            api_key=credentials.api_key,
-            api_secret_hash=hash_secret(credentials.api_secret),
-            password_hash=hash_password(password) if password else None,
+        merchant_id = await repository.insert_merchant(
+            conn, merchant_id=None, name=name, email=email, password_hash=password_hash
         )
-    if merchant is None:
-        raise EmailTaken()
+        if merchant_id is None:
+            raise EmailTaken()
+        await _insert_key(conn, merchant_id, credentials, "Default")
+        merchant = await repository.get_merchant(conn, merchant_id)
+    assert merchant is not None  # noqa: S101 - inserted in this transaction
     return merchant, credentials
+
+
+# ---- API keys: several per merchant, rolled with an overlap or revoked ----------------------
+
+
+async def _insert_key(
+    conn: Connection, merchant_id: MerchantId, credentials: NewCredentials, label: str
+) -> ApiKey:
+    key = await repository.insert_key(
+        conn, merchant_id, credentials.api_key, hash_secret(credentials.api_secret), label
+    )
+    if key is None:
+        raise LookupError("a new API key collided with an existing one")
+    return key
+
+
+async def list_keys(db: Database, merchant_id: MerchantId) -> list[ApiKey]:
+    async with db.transaction() as conn:
+        return await repository.list_keys(conn, merchant_id)
+
+
+async def create_key(
+    db: Database, merchant_id: MerchantId, label: str
+) -> tuple[ApiKey, NewCredentials]:
+    """A new key pair; its secret is in this result only."""
+    credentials = generate_credentials()
+    async with db.transaction() as conn:
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", str(merchant_id))
+        if await repository.count_usable_keys(conn, merchant_id) >= MAX_USABLE_KEYS:
+            raise TooManyKeys()
+        return await _insert_key(conn, merchant_id, credentials, label), credentials
+
+
+async def roll_key(
+    db: Database, redis: Redis, merchant_id: MerchantId, key_id: KeyId, expires_in_seconds: int
+) -> tuple[ApiKey, NewCredentials]:
+    """A new key pair replacing `key_id`, which keeps working for `expires_in_seconds` (0: it
+    stops at once, everywhere)."""
+    credentials = generate_credentials()
+    async with db.transaction() as conn:
+        old = await repository.lock_key(conn, merchant_id, key_id)
+        if old is None:
+            raise KeyNotFound()
+        if old.status(datetime.now(UTC)) in ("revoked", "expired"):
+            raise KeyNotUsable()
+        await repository.end_key(conn, key_id, revoke=False, expires_in_seconds=expires_in_seconds)
+        new = await _insert_key(conn, merchant_id, credentials, old.label)
+    if expires_in_seconds == 0:
+        await announce_revocation(redis, merchant_id)
+    return new, credentials
+
+
+async def revoke_key(db: Database, redis: Redis, merchant_id: MerchantId, key_id: KeyId) -> ApiKey:
+    """The key stops working at once, on every service (their caches are told)."""
+    async with db.transaction() as conn:
+        if await repository.lock_key(conn, merchant_id, key_id) is None:
+            raise KeyNotFound()
+        revoked = await repository.end_key(conn, key_id, revoke=True)
+    await announce_revocation(redis, merchant_id)
+    return revoked
+
+
+async def announce_revocation(redis: Redis, merchant_id: MerchantId) -> None:
+    """Other services drop what they cached for this merchant (their TTL bounds a missed one)."""
+    try:
+        await redis.publish(REVOCATIONS, str(merchant_id))
+    except (RedisError, OSError):
+        log.warning(
+            "revocation not announced; caches expire it", extra={"merchant": str(merchant_id)}
+        )

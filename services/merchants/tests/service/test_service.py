@@ -50,7 +50,7 @@ class TestSessions:
         principal = await service.authenticate(db, Credentials(session_token=session.token))
         assert principal is not None
         assert principal.credential == "session"
-        await service.log_out(db, session.token)
+        await service.log_out(db, throttle.redis, session.token)
         assert await service.authenticate(db, Credentials(session_token=session.token)) is None
 
     async def test_session_token_is_stored_only_as_a_hash(

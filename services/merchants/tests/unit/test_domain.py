@@ -20,7 +20,6 @@ MERCHANT = Merchant(
     name="Test Merchant",
     email="test@example.com",
     api_key="key_test_abc123",
-    api_secret_hash=hash_secret("secret_test_xyz789"),
     password_hash=None,
     is_active=True,
     created_at=NOW,
