@@ -510,11 +510,28 @@ def test_each_api_admits_the_public_its_internal_callers_and_prometheus_only(nam
             "app.kubernetes.io/name": service,
             "app.kubernetes.io/component": "api",
         }
-        internal = {(peer, "http") for peer in callers.get(service, set())}
+        internal = {(peer, "internal") for peer in callers.get(service, set())}
         assert admitted(policy) == PUBLIC | internal | METRICS, service
     merchants = {peer for peer, _ in admitted(by_name["merchants-api"])}
     assert "pod:ui/api" not in merchants
     assert not [peer for peer in merchants if peer.endswith("/worker")]
+
+
+def test_internal_routes_are_served_and_called_on_their_own_port() -> None:
+    docs = render("kind")
+    for deployment in of_kind(docs, "Deployment"):
+        name = deployment["metadata"]["name"]
+        if not name.endswith("-api") or name == "ui-api":
+            continue
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["command"][-2:] == ["--internal-port", "8001"], name
+        assert {"name": "internal", "containerPort": 8001} in container["ports"], name
+        urls = {e["name"]: e.get("value") for e in container["env"] if e["name"].endswith("S_URL")}
+        for other in ("MERCHANTS", "ORDERS", "PAYMENTS"):
+            assert urls[f"{other}_URL"] == f"http://{other.lower()}-api:8001", name
+    services = {s["metadata"]["name"]: s for s in of_kind(docs, "Service")}
+    ports = {p["name"]: p["port"] for p in services["orders-api"]["spec"]["ports"]}
+    assert ports == {"http": 80, "internal": 8001}
 
 
 @pytest.mark.parametrize("name", VALUES)

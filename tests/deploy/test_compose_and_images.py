@@ -91,7 +91,7 @@ def test_dockerfile_installs_only_its_service_and_runs_as_non_root(service: str)
     assert f"uv sync --frozen --no-dev --no-editable --package {service}" in text
     assert "USER 10001" in text
     assert "HEALTHCHECK" in text
-    assert f'"{service}.main:create_app"' in text
+    assert f'CMD ["python", "-m", "kit.serve", "{service}", "--port", "8000"' in text
 
 
 def test_generated_files_are_up_to_date() -> None:

@@ -1,4 +1,5 @@
-"""Internal endpoints: never through the edge, and on a service only with the shared token."""
+"""Internal endpoints: never through the edge, only on a service's internal port, and there only
+with the shared token."""
 
 import httpx
 import pytest
@@ -14,13 +15,19 @@ def order_id(api: httpx.Client) -> str:
     return str(order.json()["id"])
 
 
-def test_an_internal_read_needs_the_shared_token(stack: Stack, order_id: str) -> None:
-    orders = f"http://127.0.0.1:{stack.ports.api['orders']}/internal/v1/orders/{order_id}"
+def test_an_internal_read_needs_the_internal_port_and_the_shared_token(
+    stack: Stack, order_id: str
+) -> None:
+    path = f"/internal/v1/orders/{order_id}"
+    token = {"X-Internal-Token": stack.internal_token}
+    public = httpx.get(f"http://127.0.0.1:{stack.ports.api['orders']}{path}", headers=token)
+    assert public.status_code == 404, public.text
+    orders = f"http://127.0.0.1:{stack.ports.internal['orders']}{path}"
     for headers in ({}, {"X-Internal-Token": "guess"}, AS_TEST_MERCHANT):
         refused = httpx.get(orders, headers=headers)
         assert refused.status_code == 401, refused.text
         assert refused.json()["error"]["code"] == "AUTHENTICATION_ERROR"
-    allowed = httpx.get(orders, headers={"X-Internal-Token": stack.internal_token})
+    allowed = httpx.get(orders, headers=token)
     assert (allowed.status_code, allowed.json()["id"]) == (200, order_id)
 
 

@@ -74,7 +74,7 @@ capabilities: {drop: [ALL]}
 {{- include "gateway.redisEnv" $root }}
 {{- range $other := list "merchants" "orders" "payments" }}
 - name: {{ upper $other }}_URL
-  value: "http://{{ $other }}-api"
+  value: "http://{{ $other }}-api:8001"
 {{- end }}
 - name: API_URL
   value: "http://edge:8000"

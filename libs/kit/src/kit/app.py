@@ -96,7 +96,9 @@ def create_service_app(
     install_error_handlers(app)
     for router in [*routers, *([] if settings.production else test_routers)]:
         app.include_router(router)
-    internal_only = [Depends(require_internal_token(settings.internal_token))]
+    internal_only = [
+        Depends(require_internal_token(settings.internal_token, settings.internal_port))
+    ]
     for router in internal_routers:
         app.include_router(router, dependencies=internal_only)
 

@@ -24,7 +24,7 @@ from pydantic import BaseModel, SecretStr
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from kit.errors import Unauthenticated, Unavailable
+from kit.errors import NotFound, Unauthenticated, Unavailable
 
 
 @dataclass(frozen=True)
@@ -176,11 +176,16 @@ def internal_client(
     return httpx.AsyncClient(base_url=base_url, transport=transport, timeout=5, headers=headers)
 
 
-def require_internal_token(token: SecretStr | None) -> Callable[[Request], Awaitable[None]]:
-    """A dependency refusing (401) calls without the shared token; none when it is not set."""
+def require_internal_token(
+    token: SecretStr | None, port: int | None = None
+) -> Callable[[Request], Awaitable[None]]:
+    """A dependency for internal routes: not found except on the internal `port` (when there is
+    one), and refused (401) without the shared token (when it is set)."""
     expected = token.get_secret_value().encode() if token else b""
 
     async def check(request: Request) -> None:
+        if port is not None and (request.scope.get("server") or (None, None))[1] != port:
+            raise NotFound("Route not found")
         if not expected:  # unset or empty: development without it
             return
         sent = request.headers.get(INTERNAL_TOKEN_HEADER, "").encode()

@@ -46,6 +46,9 @@ class ServiceSettings(BaseSettings):
     # Shared by the services: sent as X-Internal-Token on calls to /internal/v1/*, and required
     # there when set. Required in production.
     internal_token: SecretStr | None = None
+    # Set by kit.serve: the port where alone /internal/v1/* answers (unset: any port, as in
+    # tests that call the app in process).
+    internal_port: Annotated[int | None, BeforeValidator(lambda v: v or None)] = None
     # Worker names whose heartbeat /health reports; empty means "this service has no worker".
     health_workers: CommaList = []
     # Workers serve Prometheus metrics on their own port (APIs serve /metrics on theirs).

@@ -40,6 +40,7 @@ MERCHANTS = "merchants"
 class Ports:
     edge: dict[str, int]
     api: dict[str, int]
+    internal: dict[str, int]  # where /internal/v1/* answers (services with a database)
     worker_metrics: dict[str, int]
     postgres: int
     redis: int
@@ -49,6 +50,7 @@ class Ports:
         return cls(
             edge=dict(table.hosts),
             api={s: DEFAULT_PORTS[s] for s in services},
+            internal={s: DEFAULT_PORTS[s] + 100 for s in services if has_database(s)},
             worker_metrics={s: DEFAULT_PORTS[s] + 1000 for s in services},
             postgres=_free_or(54329),
             redis=_free_or(63799),
@@ -59,6 +61,7 @@ class Ports:
         return cls(
             edge={h: free_port() for h in table.hosts},
             api={s: free_port() for s in services},
+            internal={s: free_port() for s in services if has_database(s)},
             worker_metrics={s: free_port() for s in services},
             postgres=free_port(),
             redis=free_port(),
@@ -189,7 +192,7 @@ class Stack:
             "PUBLIC_API_URL": self.url("api"),
             "PUBLIC_CHECKOUT_URL": self.url("checkout") if "checkout" in self.ports.edge else "",
             "REDIS_URL": self.redis_url,
-            **{f"{s.upper()}_URL": f"http://127.0.0.1:{self.ports.api[s]}" for s in self.services},
+            **{f"{s.upper()}_URL": f"http://127.0.0.1:{p}" for s, p in self.ports.internal.items()},
             "OTEL_SERVICE_NAME": service,
             "WORKER_METRICS_PORT": str(self.ports.worker_metrics[service]),
             "WORKER_METRICS_ADDR": "127.0.0.1",
@@ -228,11 +231,11 @@ class Stack:
     def _start_services(self, say: IO[str]) -> None:
         for service in self.services:
             port = str(self.ports.api[service])
+            internal = self.ports.internal.get(service)
             self._spawn(
                 f"{service}-api",
-                [sys.executable, "-m", "uvicorn", f"{service}.main:create_app", "--factory",
-                 "--host", "127.0.0.1", "--port", port, "--no-access-log",
-                 "--log-level", "warning", "--timeout-graceful-shutdown", "20",
+                [sys.executable, "-m", "kit.serve", service, "--host", "127.0.0.1",
+                 "--port", port, *(["--internal-port", str(internal)] if internal else []),
                  "--workers", str(self.replicas.get(f"{service}-api", 1))],
                 self._env(service),
             )  # fmt: skip
