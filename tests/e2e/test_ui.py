@@ -3,6 +3,7 @@ Playwright), against the native stack. Set SCREENSHOTS_DIR to keep a screenshot 
 
 import os
 import re
+import secrets
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -307,6 +308,103 @@ def test_docs_page_and_old_style_links(page: Page, stack: Stack) -> None:
     expect(page).to_have_url(re.compile(r"/dashboard/webhooks$"))
     headers = page.request.get(f"{stack.url('dashboard')}/dashboard/docs").headers
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
+
+
+# How soon a revoked or rolled-now key must be refused: well inside the services' 30 s
+# credential cache, so passing proves the revocation was announced (as in test_keys.py).
+REFUSED_WITHIN = 10.0
+
+
+def orders_status(api: httpx.Client, key: str, secret: str) -> int:
+    return api.get("/api/v1/orders", headers={"X-Api-Key": key, "X-Api-Secret": secret}).status_code
+
+
+def new_key_pair(page: Page) -> tuple[str, str]:
+    """The key and secret the page shows once, after a create or a roll."""
+    expect(page.locator("[data-test-id=new-key-warning]")).to_contain_text(
+        "it will not be shown again"
+    )
+    return (
+        page.locator("[data-test-id=new-key-id]").inner_text(),
+        page.locator("[data-test-id=new-key-secret]").inner_text(),
+    )
+
+
+@pytest.fixture
+def key_label(api: httpx.Client) -> Iterator[str]:
+    """A label for the keys one test creates; whatever of them is still usable afterwards is
+    revoked, so the test merchant's profile key stays key_test_abc123 for the other tests."""
+    label = f"e2e {secrets.token_hex(4)}"
+    yield label
+    login = api.post(
+        "/api/v1/auth/login", json={"email": "test@example.com", "password": "anything"}
+    )
+    session = {"Authorization": f"Bearer {login.json()['token']}"}
+    for key in api.get("/api/v1/merchant/keys", headers=session).json()["data"]:
+        if key["label"] == label and key["status"] in ("active", "expiring"):
+            api.post(f"/api/v1/merchant/keys/{key['id']}/revoke", headers=session)
+
+
+def test_api_keys_page_creates_rolls_and_revokes_a_key(
+    page: Page, stack: Stack, api: httpx.Client, key_label: str
+) -> None:
+    log_in(page, stack)
+    page.get_by_role("link", name="API keys").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/keys$"))
+    ids_present(page, ["api-keys-table", "api-key-row", "create-key-form", "key-label-input",
+                       "create-key-button"])  # fmt: skip
+    page.get_by_label("Label").fill(key_label)
+    page.click("[data-test-id=create-key-button]")
+    key, secret = new_key_pair(page)
+    assert re.fullmatch(r"key_\w+", key)
+    assert key != "key_test_abc123"
+    row = page.locator(f"[data-test-id=api-key-row][data-key='{key}']")
+    expect(row.locator("[data-test-id=api-key-label]")).to_have_text(key_label)
+    expect(row.locator("[data-test-id=api-key-status]")).to_have_text("active")
+    created_at = row.locator("[data-test-id=api-key-created-at]").inner_text()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", created_at)
+    shot(page, "api-keys")
+    assert orders_status(api, key, secret) == 200
+
+    page.reload()  # shown once: the list again, without the secret and without a second key
+    expect(page.locator("[data-test-id=api-keys-table]")).to_be_visible()
+    expect(page.locator("[data-test-id=new-key-secret]")).to_have_count(0)
+    assert secret not in page.content()
+    expect(page.locator("[data-test-id=api-key-row]", has_text=key_label)).to_have_count(1)
+
+    row.locator("[data-test-id=roll-overlap-select]").select_option(label="Now")
+    row.locator("[data-test-id=roll-key-button]").click()
+    expect(page.get_by_role("status")).to_contain_text("replaces the old key")
+    rolled_key, rolled_secret = new_key_pair(page)
+    assert rolled_key != key
+    expect(row.locator("[data-test-id=api-key-status]")).to_have_text("expired")
+    new_row = page.locator(f"[data-test-id=api-key-row][data-key='{rolled_key}']")
+    expect(new_row.locator("[data-test-id=api-key-status]")).to_have_text("active")
+    expect(new_row.locator("[data-test-id=api-key-label]")).to_have_text(key_label)
+    eventually(
+        lambda: orders_status(api, key, secret) == 401,
+        "the rolled-now key refused",
+        timeout=REFUSED_WITHIN,
+    )
+    assert orders_status(api, rolled_key, rolled_secret) == 200
+
+    new_row.locator("[data-test-id=revoke-key-button]").click()
+    expect(page.locator("[data-test-id=revoke-key-confirmation]")).to_contain_text(rolled_key)
+    assert orders_status(api, rolled_key, rolled_secret) == 200  # asking changed nothing
+    page.click("[data-test-id=confirm-revoke-button]")
+    expect(page.get_by_role("status")).to_have_text(
+        f"API key {rolled_key} revoked; it no longer works"
+    )
+    expect(new_row.locator("[data-test-id=api-key-status]")).to_have_text("revoked")
+    expect(new_row.locator("[data-test-id=revoke-key-button]")).to_have_count(0)
+    eventually(
+        lambda: orders_status(api, rolled_key, rolled_secret) == 401,
+        "the revoked key refused",
+        timeout=REFUSED_WITHIN,
+    )
+    home = api.get("/api/v1/merchant", headers=TEST_HEADERS)
+    assert home.json()["api_key"] == "key_test_abc123"  # the test merchant's key is untouched
+    assert orders_status(api, *TEST_HEADERS.values()) == 200
 
 
 @pytest.fixture

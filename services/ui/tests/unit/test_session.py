@@ -154,11 +154,14 @@ async def test_every_dashboard_post_needs_the_token(
     await log_in(browser)
     api.calls.clear()
     posts = [
-        route.path.replace("{payment_id}", "pay_1").replace("{webhook_id}", "wh_1")
+        route.path.replace("{payment_id}", "pay_1")
+        .replace("{webhook_id}", "wh_1")
+        .replace("{key_id}", "key_1")
         for route in pages.dashboard.routes
         if isinstance(route, APIRoute) and "POST" in (route.methods or ())
     ]
-    assert len(posts) == 7  # login, logout, refund, save, regenerate, test, retry
+    # login, logout, refund, save, regenerate, test, retry, key create, roll, revoke
+    assert len(posts) == 10
     for path in posts:
         response = await browser.post(path, data={"amount": "100"}, headers={"Origin": DEV})
         assert response.status_code == 403, path

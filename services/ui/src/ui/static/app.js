@@ -7,6 +7,11 @@
                    "#/docs": "/dashboard/docs", "#/transactions": "/dashboard/transactions" };
     location.replace(routes[location.hash] || "/dashboard");
   }
+  // A new API key's secret is in the page that answered the create or roll POST: make this
+  // history entry a plain GET of the list, so a reload neither re-posts nor shows it again.
+  if (document.querySelector("[data-test-id=new-key]") && history.replaceState) {
+    history.replaceState(null, "", "/dashboard/keys");
+  }
   // <button type="button" data-post="/path">: POST without a form of its own, with the page's
   // CSRF token (every dashboard page has one, in its log-out form).
   document.addEventListener("click", function (event) {
