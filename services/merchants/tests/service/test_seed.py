@@ -58,8 +58,7 @@ async def test_an_upgrade_keeps_every_merchants_key_and_drops_webhook_secrets(
         principal = await service.authenticate(
             Database(db_pool), Credentials("key_old", "secret_old")
         )
-        async with db_pool.acquire() as conn:
-            secrets_left = await conn.fetchval("SELECT count(webhook_secret) FROM merchant")
+        secrets_left = await db_pool.fetchval("SELECT count(webhook_secret) FROM merchant")
     finally:
         await db_pool.close()
     assert principal is not None
