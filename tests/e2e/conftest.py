@@ -1,7 +1,12 @@
 """One native stack for the whole e2e session, started like `make up` on free ports."""
 
+import json
+import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -50,3 +55,30 @@ def api(stack: Stack) -> Iterator[httpx.Client]:
 def merchant_headers(stack: Stack) -> dict[str, str]:
     """API headers of a fresh merchant, onboarded with the operator CLI."""
     return stack.onboard_merchant("E2E Shop")
+
+
+@dataclass(frozen=True)
+class Merchant:
+    """A merchant who signs in to the dashboard: its email, password and API headers."""
+
+    email: str
+    password: str
+    headers: dict[str, str]
+
+
+@pytest.fixture
+def merchant_with_password(stack: Stack) -> Merchant:
+    """A fresh merchant with a dashboard password, onboarded with the operator CLI: for tests
+    that change a merchant's state, which the shared test merchant must keep."""
+    email, password = f"{secrets.token_hex(6)}@example.com", secrets.token_urlsafe(16)
+    created = subprocess.run(
+        [sys.executable, "-m", "merchants.cli", "create-merchant", "--name", "Dashboard Shop",
+         "--email", email, f"--password={password}"],  # it may start with "-"
+        env={**os.environ, "DATABASE_URL": stack.database_urls["merchants"],
+             "REDIS_URL": stack.redis_url},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    creds = json.loads(created.stdout)
+    return Merchant(
+        email, password, {"X-Api-Key": creds["api_key"], "X-Api-Secret": creds["api_secret"]}
+    )

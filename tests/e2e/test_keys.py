@@ -1,15 +1,9 @@
 """A revoked key or ended session stops working on every service at once, not after the
 services' 30 s credential cache."""
 
-import json
-import os
-import secrets
-import subprocess
-import sys
-
 import httpx
 
-from devstack.stack import Stack
+from tests.e2e.conftest import Merchant
 from tests.waits import eventually
 
 # Well inside the 30 s the services cache a successful check: passing proves the revocation was
@@ -17,24 +11,12 @@ from tests.waits import eventually
 BEFORE_THE_CACHE_EXPIRES = 10.0
 
 
-def merchant_with_password(stack: Stack) -> tuple[str, str, dict[str, str]]:
-    email, password = f"{secrets.token_hex(6)}@example.com", secrets.token_urlsafe(16)
-    created = subprocess.run(
-        [sys.executable, "-m", "merchants.cli", "create-merchant", "--name", "Revoker",
-         "--email", email, "--password", password],
-        env={**os.environ, "DATABASE_URL": stack.database_urls["merchants"],
-             "REDIS_URL": stack.redis_url},
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    creds = json.loads(created.stdout)
-    return email, password, {"X-Api-Key": creds["api_key"], "X-Api-Secret": creds["api_secret"]}
-
-
 def test_revoking_a_key_and_logging_out_reach_every_service_within_seconds(
-    stack: Stack, api: httpx.Client
+    api: httpx.Client, merchant_with_password: Merchant
 ) -> None:
-    email, password, key = merchant_with_password(stack)
-    login = api.post("/api/v1/auth/login", json={"email": email, "password": password})
+    merchant, key = merchant_with_password, merchant_with_password.headers
+    credentials = {"email": merchant.email, "password": merchant.password}
+    login = api.post("/api/v1/auth/login", json=credentials)
     session = {"Authorization": f"Bearer {login.json()['token']}"}
     surfaces = ["/api/v1/orders", "/api/v1/payments", "/api/v1/refunds", "/api/v1/webhooks"]
     for path in surfaces:  # each service now holds both credentials in its cache

@@ -55,17 +55,13 @@ class SecurityHeaders:
         await self.app(scope, receive, add_headers)
 
 
-def create_app(
-    settings: Settings | None = None, api_transport: httpx.AsyncBaseTransport | None = None
-) -> FastAPI:
+def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging("ui", settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        async with httpx.AsyncClient(
-            base_url=settings.api_url, transport=api_transport, timeout=10
-        ) as client:
+        async with httpx.AsyncClient(base_url=settings.api_url, timeout=10) as client:
             yield {"gateway": Gateway(client), "settings": settings}
 
     app = FastAPI(
