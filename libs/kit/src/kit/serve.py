@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> None:
         log_level=args.log_level,
         access_log=False,  # kit.http logs each request
         timeout_graceful_shutdown=20,
+        # Longer than any proxy in front keeps an idle upstream connection (Caddy 2 min,
+        # ingress-nginx 60 s): else the proxy may send a request on a connection uvicorn is
+        # closing (its default is 5 s) and answer 502.
+        timeout_keep_alive=150,
     )
     sockets = [config.bind_socket()]
     if args.internal_port:
