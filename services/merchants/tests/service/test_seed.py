@@ -3,6 +3,7 @@ import secrets
 import asyncpg
 
 from devstack.provision import provision
+from devstack.stack import DB_PASSWORD
 from kit.auth import Credentials
 from kit.db import Database, init_connection
 from kit.migrate import discover
@@ -35,7 +36,9 @@ async def test_an_upgrade_keeps_every_merchants_key_and_drops_webhook_secrets(
     admin_url: str,
 ) -> None:
     """A database the previous release left (its one key in `merchant`) migrated to this one."""
-    urls = await provision(admin_url, f"gw_upgrade_{secrets.token_hex(4)}", ["merchants"], "pw")
+    # Roles are the server's, shared with this run's database: keep their password.
+    database = f"gw_upgrade_{secrets.token_hex(4)}"
+    urls = await provision(admin_url, database, ["merchants"], DB_PASSWORD)
     previous = [
         m
         for m in discover("merchants")
