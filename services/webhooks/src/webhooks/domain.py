@@ -1,6 +1,7 @@
 """Webhook payloads, signatures, the retry schedule and which destinations are allowed. No I/O."""
 
 import base64
+import binascii
 import hashlib
 import hmac
 import ipaddress
@@ -95,8 +96,26 @@ class Attempt:
         return self.response_code is not None and 200 <= self.response_code < 300
 
 
+STANDARD_KEY_BYTES = 32  # base64: 44 characters, ending in "=", which no older secret has
+
+
 def new_secret() -> str:
-    return "whsec_" + secrets.token_urlsafe(24)
+    """A Standard Webhooks secret: `whsec_` + base64 of random key bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(STANDARD_KEY_BYTES)).decode()
+
+
+def standard_key(secret: str) -> bytes:
+    """The key `webhook-signature` is made with. A secret made since Standard Webhooks support
+    (`new_secret`) signs with its decoded bytes, as the standard's libraries verify; older ones
+    (`whsec_` + 32 URL-safe characters, and the contract's `whsec_test_abc123`) keep signing with
+    their UTF-8 bytes until they are regenerated, so no receiver breaks on an upgrade."""
+    encoded = secret.removeprefix("whsec_")
+    if len(encoded) == 44 and encoded.endswith("="):
+        try:
+            return base64.b64decode(encoded, validate=True)
+        except binascii.Error:
+            pass
+    return secret.encode()
 
 
 def webhook_body(event_type: str, occurred_at: datetime, data: dict[str, Any]) -> str:
@@ -130,12 +149,10 @@ def signature(secret: str, body: str) -> str:
 
 
 def standard_signature(secret: str, message_id: str, timestamp: int, body: str) -> str:
-    """`webhook-signature` (Standard Webhooks): `v1,` + base64 HMAC-SHA256 of `id.timestamp.body`.
-
-    The key is the secret's UTF-8 bytes, exactly as for `X-Webhook-Signature`.
-    """
+    """`webhook-signature` (Standard Webhooks): `v1,` + base64 HMAC-SHA256 of `id.timestamp.body`
+    with the secret's `standard_key`."""
     signed = f"{message_id}.{timestamp}.{body}".encode()
-    digest = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
+    digest = hmac.new(standard_key(secret), signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
 
 

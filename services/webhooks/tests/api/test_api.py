@@ -44,7 +44,7 @@ async def test_config_set_clear_and_regenerate(client: httpx.AsyncClient) -> Non
         await client.post("/api/v1/webhooks/regenerate-secret", headers=TEST_HEADERS)
     ).json()
     assert regenerated["webhook_secret"] != current["webhook_secret"]
-    assert re.fullmatch(r"whsec_[A-Za-z0-9_-]{32}", regenerated["webhook_secret"])
+    assert re.fullmatch(r"whsec_[A-Za-z0-9+/]{43}=", regenerated["webhook_secret"])  # base64 key
     cleared = await configure(client, None)
     assert cleared.json()["webhook_url"] is None
     assert (await client.post("/api/v1/webhooks/test", headers=TEST_HEADERS)).status_code == 400

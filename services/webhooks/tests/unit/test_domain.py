@@ -1,7 +1,16 @@
+import base64
+import hashlib
+import hmac
 import ipaddress
+import secrets
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from webhooks.domain import (
     PRODUCTION_SCHEDULE,
@@ -11,6 +20,7 @@ from webhooks.domain import (
     address_allowed,
     after_attempt,
     check_url,
+    new_secret,
     parse_networks,
     signature,
     standard_signature,
@@ -186,3 +196,46 @@ def test_allow_list_opens_named_networks_only() -> None:
     assert not address_allowed("10.0.0.1", loopback)
     assert address_allowed("64:ff9b::7f00:1", loopback)  # the carried address is what counts
     assert not address_allowed("64:ff9b::a00:1", loopback)
+
+
+def test_new_secrets_sign_as_the_standard_webhooks_library_verifies() -> None:
+    secret = new_secret()
+    assert secret.startswith("whsec_")
+    now = int(time.time())
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(now),
+        "webhook-signature": standard_signature(secret, "msg_1", now, SPEC_BODY),
+    }
+    Webhook(secret).verify(SPEC_BODY, headers)  # the oracle: raises if it does not verify
+    headers["webhook-signature"] = standard_signature(new_secret(), "msg_1", now, SPEC_BODY)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(SPEC_BODY, headers)
+
+
+def test_older_secrets_keep_signing_with_their_utf8_bytes() -> None:
+    older = "whsec_" + secrets.token_urlsafe(24)  # how secrets were made before
+    signed = f"evt_1.1705315870.{SPEC_BODY}".encode()
+    expected = base64.b64encode(hmac.new(older.encode(), signed, hashlib.sha256).digest())
+    assert standard_signature(older, "evt_1", 1705315870, SPEC_BODY) == "v1," + expected.decode()
+
+
+def test_the_verification_code_in_docs_webhooks_md_accepts_what_we_send() -> None:
+    guide = (Path(__file__).parents[4] / "docs" / "webhooks.md").read_text()
+    code = guide.split("Python without it")[1].split("```python\n")[1].split("```")[0]
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # noqa: S102 - our own documentation's snippet
+    now = int(time.time())
+    for secret in (new_secret(), "whsec_test_abc123", "whsec_" + secrets.token_urlsafe(24)):
+        headers = {
+            "X-Webhook-Signature": "0" * 64,  # only the Standard Webhooks signature is right
+            "webhook-id": "msg_1",
+            "webhook-timestamp": str(now),
+            "webhook-signature": standard_signature(secret, "msg_1", now, SPEC_BODY),
+        }
+        assert namespace["verify"](secret, headers, SPEC_BODY.encode()), secret
+        headers["X-Webhook-Signature"] = signature(secret, SPEC_BODY)
+        headers["webhook-signature"] = "v1,AAAA"
+        assert namespace["verify"](secret, headers, SPEC_BODY.encode()), secret
+        headers["X-Webhook-Signature"] = "0" * 64
+        assert not namespace["verify"](secret, headers, SPEC_BODY.encode()), secret
