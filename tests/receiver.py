@@ -24,6 +24,12 @@ class Received:
         return json.loads(self.body)
 
 
+def payment_events(requests: list[Received]) -> set[tuple[str, str]]:
+    """(payment id, event) of each payment webhook among `requests` (order.paid has no payment)."""
+    bodies = [r.json for r in requests]
+    return {(b["data"]["payment"]["id"], b["event"]) for b in bodies if "payment" in b["data"]}
+
+
 @dataclass
 class Receiver:
     url: str = ""

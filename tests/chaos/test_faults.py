@@ -22,7 +22,7 @@ import redis
 
 from devstack.provision import with_credentials_of_admin
 from devstack.stack import Stack
-from tests.receiver import Receiver, running_receiver
+from tests.receiver import Receiver, payment_events, running_receiver
 from tests.waits import eventually
 
 pytestmark = pytest.mark.e2e
@@ -198,7 +198,7 @@ def test_redis_flushed_while_the_webhooks_worker_lags_loses_no_webhook(
 
     def received() -> set[tuple[str, str]]:
         with receiver.lock:
-            return {(r.json["data"]["payment"]["id"], r.json["event"]) for r in receiver.requests}
+            return payment_events(receiver.requests)
 
     eventually(lambda: wanted <= received(), "every payment's webhooks after the flush")
     settled(chaos_stack, api, payment_ids)
@@ -368,7 +368,7 @@ def test_sigterm_under_load_finishes_or_hands_back_everything(
 
     def received() -> set[tuple[str, str]]:
         with receiver.lock:
-            return {(r.json["data"]["payment"]["id"], r.json["event"]) for r in receiver.requests}
+            return payment_events(receiver.requests)
 
     eventually(lambda: wanted <= received(), "every payment's webhooks after the restarts")
     settled(chaos_stack, api, payment_ids)
@@ -511,8 +511,7 @@ def test_a_receiver_down_and_back_gets_every_webhook_on_the_retry_schedule(
 
     def delivered() -> set[tuple[str, str]]:
         with receiver.lock:
-            return {(r.json["data"]["payment"]["id"], r.json["event"])
-                    for r in receiver.requests[failed_attempts:]}  # fmt: skip
+            return payment_events(receiver.requests[failed_attempts:])
 
     eventually(lambda: wanted <= delivered(), "every webhook once the receiver is back")
     settled(chaos_stack, api, payment_ids)

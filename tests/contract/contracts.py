@@ -90,6 +90,7 @@ CONTRACTS: dict[str, Callable[[], dict[str, Any]]] = {
     ),
     "tests/contract/schemas/webhooks.payload.payment.json": _model(webhooks.schemas.PaymentWebhook),
     "tests/contract/schemas/webhooks.payload.refund.json": _model(webhooks.schemas.RefundWebhook),
+    "tests/contract/schemas/webhooks.payload.order.json": _model(webhooks.schemas.OrderWebhook),
     "services/merchants/openapi.json": _openapi(
         lambda: merchants.main.create_app(merchants.settings.Settings(database_url=_DSN))
     ),

@@ -72,6 +72,28 @@ def test_order_created_event_matches_its_schema() -> None:
         jsonschema.validate(broken, event_schema)
 
 
+def test_order_paid_reaches_webhooks_and_becomes_the_merchants_payload() -> None:
+    import json as jsonlib
+    from datetime import UTC, datetime
+
+    from webhooks.domain import MERCHANT_EVENTS, webhook_body
+
+    now = datetime.now(UTC)
+    order = Order(
+        id=new_order_id(), merchant_id=uuid4(), amount=50000, currency="INR", receipt="r",
+        notes={"a": "b"}, status=OrderStatus.PAID, created_at=now, updated_at=now,
+    )  # fmt: skip
+    envelope, messages = orders.events.order_event(orders.events.ORDER_PAID, order)
+    assert [m.task_name for m in messages] == ["webhooks.handle_event"]  # routed to webhooks only
+    assert "order.paid" in MERCHANT_EVENTS
+    for message in messages:
+        jsonschema.validate(message.payload, schema("orders.order.paid.v1.json"))
+    body = jsonlib.loads(webhook_body("order.paid", envelope.occurred_at, envelope.data))
+    jsonschema.validate(body, schema("webhooks.payload.order.json"))
+    assert body["data"]["order"]["id"] == order.id
+    assert "merchant_id" not in body["data"]["order"]
+
+
 def test_order_internal_example_matches_what_payments_will_read() -> None:
     example = {
         "id": "order_NXhj67fGH2jk9mPq",

@@ -11,7 +11,7 @@ import redis
 
 from devstack.edge import load_routes
 from devstack.stack import Ports, Stack
-from tests.receiver import Receiver, running_receiver
+from tests.receiver import Receiver, payment_events, running_receiver
 from tests.waits import eventually
 
 pytestmark = pytest.mark.e2e
@@ -66,11 +66,11 @@ def delivered_exactly_once(receiver: Receiver, payments: list[str]) -> None:
 
     def received() -> set[tuple[str, str]]:
         with receiver.lock:
-            return {(r.json["data"]["payment"]["id"], r.json["event"]) for r in receiver.requests}
+            return payment_events(receiver.requests)
 
     eventually(lambda: wanted <= received(), "every payment's three webhooks")
     with receiver.lock:
-        got = {(r.json["data"]["payment"]["id"], r.json["event"]) for r in receiver.requests}
+        got = payment_events(receiver.requests)
         per_id = Counter(r.headers["webhook-id"] for r in receiver.requests)
     assert wanted <= got, f"missing {sorted(wanted - got)}"
     assert set(per_id.values()) == {1}, "a webhook arrived twice"

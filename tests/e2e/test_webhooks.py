@@ -95,6 +95,17 @@ def test_payment_events_arrive_signed(
         "created_at",
     ]
     assert success.body == success.body.replace(b": ", b":")  # compact JSON, as signed
+    [paid] = eventually(
+        lambda: [
+            r
+            for r in list(receiver.requests)
+            if r.json["event"] == "order.paid"
+            and r.json["data"]["order"]["id"] == payment["order_id"]
+        ],
+        "order.paid for the paid order",
+    )
+    verify(paid, secret)
+    assert paid.json["data"]["order"]["status"] == "paid"
     logs = api.get("/api/v1/webhooks", params={"limit": 10}, headers=merchant_headers).json()
     mine = [d for d in logs["data"] if d["payment_id"] == payment["id"]]
     assert {(d["status"], d["attempts"], d["response_code"]) for d in mine} == {("success", 1, 200)}
@@ -156,10 +167,11 @@ def test_a_worker_restart_loses_and_duplicates_nothing(
         logs = api.get("/api/v1/webhooks?limit=100", headers=merchant_headers).json()["data"]
         return [x for x in logs if x["status"] != "pending"]
 
-    logs = eventually(lambda: len(found := settled_logs()) >= 9 and found, "9 settled deliveries")
-    assert len(logs) == 9  # one delivery per event: a redelivered event made no second one
+    # three payment events and one order.paid per payment
+    logs = eventually(lambda: len(found := settled_logs()) >= 12 and found, "12 settled deliveries")
+    assert len(logs) == 12  # one delivery per event: a redelivered event made no second one
     assert {(x["status"], x["attempts"]) for x in logs} == {("success", 1)}
     ids = Counter(r.headers["webhook-id"] for r in receiver.requests)
-    assert len(ids) == 9
+    assert len(ids) == 12
     assert set(ids.values()) == {1}
     stack.wait_healthy()

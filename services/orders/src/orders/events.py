@@ -12,7 +12,7 @@ ORDER_PAID = "order.paid"
 # the contract tests), so no worker spends a message on an event it ignores.
 CONSUMERS: dict[str, tuple[str, ...]] = {
     ORDER_CREATED: ("payments",),  # payments keeps amount, currency and merchant
-    ORDER_PAID: (),  # recorded in the outbox of no one yet; merchants are not sent order events
+    ORDER_PAID: ("webhooks",),  # merchants are told their order is paid
 }
 
 # What a payment event means for its order (events this service consumes).

@@ -21,7 +21,7 @@ DeliveryId = NewType("DeliveryId", UUID)
 # What merchants receive (the contract's six events plus payment.captured).
 MERCHANT_EVENTS = frozenset(
     {"payment.created", "payment.pending", "payment.success", "payment.failed", "payment.captured",
-     "refund.created", "refund.processed"}
+     "refund.created", "refund.processed", "order.paid"}
 )  # fmt: skip
 TEST_EVENT = "webhook.test"
 
@@ -32,6 +32,7 @@ RESPONSE_BODY_LIMIT = 2000
 
 _PAYMENT_FIELDS = ("id", "order_id", "amount", "currency", "method", "vpa", "card_network",
                    "card_last4", "status", "created_at")  # fmt: skip
+_ORDER_FIELDS = ("id", "amount", "currency", "receipt", "notes", "status", "created_at")
 _REFUND_FIELDS = ("id", "payment_id", "amount", "reason", "status", "created_at", "processed_at")
 
 
@@ -121,10 +122,12 @@ def standard_key(secret: str) -> bytes:
 def webhook_body(event_type: str, occurred_at: datetime, data: dict[str, Any]) -> str:
     """The contract's payload, compact, keys in the contract's order; these exact bytes are signed.
 
-    `{"event", "timestamp" (unix seconds), "data": {"payment"|"refund": {...}}}`.
+    `{"event", "timestamp" (unix seconds), "data": {"payment"|"refund"|"order": {...}}}`.
     """
     resource: tuple[str, Any]
-    if event_type.startswith("refund."):
+    if event_type.startswith("order."):
+        resource = "order", {k: data.get(k) for k in _ORDER_FIELDS}
+    elif event_type.startswith("refund."):
         resource = "refund", {k: data.get(k) for k in _REFUND_FIELDS}
     elif event_type.startswith("payment."):
         payment = {k: data[k] for k in _PAYMENT_FIELDS if k in data}

@@ -99,6 +99,20 @@ class RefundInWebhook(_Exact):
     processed_at: str | None
 
 
+class OrderInWebhook(_Exact):
+    id: str
+    amount: int
+    currency: str
+    receipt: str | None
+    notes: dict[str, Any] | None
+    status: str
+    created_at: str
+
+
+class OrderWebhookData(_Exact):
+    order: OrderInWebhook
+
+
 class PaymentWebhookData(_Exact):
     payment: PaymentInWebhook
 
@@ -121,3 +135,11 @@ class RefundWebhook(_Exact):
     event: str = Field(pattern=r"^refund\.(created|processed)$")
     timestamp: int
     data: RefundWebhookData
+
+
+class OrderWebhook(_Exact):
+    """The body POSTed for `order.paid`."""
+
+    event: str = Field(pattern=r"^order\.paid$")
+    timestamp: int
+    data: OrderWebhookData

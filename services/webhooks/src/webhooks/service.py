@@ -103,6 +103,8 @@ async def receive_event(conn: Connection, event: Envelope) -> Delivery | None:
 def _links(event_type: str, data: dict[str, Any]) -> tuple[str | None, str | None]:
     if event_type.startswith("refund."):
         return data.get("payment_id"), data.get("id")
+    if event_type.startswith("order."):
+        return None, None
     return data.get("id"), None
 
 
