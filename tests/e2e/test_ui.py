@@ -252,6 +252,7 @@ def test_webhooks_page_saves_regenerates_lists_and_retries(
     assert page.locator("[data-test-id=webhook-secret]").inner_text().startswith("whsec_")
     receiver.fail_next = 1
     page.click("[data-test-id=test-webhook-button]")
+    expect(page.get_by_role("alert")).to_contain_text("Test webhook not delivered (500)")
     ids_present(page, SPEC_IDS["webhooks"])
     row = page.locator("[data-test-id=webhook-log-item]").first
     expect(row.locator("[data-test-id=webhook-event]")).to_have_text("webhook.test")
@@ -271,6 +272,12 @@ def test_webhooks_page_saves_regenerates_lists_and_retries(
         )
 
     eventually(delivered, "the retried webhook's success on the reloaded page")
+    # A delivered row can be sent again too (a handler that mishandled its 200).
+    before = len(receiver.requests)
+    row = page.locator("[data-test-id=webhook-log-item]").first
+    row.locator("[data-test-id=retry-webhook-button]").click()
+    expect(page.get_by_role("status")).to_have_text("Webhook retry scheduled")
+    eventually(lambda: len(receiver.requests) > before, "the delivered webhook sent again")
     api.put("/api/v1/webhooks/config", json={"webhook_url": None}, headers=TEST_HEADERS)
 
 

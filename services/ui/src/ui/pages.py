@@ -203,12 +203,12 @@ async def send_test_webhook(request: Request) -> Response:
         sent = await _gateway(request).call("POST", "/api/v1/webhooks/test", _token(request))
     except ApiError as error:
         return _back("/dashboard/webhooks", problem=error.description)
-    outcome = (
-        "delivered"
-        if sent["status"] == "success"
-        else f"not delivered yet ({sent['response_body']})"
+    if sent["status"] == "success":
+        return _back("/dashboard/webhooks", notice="Test webhook delivered")
+    answer = sent.get("response_code") or sent.get("response_body") or "no answer"
+    return _back(
+        "/dashboard/webhooks", problem=f"Test webhook not delivered ({answer}); it will be retried"
     )
-    return _back("/dashboard/webhooks", notice=f"Test webhook {outcome}")
 
 
 @dashboard.post("/dashboard/webhooks/{webhook_id}/retry")
