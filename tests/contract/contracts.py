@@ -5,6 +5,7 @@ them; the contract tests fail on any drift, so a breaking change is always a vis
 """
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +27,7 @@ import refunds.settings
 import webhooks.main
 import webhooks.schemas
 import webhooks.settings
+from devstack.edge import Route, load_routes
 from kit.auth import Principal
 from kit.events import Envelope
 
@@ -59,6 +61,95 @@ def _openapi(app_factory: Callable[[], Any]) -> Callable[[], dict[str, Any]]:
 
 
 _DSN = "postgresql://unused@127.0.0.1/unused"
+SERVICE_APPS: dict[str, Callable[[], Any]] = {
+    "merchants": lambda: merchants.main.create_app(merchants.settings.Settings(database_url=_DSN)),
+    "orders": lambda: orders.main.create_app(orders.settings.Settings(database_url=_DSN)),
+    "payments": lambda: payments.main.create_app(payments.settings.Settings(database_url=_DSN)),
+    "refunds": lambda: refunds.main.create_app(refunds.settings.Settings(database_url=_DSN)),
+    "webhooks": lambda: webhooks.main.create_app(webhooks.settings.Settings(database_url=_DSN)),
+}
+PUBLIC_OPENAPI = "services/ui/src/ui/openapi.json"
+
+
+def routed_to(path: str, routes: list[Route]) -> str | None:
+    """The service the edge sends `path` (an OpenAPI path template) to, or None."""
+    for route in routes:
+        if route.host != "api":
+            continue
+        if route.match == "exact":
+            hit = path == route.path
+        elif route.match == "prefix":
+            hit = path == route.path or path.startswith(route.path.rstrip("/") + "/")
+        else:
+            hit = re.search(route.path, path) is not None
+        if hit:
+            return route.service
+    return None
+
+
+def is_public(path: str) -> bool:
+    """Merchant-facing: not service-to-service, not the test-mode helpers production lacks, not
+    the operators' health check (every service has one; the edge shows merchants')."""
+    return path != "/health" and not path.startswith(("/internal/", "/api/v1/test/"))
+
+
+def _referenced(node: object, schemas: dict[str, Any]) -> set[str]:
+    """The schema names `node` refers to, directly or through other schemas."""
+    found: set[str] = set()
+    todo = [node]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, dict):
+            ref = item.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+                name = ref.rsplit("/", 1)[1]
+                if name not in found:
+                    found.add(name)
+                    todo.append(schemas[name])
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            todo.extend(item)
+    return found
+
+
+def public_openapi() -> dict[str, Any]:
+    """The merchant-facing API in one document: every public operation of the five services,
+    each checked to be routed by the edge to the service that declares it."""
+    routes = load_routes().routes
+    paths: dict[str, Any] = {}
+    components: dict[str, dict[str, Any]] = {}
+    for service, factory in SERVICE_APPS.items():
+        document = factory().openapi()
+        for path, operations in document["paths"].items():
+            if not is_public(path):
+                continue
+            if routed_to(path, routes) != service:
+                raise ValueError(f"{service} declares {path}, but the edge routes it elsewhere")
+            if path in paths:
+                raise ValueError(f"{path} is declared by two services")
+            paths[path] = operations
+        for kind, entries in document.get("components", {}).items():
+            merged = components.setdefault(kind, {})
+            for name, entry in entries.items():
+                if merged.setdefault(name, entry) != entry:
+                    raise ValueError(f"components.{kind}.{name} differs between services")
+    schemas = components.get("schemas", {})
+    used = _referenced(paths, schemas)
+    components["schemas"] = {name: schemas[name] for name in sorted(used)}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Payment Gateway API",
+            "version": "1",
+            "description": "Every merchant-facing operation, as the edge routes it. Authenticate"
+            " with `X-Api-Key` and `X-Api-Secret`; errors have the shape"
+            ' `{"error": {"code": …, "description": …}}`.',
+        },
+        "paths": dict(sorted(paths.items())),
+        "components": components,
+    }
+
+
 PAYMENT_EVENTS = ("payment.created", "payment.pending", "payment.success", "payment.failed",
                   "payment.captured")  # fmt: skip
 
@@ -91,21 +182,8 @@ CONTRACTS: dict[str, Callable[[], dict[str, Any]]] = {
     "tests/contract/schemas/webhooks.payload.payment.json": _model(webhooks.schemas.PaymentWebhook),
     "tests/contract/schemas/webhooks.payload.refund.json": _model(webhooks.schemas.RefundWebhook),
     "tests/contract/schemas/webhooks.payload.order.json": _model(webhooks.schemas.OrderWebhook),
-    "services/merchants/openapi.json": _openapi(
-        lambda: merchants.main.create_app(merchants.settings.Settings(database_url=_DSN))
-    ),
-    "services/orders/openapi.json": _openapi(
-        lambda: orders.main.create_app(orders.settings.Settings(database_url=_DSN))
-    ),
-    "services/payments/openapi.json": _openapi(
-        lambda: payments.main.create_app(payments.settings.Settings(database_url=_DSN))
-    ),
-    "services/refunds/openapi.json": _openapi(
-        lambda: refunds.main.create_app(refunds.settings.Settings(database_url=_DSN))
-    ),
-    "services/webhooks/openapi.json": _openapi(
-        lambda: webhooks.main.create_app(webhooks.settings.Settings(database_url=_DSN))
-    ),
+    **{f"services/{name}/openapi.json": _openapi(app) for name, app in SERVICE_APPS.items()},
+    PUBLIC_OPENAPI: public_openapi,
 }
 
 

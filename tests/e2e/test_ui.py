@@ -1,6 +1,7 @@
 """The dashboard, the hosted checkout and checkout.js in a real Chromium (Debian's, via
 Playwright), against the native stack. Set SCREENSHOTS_DIR to keep a screenshot of each page."""
 
+import json
 import os
 import re
 import secrets
@@ -17,6 +18,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from devstack.stack import Stack
 from tests.receiver import Receiver, running_receiver
 from tests.waits import WAIT_SECONDS, eventually
+from ui.apidocs import DOCUMENT
 
 pytestmark = pytest.mark.e2e
 # Playwright's `expect` gives up after 5 s by default: too short for a worker on a loaded machine.
@@ -485,3 +487,26 @@ def test_checkout_fits_a_phone(browser: Browser, stack: Stack, api: httpx.Client
         shot(phone, "checkout-phone")
     finally:
         context.close()
+
+
+def test_the_api_reference_is_served_through_the_edge(
+    page: Page, stack: Stack, api: httpx.Client
+) -> None:
+    document = api.get("/api/v1/openapi.json")
+    assert document.status_code == 200
+    assert document.json() == json.loads(DOCUMENT.read_text())
+    page.goto(f"{stack.url('api')}/api/docs")
+    expect(page.locator("h1")).to_have_text("Payment Gateway API")
+    operations = page.locator("section.operation")
+    expected = [f"{m.upper()} {p}" for p, ops in document.json()["paths"].items() for m in ops]
+    expect(operations).to_have_count(len(expected))
+    assert sorted(operations.evaluate_all("els => els.map(e => e.dataset.operation)")) == sorted(
+        expected
+    )
+    page.click("a[href='#post-api-v1-orders']")
+    create = page.locator("#post-api-v1-orders")
+    expect(create).to_contain_text("Idempotency-Key")
+    create.locator("a[href='#schema-OrderCreate']").first.click()
+    expect(page.locator("#schema-OrderCreate")).to_contain_text("receipt")
+    shot(page, "api-reference")
+    assert page.evaluate("() => getComputedStyle(document.querySelector('main')).maxWidth") != "none"

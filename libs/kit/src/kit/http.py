@@ -88,7 +88,8 @@ def problems(*errors: type[GatewayError]) -> dict[int | str, dict[str, Any]]:
     for error in errors:
         status = status_of(error())
         entry = out.setdefault(status, {"model": ErrorBody, "description": ""})
-        entry["description"] = " / ".join(filter(None, [entry["description"], error.code]))
+        codes = [*filter(None, entry["description"].split(" / ")), error.code]
+        entry["description"] = " / ".join(dict.fromkeys(codes))
     return out
 
 
@@ -113,7 +114,35 @@ def rate_limit_headers(limit: int, remaining: int, reset: int) -> dict[str, str]
     }
 
 
+def document_validation_as_400(app: FastAPI) -> None:
+    """Make the OpenAPI document say what `on_validation_error` does: a request that fails
+    validation is a 400 in the error shape, never FastAPI's 422."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = app.openapi_schema = generate()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    responses = operation.get("responses", {})
+                    if responses.pop("422", None) is not None and "400" not in responses:
+                        responses["400"] = {
+                            "description": InvalidRequest.code,
+                            "content": {"application/json": {"schema": {
+                                "$ref": "#/components/schemas/ErrorBody"}}},
+                        }  # fmt: skip
+            schemas = schema.get("components", {}).get("schemas", {})
+            schemas.pop("HTTPValidationError", None)
+            schemas.pop("ValidationError", None)
+            return schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    document_validation_as_400(app)
+
     async def on_gateway_error(request: Request, exc: Exception) -> JSONResponse:
         exc = cast(GatewayError, exc)
         response = error_response(status_of(exc), exc.code, exc.description)

@@ -16,7 +16,7 @@ from kit.errors import GatewayError, Unauthenticated
 from kit.http import RequestContextMiddleware
 from kit.logs import configure_logging
 from kit.telemetry import FASTAPI_TELEMETRY, instrument_app, setup_tracing
-from ui import pages
+from ui import apidocs, pages
 from ui.gateway import Gateway
 from ui.session import CrossSiteRequest, end_session, session_token
 from ui.settings import Settings
@@ -111,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(pages.dashboard)
     app.include_router(pages.checkout)
+    app.include_router(apidocs.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     instrument_app(app, setup_tracing("ui"))
     app.add_middleware(SecurityHeaders)
