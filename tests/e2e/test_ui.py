@@ -509,4 +509,6 @@ def test_the_api_reference_is_served_through_the_edge(
     create.locator("a[href='#schema-OrderCreate']").first.click()
     expect(page.locator("#schema-OrderCreate")).to_contain_text("receipt")
     shot(page, "api-reference")
-    assert page.evaluate("() => getComputedStyle(document.querySelector('main')).maxWidth") != "none"
+    assert (
+        page.evaluate("() => getComputedStyle(document.querySelector('main')).maxWidth") != "none"
+    )
