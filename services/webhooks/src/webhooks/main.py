@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from kit.app import create_service_app, open_resources
 from kit.auth import MerchantsAuthenticator, internal_client
-from webhooks import api
+from webhooks import api, stream
 from webhooks.domain import parse_networks
 from webhooks.sender import Sender, outbound_session
 from webhooks.service import Schedule
@@ -49,4 +49,4 @@ def create_app(
                 "schedule": Schedule.of(settings.webhook_retry_intervals_test),
             }
 
-    return create_service_app("webhooks", settings, lifespan, [api.router])
+    return create_service_app("webhooks", settings, lifespan, [api.router, stream.router])

@@ -217,3 +217,23 @@ async def count_due(conn: asyncpg.Connection) -> int:
             "SELECT count(*) FROM delivery WHERE status = 'pending' AND next_retry_at <= now()"
         )
     )
+
+
+async def events_received_since(
+    conn: asyncpg.Connection, merchant_id: UUID, since: datetime, limit: int
+) -> list[asyncpg.Record]:
+    """The merchant's events received after `since`, oldest first (for `listen`)."""
+    return await conn.fetch(
+        "SELECT id, type, body, received_at FROM event WHERE merchant_id = $1"
+        " AND received_at > $2 ORDER BY received_at, id LIMIT $3",
+        merchant_id, since, limit,
+    )  # fmt: skip
+
+
+async def event_received_at(
+    conn: asyncpg.Connection, merchant_id: UUID, event_id: str
+) -> datetime | None:
+    received: datetime | None = await conn.fetchval(
+        "SELECT received_at FROM event WHERE merchant_id = $1 AND id = $2", merchant_id, event_id
+    )
+    return received

@@ -1,0 +1,106 @@
+"""`python -m webhooks.listen` and the stream behind it, against the stack through the edge."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from devstack.stack import Stack
+from tests.e2e.test_webhooks import pay, verify
+from tests.receiver import Received, running_receiver
+from tests.waits import WAIT_SECONDS, eventually
+
+pytestmark = pytest.mark.e2e
+
+
+def server_sent(lines: Iterator[str]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(id, type, body) of each event among the lines of a stream."""
+    fields: dict[str, str] = {}
+    for line in lines:
+        if line and not line.startswith(":"):
+            name, _, value = line.partition(": ")
+            fields[name] = value
+        elif not line and "id" in fields:
+            yield fields["id"], fields["event"], json.loads(fields["data"])
+            fields = {}
+
+
+def test_the_stream_sends_new_events_and_resumes_after_the_last_one_seen(
+    stack: Stack, api: httpx.Client, merchant_headers: dict[str, str]
+) -> None:
+    timeout = httpx.Timeout(10, read=WAIT_SECONDS)  # each read waits at most this long
+    with httpx.Client(base_url=stack.url("api"), timeout=timeout) as client:
+        with client.stream("GET", "/api/v1/events/stream", headers=merchant_headers) as opened:
+            assert opened.status_code == 200
+            assert opened.headers["content-type"].startswith("text/event-stream")
+            payment = pay(api, merchant_headers)
+            seen: list[tuple[str, str]] = []
+            for event_id, event_type, body in server_sent(opened.iter_lines()):
+                assert body["event"] == event_type
+                if body["data"].get("payment", {}).get("id") == payment["id"]:
+                    seen.append((event_id, event_type))
+                if event_type == "payment.success":
+                    break
+        types = [t for _, t in seen]
+        assert types[:2] == ["payment.created", "payment.pending"], types
+        assert types.count("payment.success") == 1
+        # Resuming after the first event sends what followed it first.
+        resume = {**merchant_headers, "Last-Event-ID": seen[0][0]}
+        with client.stream("GET", "/api/v1/events/stream", headers=resume) as resumed:
+            event_id, event_type, _ = next(server_sent(resumed.iter_lines()))
+        assert (event_id, event_type) == seen[1]
+
+
+def test_the_stream_refuses_an_unknown_key(stack: Stack) -> None:
+    refused = httpx.get(
+        f"{stack.url('api')}/api/v1/events/stream",
+        headers={"X-Api-Key": "key_nobody", "X-Api-Secret": "nothing"},
+    )
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "AUTHENTICATION_ERROR"
+
+
+def test_listen_forwards_each_event_signed_and_prints_the_answer(
+    stack: Stack, api: httpx.Client, merchant_headers: dict[str, str]
+) -> None:
+    config = api.get("/api/v1/webhooks/config", headers=merchant_headers).json()
+    env = {
+        **os.environ,
+        "GATEWAY_API_KEY": merchant_headers["X-Api-Key"],
+        "GATEWAY_API_SECRET": merchant_headers["X-Api-Secret"],
+    }
+    with running_receiver() as local:
+        command = [sys.executable, "-m", "webhooks.listen", "--api", stack.url("api"),
+                   "--forward-to", local.url]  # fmt: skip
+        listener = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(iter(listener.stdout.readline, "")))  # type: ignore[union-attr]
+        reader.start()
+        try:
+            eventually(lambda: any(line.startswith("Ready.") for line in lines), "listen ready")
+            payment = pay(api, merchant_headers)
+
+            def success_forwarded() -> list[Received]:
+                with local.lock:
+                    return [r for r in local.requests if r.json["event"] == "payment.success"]
+
+            [success] = eventually(success_forwarded, "payment.success forwarded")
+            assert success.json["data"]["payment"]["id"] == payment["id"]
+            verify(success, config["webhook_secret"])
+            eventually(
+                lambda: any("payment.success" in line and "-> 200 OK" in line for line in lines),
+                "a line for the forwarded payment.success",
+            )
+        finally:
+            listener.terminate()
+            listener.wait(WAIT_SECONDS)
+            reader.join(WAIT_SECONDS)
+            listener.stdout.close()  # type: ignore[union-attr]
