@@ -7,16 +7,18 @@ import hmac
 import ipaddress
 import json
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, NewType
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from kit.errors import InvalidRequest, NotFound
+from kit.errors import Conflict, InvalidRequest, NotFound
 
 DeliveryId = NewType("DeliveryId", UUID)
+EndpointId = NewType("EndpointId", str)
 
 # What merchants receive (the contract's six events plus payment.captured).
 MERCHANT_EVENTS = frozenset(
@@ -24,6 +26,7 @@ MERCHANT_EVENTS = frozenset(
      "refund.created", "refund.processed", "order.paid"}
 )  # fmt: skip
 TEST_EVENT = "webhook.test"
+MAX_ENDPOINTS = 10  # per merchant, the default endpoint included
 
 PRODUCTION_SCHEDULE = (0, 60, 300, 1800, 7200)  # seconds before attempt 1…5
 TEST_SCHEDULE = (0, 5, 10, 15, 20)
@@ -54,17 +57,82 @@ class NoWebhookUrl(InvalidRequest):
     description = "No webhook URL is configured"
 
 
+class EndpointNotFound(NotFound):
+    description = "Webhook endpoint not found"
+
+
+class TooManyEndpoints(Conflict):
+    description = f"A merchant has at most {MAX_ENDPOINTS} webhook endpoints; delete one first"
+
+
+class DefaultEndpointIsKept(InvalidRequest):
+    description = "The default endpoint cannot be deleted; set its url to null to stop it"
+
+
+class UnknownEventType(InvalidRequest):
+    description = "event_types may only name events merchants receive: " + ", ".join(
+        sorted(MERCHANT_EVENTS)
+    )
+
+
+class UrlRequired(InvalidRequest):
+    description = "url is required (only the default endpoint may have none)"
+
+
+class EndpointUnusable(InvalidRequest):
+    description = "The webhook endpoint is disabled or was deleted; enable it first"
+
+
 @dataclass(frozen=True)
 class Endpoint:
+    """Where some of a merchant's events go. The default endpoint is the contract's single
+    webhook URL (it may have none); the others always have one."""
+
+    id: EndpointId
     merchant_id: UUID
     url: str | None
     secret: str
+    is_default: bool = False
+    description: str = ""
+    event_types: tuple[str, ...] = ()  # empty: every event
+    enabled: bool = True
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def receives(self, event_type: str) -> bool:
+        return (
+            self.enabled
+            and self.url is not None
+            and (not self.event_types or event_type in self.event_types)
+        )
+
+    def changed(self, changes: Mapping[str, Any]) -> "Endpoint":
+        """This endpoint with any of `url`, `description`, `event_types`, `enabled` changed."""
+        updated = replace(self, **{k: v for k, v in changes.items() if k in _EDITABLE})
+        if "url" in changes:
+            updated = replace(updated, url=check_url(changes["url"]))
+            if updated.url is None and not self.is_default:
+                raise UrlRequired()
+        if "event_types" in changes:
+            updated = replace(updated, event_types=event_filter(changes["event_types"]))
+        return updated
+
+
+_EDITABLE = frozenset({"url", "description", "event_types", "enabled"})
+
+
+def event_filter(event_types: Sequence[str]) -> tuple[str, ...]:
+    """An endpoint's filter: merchant-facing types, each once, in the order given."""
+    if any(t not in MERCHANT_EVENTS for t in event_types):
+        raise UnknownEventType()
+    return tuple(dict.fromkeys(event_types))
 
 
 @dataclass(frozen=True)
 class Delivery:
     id: DeliveryId
     merchant_id: UUID
+    endpoint_id: EndpointId | None  # None once its endpoint was deleted
     event_id: str
     event: str
     payment_id: str | None

@@ -13,25 +13,32 @@ from webhooks.domain import (
     DeliveryId,
     DeliveryStatus,
     Endpoint,
+    EndpointId,
 )
 
 _DELIVERY = (
-    "id, merchant_id, event_id, event, payment_id, refund_id, status, attempts, last_attempt_at,"
-    " next_retry_at, response_code, response_body, created_at"
+    "id, merchant_id, endpoint_id, event_id, event, payment_id, refund_id, status, attempts,"
+    " last_attempt_at, next_retry_at, response_code, response_body, created_at"
+)
+_ENDPOINT = (
+    "id, merchant_id, url, secret, is_default, description, event_types, enabled, created_at,"
+    " updated_at"
 )
 
 
 @dataclass(frozen=True)
 class Claimed:
-    """A delivery leased for one attempt, with what the attempt needs."""
+    """A delivery leased for one attempt, with what the attempt needs (no URL or secret once
+    its endpoint was deleted)."""
 
     id: DeliveryId
     merchant_id: UUID
+    endpoint_id: EndpointId | None
     event_id: str
     attempts: int
     body: str
     url: str | None
-    secret: str
+    secret: str | None
 
 
 def _delivery(row: asyncpg.Record) -> Delivery:
@@ -40,30 +47,116 @@ def _delivery(row: asyncpg.Record) -> Delivery:
     return Delivery(**values)
 
 
-async def get_endpoint(conn: asyncpg.Connection, merchant_id: UUID) -> Endpoint | None:
+def _endpoint(row: asyncpg.Record) -> Endpoint:
+    values = dict(row)
+    values["event_types"] = tuple(values["event_types"])
+    return Endpoint(**values)
+
+
+async def get_default_endpoint(conn: asyncpg.Connection, merchant_id: UUID) -> Endpoint | None:
     row = await conn.fetchrow(
-        "SELECT merchant_id, url, secret FROM endpoint WHERE merchant_id = $1", merchant_id
+        f"SELECT {_ENDPOINT} FROM endpoint WHERE merchant_id = $1 AND is_default", merchant_id
     )
-    return None if row is None else Endpoint(*row)
+    return None if row is None else _endpoint(row)
 
 
-async def insert_endpoint(conn: asyncpg.Connection, merchant_id: UUID, secret: str) -> Endpoint:
-    """Create the endpoint unless another request just did; return the stored one."""
+async def insert_default_endpoint(
+    conn: asyncpg.Connection, merchant_id: UUID, endpoint_id: EndpointId, secret: str
+) -> Endpoint:
+    """Create the default endpoint unless another request just did; return the stored one."""
     await conn.execute(
-        "INSERT INTO endpoint (merchant_id, secret) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        merchant_id, secret,
+        "INSERT INTO endpoint (id, merchant_id, secret, is_default) VALUES ($1, $2, $3, true)"
+        " ON CONFLICT DO NOTHING",
+        endpoint_id, merchant_id, secret,
     )  # fmt: skip
-    endpoint = await get_endpoint(conn, merchant_id)
+    endpoint = await get_default_endpoint(conn, merchant_id)
     if endpoint is None:
-        raise LookupError(f"endpoint of {merchant_id} vanished")
+        raise LookupError(f"default endpoint of {merchant_id} vanished")
     return endpoint
 
 
-async def update_endpoint(conn: asyncpg.Connection, endpoint: Endpoint) -> None:
-    await conn.execute(
-        "UPDATE endpoint SET url = $2, secret = $3, updated_at = now() WHERE merchant_id = $1",
-        endpoint.merchant_id, endpoint.url, endpoint.secret,
+async def lock_default_endpoint(conn: asyncpg.Connection, merchant_id: UUID) -> Endpoint | None:
+    row = await conn.fetchrow(
+        f"SELECT {_ENDPOINT} FROM endpoint WHERE merchant_id = $1 AND is_default FOR UPDATE",
+        merchant_id,
+    )
+    return None if row is None else _endpoint(row)
+
+
+async def get_endpoint(
+    conn: asyncpg.Connection, merchant_id: UUID, endpoint_id: str
+) -> Endpoint | None:
+    row = await conn.fetchrow(
+        f"SELECT {_ENDPOINT} FROM endpoint WHERE id = $1 AND merchant_id = $2",
+        endpoint_id, merchant_id,
     )  # fmt: skip
+    return None if row is None else _endpoint(row)
+
+
+async def lock_endpoint(
+    conn: asyncpg.Connection, merchant_id: UUID, endpoint_id: str
+) -> Endpoint | None:
+    row = await conn.fetchrow(
+        f"SELECT {_ENDPOINT} FROM endpoint WHERE id = $1 AND merchant_id = $2 FOR UPDATE",
+        endpoint_id, merchant_id,
+    )  # fmt: skip
+    return None if row is None else _endpoint(row)
+
+
+async def list_endpoints(conn: asyncpg.Connection, merchant_id: UUID) -> list[Endpoint]:
+    """The default endpoint first, then the others oldest first."""
+    rows = await conn.fetch(
+        f"SELECT {_ENDPOINT} FROM endpoint WHERE merchant_id = $1"
+        " ORDER BY is_default DESC, created_at, id",
+        merchant_id,
+    )
+    return [_endpoint(r) for r in rows]
+
+
+async def receiving_endpoints(conn: asyncpg.Connection, merchant_id: UUID) -> list[Endpoint]:
+    """The merchant's enabled endpoints with a URL, share-locked: disabling one waits until the
+    deliveries this transaction creates for it are committed (and then fails them)."""
+    rows = await conn.fetch(
+        f"SELECT {_ENDPOINT} FROM endpoint WHERE merchant_id = $1 AND enabled"
+        " AND url IS NOT NULL ORDER BY is_default DESC, created_at, id FOR SHARE",
+        merchant_id,
+    )
+    return [_endpoint(r) for r in rows]
+
+
+async def insert_endpoint(conn: asyncpg.Connection, endpoint: Endpoint) -> Endpoint:
+    row = await conn.fetchrow(
+        "INSERT INTO endpoint (id, merchant_id, url, secret, description, event_types, enabled)"
+        f" VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_ENDPOINT}",
+        endpoint.id, endpoint.merchant_id, endpoint.url, endpoint.secret, endpoint.description,
+        list(endpoint.event_types), endpoint.enabled,
+    )  # fmt: skip
+    return _endpoint(row)  # type: ignore[arg-type]
+
+
+async def update_endpoint(conn: asyncpg.Connection, endpoint: Endpoint) -> Endpoint:
+    row = await conn.fetchrow(
+        "UPDATE endpoint SET url = $2, secret = $3, description = $4, event_types = $5,"
+        f" enabled = $6, updated_at = now() WHERE id = $1 RETURNING {_ENDPOINT}",
+        endpoint.id, endpoint.url, endpoint.secret, endpoint.description,
+        list(endpoint.event_types), endpoint.enabled,
+    )  # fmt: skip
+    return _endpoint(row)  # type: ignore[arg-type]
+
+
+async def delete_endpoint(conn: asyncpg.Connection, endpoint_id: EndpointId) -> None:
+    await conn.execute("DELETE FROM endpoint WHERE id = $1", endpoint_id)
+
+
+async def stop_pending_deliveries(conn: asyncpg.Connection, endpoint_id: EndpointId) -> int:
+    """Pending deliveries of an endpoint that stops receiving are failed (each keeps its last
+    attempt's outcome); a manual retry or a replay sends them again."""
+    result = await conn.execute(
+        "UPDATE delivery SET status = 'failed', next_retry_at = NULL"
+        " WHERE endpoint_id = $1 AND status = 'pending'",
+        endpoint_id,
+    )
+    return int(result.split()[-1])
 
 
 async def insert_event(
@@ -81,15 +174,16 @@ async def insert_event(
 async def insert_delivery(
     conn: asyncpg.Connection,
     merchant_id: UUID,
+    endpoint_id: EndpointId,
     event_id: str,
     event_type: str,
     payment_id: str | None,
     refund_id: str | None,
 ) -> Delivery:
     row = await conn.fetchrow(
-        "INSERT INTO delivery (merchant_id, event_id, event, payment_id, refund_id, next_retry_at)"
-        f" VALUES ($1, $2, $3, $4, $5, clock_timestamp()) RETURNING {_DELIVERY}",
-        merchant_id, event_id, event_type, payment_id, refund_id,
+        "INSERT INTO delivery (merchant_id, endpoint_id, event_id, event, payment_id, refund_id,"
+        f" next_retry_at) VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp()) RETURNING {_DELIVERY}",
+        merchant_id, endpoint_id, event_id, event_type, payment_id, refund_id,
     )  # fmt: skip
     return _delivery(row)  # type: ignore[arg-type]
 
@@ -117,14 +211,15 @@ async def claim_due(
             WHERE status = 'pending' AND next_retry_at <= clock_timestamp() AND attempts < $6
               AND NOT (merchant_id = ANY($1::uuid[])) AND ($5::uuid IS NULL OR id = $5)
         ), picked AS (
-            SELECT d.id FROM delivery d JOIN due USING (id) WHERE due.rn <= $2
+            SELECT d.id, d.endpoint_id FROM delivery d JOIN due USING (id) WHERE due.rn <= $2
             ORDER BY d.next_retry_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED
         )
         UPDATE delivery d SET next_retry_at = clock_timestamp() + make_interval(secs => $4),
             attempts = d.attempts + 1
-        FROM picked, event e, endpoint p
-        WHERE d.id = picked.id AND e.id = d.event_id AND p.merchant_id = d.merchant_id
-        RETURNING d.id, d.merchant_id, d.event_id, d.attempts - 1, e.body, p.url, p.secret
+        FROM picked LEFT JOIN endpoint p ON p.id = picked.endpoint_id, event e
+        WHERE d.id = picked.id AND e.id = d.event_id
+        RETURNING d.id, d.merchant_id, d.endpoint_id, d.event_id, d.attempts - 1, e.body, p.url,
+            p.secret
         """,
         busy, per_merchant, limit, lease_seconds, only, MAX_ATTEMPTS,
     )  # fmt: skip
@@ -175,16 +270,24 @@ async def get_delivery(conn: asyncpg.Connection, delivery_id: UUID) -> Delivery 
 
 
 async def list_deliveries(
-    conn: asyncpg.Connection, merchant_id: UUID, limit: int, offset: int, payment_id: str | None
+    conn: asyncpg.Connection,
+    merchant_id: UUID,
+    limit: int,
+    offset: int,
+    payment_id: str | None,
+    endpoint_id: str | None,
 ) -> tuple[list[Delivery], int]:
-    where = "merchant_id = $1 AND ($2::text IS NULL OR payment_id = $2)"
+    where = (
+        "merchant_id = $1 AND ($2::text IS NULL OR payment_id = $2)"
+        " AND ($3::text IS NULL OR endpoint_id = $3)"
+    )
     rows = await conn.fetch(
         f"SELECT {_DELIVERY} FROM delivery WHERE {where}"
-        " ORDER BY created_at DESC, id LIMIT $3 OFFSET $4",
-        merchant_id, payment_id, limit, offset,
+        " ORDER BY created_at DESC, id LIMIT $4 OFFSET $5",
+        merchant_id, payment_id, endpoint_id, limit, offset,
     )  # fmt: skip
     total = await conn.fetchval(
-        f"SELECT count(*) FROM delivery WHERE {where}", merchant_id, payment_id
+        f"SELECT count(*) FROM delivery WHERE {where}", merchant_id, payment_id, endpoint_id
     )
     return [_delivery(r) for r in rows], int(total)
 

@@ -1,6 +1,6 @@
 """Public request/response models of the webhooks service."""
 
-from typing import Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +20,60 @@ class WebhookConfigUpdate(BaseModel):
     webhook_url: Text | None = Field(max_length=2048, examples=["https://yoursite.com/webhook"])
 
 
+EventType = Literal[
+    "payment.created", "payment.pending", "payment.success", "payment.failed",
+    "payment.captured", "refund.created", "refund.processed", "order.paid",
+]  # fmt: skip
+EndpointUrl = Annotated[Text, Field(max_length=2048, examples=["https://yoursite.com/webhook"])]
+Description = Annotated[Text, Field(max_length=200)]
+EventTypes = Annotated[
+    list[EventType],
+    Field(max_length=20, description="Only these events are sent here; empty: every event"),
+]
+
+
+class EndpointCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: EndpointUrl
+    description: Description = ""
+    event_types: EventTypes = []
+    enabled: bool = True
+
+
+class EndpointUpdate(BaseModel):
+    """Only the fields sent change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: EndpointUrl | None = Field(default=None, description="null only on the default endpoint")
+    description: Description = ""
+    event_types: EventTypes = []
+    enabled: bool = True
+
+
+class EndpointPublic(BaseModel):
+    """A webhook endpoint. The default one is what /api/v1/webhooks/config shows (its url may
+    be null); each endpoint signs with its own secret."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    url: str | None
+    description: str
+    event_types: list[str]
+    enabled: bool
+    is_default: bool
+    secret: str
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class EndpointsPublic(BaseModel):
+    data: list[EndpointPublic]
+    total: int
+
+
 class WebhookLog(BaseModel):
     """One delivery (the contract's webhook log), linked to its payment or refund."""
 
@@ -36,6 +90,7 @@ class WebhookLog(BaseModel):
     response_body: str | None
     payment_id: str | None
     refund_id: str | None
+    endpoint_id: str | None = Field(description="null once the endpoint was deleted")
 
 
 class WebhookLogs(BaseModel):

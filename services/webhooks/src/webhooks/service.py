@@ -1,6 +1,7 @@
 """Webhook use cases: endpoint configuration, event intake, delivery attempts, logs, retries."""
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -10,20 +11,28 @@ from asyncpg import Connection
 
 from kit.db import Database
 from kit.events import Envelope
+from kit.ids import new_id
 from webhooks import repository
 from webhooks.domain import (
+    MAX_ENDPOINTS,
     MERCHANT_EVENTS,
     PRODUCTION_SCHEDULE,
     TEST_EVENT,
     TEST_SCHEDULE,
     Attempt,
+    DefaultEndpointIsKept,
     Delivery,
     DeliveryNotFound,
     DeliveryStatus,
     Endpoint,
+    EndpointId,
+    EndpointNotFound,
+    EndpointUnusable,
     NoWebhookUrl,
+    TooManyEndpoints,
     after_attempt,
     check_url,
+    event_filter,
     new_secret,
     webhook_body,
 )
@@ -46,35 +55,113 @@ class Schedule:
         return cls(TEST_SCHEDULE if test_intervals else PRODUCTION_SCHEDULE)
 
 
-# ---- endpoint configuration -------------------------------------------------------------
+# ---- endpoints: the default one (the contract's config API) and the others ------------------
 
 
-async def get_endpoint(db: Database, merchant_id: UUID) -> Endpoint:
-    """The merchant's endpoint, created with a new signing secret on first use (this service
-    alone holds webhook secrets; the test merchant's is seeded)."""
+async def get_default_endpoint(db: Database, merchant_id: UUID) -> Endpoint:
+    """The merchant's default endpoint, created with a new signing secret on first use (this
+    service alone holds webhook secrets; the test merchant's is seeded)."""
     async with db.transaction() as conn:
-        endpoint = await repository.get_endpoint(conn, merchant_id)
+        endpoint = await repository.get_default_endpoint(conn, merchant_id)
     if endpoint is not None:
         return endpoint
     async with db.transaction() as conn:
-        return await repository.insert_endpoint(conn, merchant_id, new_secret())
+        return await repository.insert_default_endpoint(
+            conn, merchant_id, EndpointId(new_id("ep_")), new_secret()
+        )
+
+
+async def _lock_default(conn: Connection, merchant_id: UUID) -> Endpoint:
+    endpoint = await repository.lock_default_endpoint(conn, merchant_id)
+    if endpoint is None:
+        raise LookupError(f"default endpoint of {merchant_id} vanished")
+    return endpoint
 
 
 async def set_url(db: Database, merchant_id: UUID, url: str | None) -> Endpoint:
-    """Set (or, with None, clear) where the merchant's webhooks go."""
+    """Set (or, with None, clear) where the default endpoint's webhooks go."""
     url = check_url(url)
-    endpoint = replace(await get_endpoint(db, merchant_id), url=url)
+    await get_default_endpoint(db, merchant_id)
     async with db.transaction() as conn:
-        await repository.update_endpoint(conn, endpoint)
-    return endpoint
+        endpoint = await _lock_default(conn, merchant_id)
+        return await repository.update_endpoint(conn, replace(endpoint, url=url))
 
 
 async def regenerate_secret(db: Database, merchant_id: UUID) -> Endpoint:
-    """A new signing secret; the old one stops working at once."""
-    endpoint = replace(await get_endpoint(db, merchant_id), secret=new_secret())
+    """A new signing secret for the default endpoint; the old one stops working at once."""
+    await get_default_endpoint(db, merchant_id)
     async with db.transaction() as conn:
-        await repository.update_endpoint(conn, endpoint)
+        endpoint = await _lock_default(conn, merchant_id)
+        return await repository.update_endpoint(conn, replace(endpoint, secret=new_secret()))
+
+
+async def list_endpoints(db: Database, merchant_id: UUID) -> list[Endpoint]:
+    """Every endpoint of the merchant, the default one first."""
+    await get_default_endpoint(db, merchant_id)
+    async with db.transaction() as conn:
+        return await repository.list_endpoints(conn, merchant_id)
+
+
+async def get_endpoint(db: Database, merchant_id: UUID, endpoint_id: str) -> Endpoint:
+    async with db.transaction() as conn:
+        endpoint = await repository.get_endpoint(conn, merchant_id, endpoint_id)
+    if endpoint is None:
+        raise EndpointNotFound()
     return endpoint
+
+
+async def create_endpoint(
+    db: Database,
+    merchant_id: UUID,
+    url: str,
+    description: str = "",
+    event_types: Sequence[str] = (),
+    enabled: bool = True,
+) -> Endpoint:
+    """A new endpoint with its own signing secret (at most MAX_ENDPOINTS per merchant)."""
+    endpoint = Endpoint(
+        id=EndpointId(new_id("ep_")),
+        merchant_id=merchant_id,
+        url=check_url(url),
+        secret=new_secret(),
+        description=description,
+        event_types=event_filter(event_types),
+        enabled=enabled,
+    )
+    await get_default_endpoint(db, merchant_id)
+    async with db.transaction() as conn:
+        await _lock_default(conn, merchant_id)  # serialises the count below per merchant
+        if len(await repository.list_endpoints(conn, merchant_id)) >= MAX_ENDPOINTS:
+            raise TooManyEndpoints()
+        return await repository.insert_endpoint(conn, endpoint)
+
+
+async def update_endpoint(
+    db: Database, merchant_id: UUID, endpoint_id: str, changes: Mapping[str, Any]
+) -> Endpoint:
+    """Change any of `url`, `description`, `event_types`, `enabled`; an endpoint disabled here
+    stops at once (its pending deliveries fail)."""
+    async with db.transaction() as conn:
+        endpoint = await repository.lock_endpoint(conn, merchant_id, endpoint_id)
+        if endpoint is None:
+            raise EndpointNotFound()
+        updated = endpoint.changed(changes)
+        if endpoint.enabled and not updated.enabled:
+            await repository.stop_pending_deliveries(conn, endpoint.id)
+        return await repository.update_endpoint(conn, updated)
+
+
+async def delete_endpoint(db: Database, merchant_id: UUID, endpoint_id: str) -> None:
+    """Delete an endpoint (not the default one); its deliveries stay in the logs, the pending
+    ones failed."""
+    async with db.transaction() as conn:
+        endpoint = await repository.lock_endpoint(conn, merchant_id, endpoint_id)
+        if endpoint is None:
+            raise EndpointNotFound()
+        if endpoint.is_default:
+            raise DefaultEndpointIsKept()
+        await repository.stop_pending_deliveries(conn, endpoint.id)
+        await repository.delete_endpoint(conn, endpoint.id)
 
 
 # ---- events in ----------------------------------------------------------------------------
@@ -83,21 +170,23 @@ async def regenerate_secret(db: Database, merchant_id: UUID) -> Endpoint:
 EVENTS_IN = MERCHANT_EVENTS
 
 
-async def receive_event(conn: Connection, event: Envelope) -> Delivery | None:
-    """Keep a merchant-facing event once; queue a delivery if the merchant has a URL (kit.consumer
-    runs it once per message, in the transaction that records it)."""
+async def receive_event(conn: Connection, event: Envelope) -> list[Delivery]:
+    """Keep a merchant-facing event once; queue one delivery per enabled endpoint whose filter
+    takes it (kit.consumer runs it once per message, in the transaction that records it)."""
     if event.type not in MERCHANT_EVENTS:
-        return None
+        return []
     body = webhook_body(event.type, event.occurred_at, event.data)
     if not await repository.insert_event(conn, event.id, event.merchant_id, event.type, body):
-        return None
-    endpoint = await repository.get_endpoint(conn, event.merchant_id)
-    if endpoint is None or endpoint.url is None:
-        return None  # the contract's FAQ: no URL, no log, no attempt
+        return []
     payment_id, refund_id = _links(event.type, event.data)
-    return await repository.insert_delivery(
-        conn, event.merchant_id, event.id, event.type, payment_id, refund_id
-    )
+    # The contract's FAQ: no URL, no log, no attempt (a default endpoint without one is skipped).
+    return [
+        await repository.insert_delivery(
+            conn, event.merchant_id, endpoint.id, event.id, event.type, payment_id, refund_id
+        )
+        for endpoint in await repository.receiving_endpoints(conn, event.merchant_id)
+        if endpoint.receives(event.type)
+    ]
 
 
 def _links(event_type: str, data: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -128,7 +217,7 @@ async def attempt_delivery(
     db: Database, sender: Sends, claimed: Claimed, schedule: Schedule
 ) -> Delivery | None:
     """POST once and record the outcome and the next retry (None if a stale lease lost)."""
-    if claimed.url is None:
+    if claimed.url is None or claimed.secret is None:
         attempt = Attempt(None, None, "no webhook URL is configured", 0)
     else:
         attempt = await sender.send(claimed.url, claimed.secret, claimed.event_id, claimed.body)
@@ -154,9 +243,19 @@ async def attempt_delivery(
     return delivery
 
 
-async def send_test(db: Database, sender: Sends, merchant_id: UUID, schedule: Schedule) -> Delivery:
-    """Send a signed `webhook.test` event now; retried like any other if it fails."""
-    endpoint = await get_endpoint(db, merchant_id)
+async def send_test(
+    db: Database,
+    sender: Sends,
+    merchant_id: UUID,
+    schedule: Schedule,
+    endpoint_id: str | None = None,
+) -> Delivery:
+    """Send a signed `webhook.test` event now to one endpoint (the default one unless named),
+    enabled or not; retried like any other if it fails."""
+    if endpoint_id is None:
+        endpoint = await get_default_endpoint(db, merchant_id)
+    else:
+        endpoint = await get_endpoint(db, merchant_id, endpoint_id)
     if endpoint.url is None:
         raise NoWebhookUrl()
     event = Envelope.new(
@@ -166,7 +265,7 @@ async def send_test(db: Database, sender: Sends, merchant_id: UUID, schedule: Sc
     async with db.transaction() as conn:
         await repository.insert_event(conn, event.id, merchant_id, TEST_EVENT, body)
         delivery = await repository.insert_delivery(
-            conn, merchant_id, event.id, TEST_EVENT, None, None
+            conn, merchant_id, endpoint.id, event.id, TEST_EVENT, None, None
         )
         [claimed] = await repository.claim_due(conn, [], 1, 1, 30.0, only=delivery.id)
     return await attempt_delivery(db, sender, claimed, schedule) or delivery
@@ -176,10 +275,17 @@ async def send_test(db: Database, sender: Sends, merchant_id: UUID, schedule: Sc
 
 
 async def list_deliveries(
-    db: Database, merchant_id: UUID, limit: int, offset: int, payment_id: str | None = None
+    db: Database,
+    merchant_id: UUID,
+    limit: int,
+    offset: int,
+    payment_id: str | None = None,
+    endpoint_id: str | None = None,
 ) -> tuple[list[Delivery], int]:
     async with db.transaction() as conn:
-        return await repository.list_deliveries(conn, merchant_id, limit, offset, payment_id)
+        return await repository.list_deliveries(
+            conn, merchant_id, limit, offset, payment_id, endpoint_id
+        )
 
 
 async def get_delivery(
@@ -196,11 +302,17 @@ async def get_delivery(
 
 
 async def retry_delivery(db: Database, merchant_id: UUID, delivery_id: UUID) -> Delivery:
-    """Manual retry: attempts back to 0, pending, due now."""
+    """Manual retry: attempts back to 0, pending, due now (not to a disabled or deleted
+    endpoint)."""
     async with db.transaction() as conn:
         delivery = await repository.get_delivery(conn, delivery_id)
         if delivery is None or delivery.merchant_id != merchant_id:
             raise DeliveryNotFound()
+        endpoint = None
+        if delivery.endpoint_id is not None:
+            endpoint = await repository.lock_endpoint(conn, merchant_id, delivery.endpoint_id)
+        if endpoint is None or not endpoint.enabled:
+            raise EndpointUnusable()
         reset = await repository.reset_delivery(conn, delivery_id)
     if reset is None:
         raise DeliveryNotFound()

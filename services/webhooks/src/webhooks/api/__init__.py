@@ -1,0 +1,11 @@
+"""HTTP routes of the webhooks service: parse, call service, shape the response.
+
+Fixed paths (`/config`, `/endpoints`, …) are routed before `/api/v1/webhooks/{webhook_id}`."""
+
+from fastapi import APIRouter
+
+from webhooks.api import config, endpoints, logs
+
+router = APIRouter()
+for part in (config, endpoints, logs):
+    router.include_router(part.router)

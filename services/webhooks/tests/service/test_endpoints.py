@@ -1,0 +1,208 @@
+"""Several endpoints per merchant, on real Postgres, delivering to real receivers on loopback."""
+
+from collections.abc import AsyncIterator
+from uuid import UUID, uuid4
+
+import pytest
+from standardwebhooks import Webhook
+
+from kit.consumer import consume_event
+from kit.db import Database
+from kit.events import Envelope
+from tests.receiver import Receiver, running_receiver
+from webhooks import service
+from webhooks.domain import (
+    MAX_ENDPOINTS,
+    DefaultEndpointIsKept,
+    DeliveryStatus,
+    EndpointNotFound,
+    EndpointUnusable,
+    InvalidWebhookUrl,
+    TooManyEndpoints,
+    UnknownEventType,
+    UrlRequired,
+    parse_networks,
+    signature,
+)
+from webhooks.sender import Sender, outbound_session
+from webhooks.service import Schedule
+
+FAST = Schedule.of(test_intervals=True)
+PAYMENT = {"id": "pay_EEEEEEEEEEEEEEEE", "order_id": "order_FFFFFFFFFFFFFFFF", "amount": 900,
+           "currency": "INR", "method": "upi", "vpa": "a@b", "status": "success",
+           "created_at": "2026-11-26T10:00:00Z"}  # fmt: skip
+
+
+@pytest.fixture
+async def sender() -> AsyncIterator[Sender]:
+    async with outbound_session(4) as client:
+        yield Sender(client, parse_networks(["127.0.0.0/8"]), timeout=5)
+
+
+@pytest.fixture
+async def clean(db: Database) -> Database:
+    """This test's transaction sees no due deliveries but its own."""
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE delivery SET status = 'failed' WHERE status = 'pending'")
+    return db
+
+
+@pytest.fixture
+def merchant() -> UUID:
+    return uuid4()
+
+
+def event(merchant: UUID, kind: str = "payment.success") -> Envelope:
+    return Envelope.new(kind, merchant, PAYMENT)
+
+
+async def deliver_all(db: Database, sender: Sender) -> None:
+    for claimed in await service.claim_due(db, [], 8, 100, 30):
+        await service.attempt_delivery(db, sender, claimed, FAST)
+
+
+class TestFanOut:
+    async def test_each_event_goes_to_every_enabled_endpoint_whose_filter_takes_it(
+        self, clean: Database, merchant: UUID, sender: Sender, receiver: Receiver
+    ) -> None:
+        db = clean
+        default = await service.set_url(db, merchant, receiver.url)
+        with running_receiver() as second:
+            successes = await service.create_endpoint(
+                db, merchant, second.url, "successes only", ["payment.success"]
+            )
+            await service.create_endpoint(db, merchant, second.url, "off", enabled=False)
+            await service.create_endpoint(db, merchant, second.url, "", ["refund.created"])
+
+            success = event(merchant)
+            delivered = await consume_event(db, "fan-1", success, service.receive_event) or []
+            assert sorted(d.endpoint_id or "" for d in delivered) == sorted(
+                [default.id, successes.id]
+            )
+            created = event(merchant, "payment.created")
+            [only] = await consume_event(db, "fan-2", created, service.receive_event) or []
+            assert only.endpoint_id == default.id
+            await deliver_all(db, sender)
+
+            assert {r.headers["webhook-id"] for r in receiver.requests} == {success.id, created.id}
+            [at_second] = second.requests
+        assert at_second.headers["webhook-id"] == success.id
+        # Each endpoint signs with its own secret, in both schemes.
+        for received, secret in (
+            (at_second, successes.secret),
+            (receiver.requests[0], default.secret),
+        ):
+            body = received.body
+            assert received.headers["X-Webhook-Signature"] == signature(secret, body.decode())
+            standard = {k: received.headers[k] for k in ("webhook-id", "webhook-timestamp",
+                                                         "webhook-signature")}  # fmt: skip
+            Webhook(secret).verify(body, standard)
+        assert successes.secret != default.secret
+        logs, total = await service.list_deliveries(db, merchant, 10, 0, endpoint_id=successes.id)
+        assert (total, logs[0].endpoint_id, logs[0].status) == (
+            1,
+            successes.id,
+            DeliveryStatus.SUCCESS,
+        )
+
+    async def test_a_default_endpoint_without_a_url_gets_nothing_but_the_others_do(
+        self, clean: Database, merchant: UUID
+    ) -> None:
+        extra = await service.create_endpoint(clean, merchant, "https://shop.example/hook")
+        delivered = await consume_event(clean, "nourl-1", event(merchant), service.receive_event)
+        assert [d.endpoint_id for d in delivered or []] == [extra.id]
+
+
+class TestLifecycle:
+    async def test_list_create_update_and_the_default_first(
+        self, db: Database, merchant: UUID
+    ) -> None:
+        created = await service.create_endpoint(
+            db, merchant, "https://a.example/hook", "A", ["order.paid", "order.paid"]
+        )
+        assert created.id.startswith("ep_")
+        assert len(created.id) == 19
+        assert (created.event_types, created.enabled, created.is_default) == (
+            ("order.paid",),
+            True,
+            False,
+        )
+        listed = await service.list_endpoints(db, merchant)
+        assert [e.is_default for e in listed] == [True, False]
+        assert listed[1] == created
+        changed = await service.update_endpoint(
+            db, merchant, created.id, {"description": "B", "event_types": [], "enabled": False}
+        )
+        assert (changed.description, changed.event_types, changed.enabled, changed.url) == (
+            "B",
+            (),
+            False,
+            "https://a.example/hook",
+        )
+        assert await service.get_endpoint(db, merchant, created.id) == changed
+
+    async def test_at_most_max_endpoints_counting_the_default(
+        self, db: Database, merchant: UUID
+    ) -> None:
+        for n in range(MAX_ENDPOINTS - 1):
+            await service.create_endpoint(db, merchant, f"https://{n}.example/hook")
+        with pytest.raises(TooManyEndpoints):
+            await service.create_endpoint(db, merchant, "https://one-more.example/hook")
+        assert len(await service.list_endpoints(db, merchant)) == MAX_ENDPOINTS
+
+    @pytest.mark.parametrize(
+        ("changes", "error"),
+        [
+            ({"url": None}, UrlRequired),
+            ({"url": "ftp://x.example/"}, InvalidWebhookUrl),
+            ({"url": "https://user:pw@x.example/"}, InvalidWebhookUrl),
+            ({"event_types": ["payment.success", "order.created"]}, UnknownEventType),
+        ],
+    )
+    async def test_bad_changes_are_refused(
+        self, db: Database, merchant: UUID, changes: dict[str, object], error: type[Exception]
+    ) -> None:
+        created = await service.create_endpoint(db, merchant, "https://a.example/hook")
+        with pytest.raises(error):
+            await service.update_endpoint(db, merchant, created.id, changes)
+
+    async def test_the_default_endpoint_may_lose_its_url_but_is_never_deleted(
+        self, db: Database, merchant: UUID
+    ) -> None:
+        default = await service.set_url(db, merchant, "https://a.example/hook")
+        cleared = await service.update_endpoint(db, merchant, default.id, {"url": None})
+        assert cleared.url is None
+        assert (await service.get_default_endpoint(db, merchant)).url is None
+        with pytest.raises(DefaultEndpointIsKept):
+            await service.delete_endpoint(db, merchant, default.id)
+
+    async def test_another_merchants_endpoint_is_not_found(
+        self, db: Database, merchant: UUID
+    ) -> None:
+        theirs = await service.create_endpoint(db, uuid4(), "https://a.example/hook")
+        with pytest.raises(EndpointNotFound):
+            await service.get_endpoint(db, merchant, theirs.id)
+        with pytest.raises(EndpointNotFound):
+            await service.update_endpoint(db, merchant, theirs.id, {"enabled": False})
+        with pytest.raises(EndpointNotFound):
+            await service.delete_endpoint(db, merchant, theirs.id)
+
+    async def test_disabling_or_deleting_stops_pending_deliveries_and_keeps_the_logs(
+        self, clean: Database, merchant: UUID
+    ) -> None:
+        db = clean
+        first = await service.create_endpoint(db, merchant, "https://a.example/hook")
+        second = await service.create_endpoint(db, merchant, "https://b.example/hook")
+        delivered = await consume_event(db, "stop-1", event(merchant), service.receive_event)
+        by_endpoint = {d.endpoint_id: d for d in delivered or []}
+        await service.update_endpoint(db, merchant, first.id, {"enabled": False})
+        await service.delete_endpoint(db, merchant, second.id)
+        assert await service.claim_due(db, [], 8, 100, 30) == []
+        for endpoint_id, endpoint in ((first.id, first.id), (second.id, None)):
+            kept, _, _ = await service.get_delivery(db, merchant, by_endpoint[endpoint_id].id)
+            assert (kept.status, kept.endpoint_id) == (DeliveryStatus.FAILED, endpoint)
+            with pytest.raises(EndpointUnusable):
+                await service.retry_delivery(db, merchant, kept.id)
+        with pytest.raises(EndpointNotFound):
+            await service.get_endpoint(db, merchant, second.id)
+        assert await consume_event(db, "stop-2", event(merchant), service.receive_event) == []
