@@ -98,6 +98,8 @@ class Endpoint:
     enabled: bool = True
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    previous_secret: str | None = None  # still signs until previous_secret_expires_at
+    previous_secret_expires_at: datetime | None = None
 
     def receives(self, event_type: str) -> bool:
         return (
@@ -105,6 +107,14 @@ class Endpoint:
             and self.url is not None
             and (not self.event_types or event_type in self.event_types)
         )
+
+    def rotated(self, secret: str, now: datetime, overlap: timedelta) -> "Endpoint":
+        """A new signing secret; the current one keeps signing too for `overlap` (none: it
+        stops at once). A secret still overlapping from an earlier rotation stops now."""
+        if overlap > timedelta(0):
+            return replace(self, secret=secret, previous_secret=self.secret,
+                           previous_secret_expires_at=now + overlap)  # fmt: skip
+        return replace(self, secret=secret, previous_secret=None, previous_secret_expires_at=None)
 
     def changed(self, changes: Mapping[str, Any]) -> "Endpoint":
         """This endpoint with any of `url`, `description`, `event_types`, `enabled` changed."""
@@ -214,17 +224,32 @@ def webhook_body(event_type: str, occurred_at: datetime, data: dict[str, Any]) -
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
+def signing_secrets(
+    secret: str, previous: str | None, previous_expires_at: datetime | None, now: datetime
+) -> tuple[str, ...]:
+    """The secrets a delivery is signed with now: the current one, then one still overlapping."""
+    if previous is not None and previous_expires_at is not None and previous_expires_at > now:
+        return (secret, previous)
+    return (secret,)
+
+
 def signature(secret: str, body: str) -> str:
     """`X-Webhook-Signature`: lowercase hex HMAC-SHA256 of the exact body."""
     return hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
 
 
 def standard_signature(secret: str, message_id: str, timestamp: int, body: str) -> str:
-    """`webhook-signature` (Standard Webhooks): `v1,` + base64 HMAC-SHA256 of `id.timestamp.body`
-    with the secret's `standard_key`."""
+    """One `webhook-signature` value (Standard Webhooks): `v1,` + base64 HMAC-SHA256 of
+    `id.timestamp.body` with the secret's `standard_key`."""
     signed = f"{message_id}.{timestamp}.{body}".encode()
     digest = hmac.new(standard_key(secret), signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
+
+
+def standard_signatures(secrets: Sequence[str], message_id: str, timestamp: int, body: str) -> str:
+    """`webhook-signature` during a rotation's overlap: one value per secret, space-separated;
+    receivers accept the request if any of them verifies."""
+    return " ".join(standard_signature(s, message_id, timestamp, body) for s in secrets)
 
 
 def after_attempt(

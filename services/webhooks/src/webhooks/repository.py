@@ -22,7 +22,7 @@ _DELIVERY = (
 )
 _ENDPOINT = (
     "id, merchant_id, url, secret, is_default, description, event_types, enabled, created_at,"
-    " updated_at"
+    " updated_at, previous_secret, previous_secret_expires_at"
 )
 
 
@@ -39,6 +39,8 @@ class Claimed:
     body: str
     url: str | None
     secret: str | None
+    previous_secret: str | None
+    previous_secret_expires_at: datetime | None
 
 
 def _delivery(row: asyncpg.Record) -> Delivery:
@@ -137,9 +139,11 @@ async def insert_endpoint(conn: asyncpg.Connection, endpoint: Endpoint) -> Endpo
 async def update_endpoint(conn: asyncpg.Connection, endpoint: Endpoint) -> Endpoint:
     row = await conn.fetchrow(
         "UPDATE endpoint SET url = $2, secret = $3, description = $4, event_types = $5,"
-        f" enabled = $6, updated_at = now() WHERE id = $1 RETURNING {_ENDPOINT}",
+        " enabled = $6, previous_secret = $7, previous_secret_expires_at = $8, updated_at = now()"
+        f" WHERE id = $1 RETURNING {_ENDPOINT}",
         endpoint.id, endpoint.url, endpoint.secret, endpoint.description,
-        list(endpoint.event_types), endpoint.enabled,
+        list(endpoint.event_types), endpoint.enabled, endpoint.previous_secret,
+        endpoint.previous_secret_expires_at,
     )  # fmt: skip
     return _endpoint(row)  # type: ignore[arg-type]
 
@@ -219,7 +223,7 @@ async def claim_due(
         FROM picked LEFT JOIN endpoint p ON p.id = picked.endpoint_id, event e
         WHERE d.id = picked.id AND e.id = d.event_id
         RETURNING d.id, d.merchant_id, d.endpoint_id, d.event_id, d.attempts - 1, e.body, p.url,
-            p.secret
+            p.secret, p.previous_secret, p.previous_secret_expires_at
         """,
         busy, per_merchant, limit, lease_seconds, only, MAX_ATTEMPTS,
     )  # fmt: skip

@@ -65,6 +65,9 @@ class EndpointPublic(BaseModel):
     enabled: bool
     is_default: bool
     secret: str
+    previous_secret_expires_at: Timestamp | None = Field(
+        description="After a rotation with an overlap: until then the previous secret signs too"
+    )
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -72,6 +75,34 @@ class EndpointPublic(BaseModel):
 class EndpointsPublic(BaseModel):
     data: list[EndpointPublic]
     total: int
+
+
+OVERLAP_LIMIT = 7 * 86_400
+
+
+class SecretRotation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expires_in_seconds: int = Field(
+        default=86_400,
+        ge=0,
+        le=OVERLAP_LIMIT,
+        description="How long the old secret keeps signing beside the new one (default 24 h;"
+        " 0: it stops now)",
+    )
+
+
+class SecretRegeneration(BaseModel):
+    """The contract's regenerate-secret: without a body, the old secret stops at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    expires_in_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=OVERLAP_LIMIT,
+        description="How long the old secret keeps signing beside the new one (default 0)",
+    )
 
 
 class WebhookLog(BaseModel):

@@ -3,7 +3,7 @@
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -34,6 +34,7 @@ from webhooks.domain import (
     check_url,
     event_filter,
     new_secret,
+    signing_secrets,
     webhook_body,
 )
 from webhooks.metrics import ATTEMPTS, DELIVERIES, DELIVERY_SECONDS
@@ -43,7 +44,9 @@ log = logging.getLogger("webhooks.service")
 
 
 class Sends(Protocol):
-    async def send(self, url: str, secret: str, message_id: str, body: str) -> Attempt: ...
+    async def send(
+        self, url: str, secrets: Sequence[str], message_id: str, body: str
+    ) -> Attempt: ...
 
 
 @dataclass(frozen=True)
@@ -87,12 +90,25 @@ async def set_url(db: Database, merchant_id: UUID, url: str | None) -> Endpoint:
         return await repository.update_endpoint(conn, replace(endpoint, url=url))
 
 
-async def regenerate_secret(db: Database, merchant_id: UUID) -> Endpoint:
-    """A new signing secret for the default endpoint; the old one stops working at once."""
-    await get_default_endpoint(db, merchant_id)
+async def regenerate_secret(
+    db: Database, merchant_id: UUID, overlap: timedelta = timedelta(0)
+) -> Endpoint:
+    """A new signing secret for the default endpoint; the old one keeps signing beside it for
+    `overlap` (the contract's default: none, it stops at once)."""
+    default = await get_default_endpoint(db, merchant_id)
+    return await rotate_secret(db, merchant_id, default.id, overlap)
+
+
+async def rotate_secret(
+    db: Database, merchant_id: UUID, endpoint_id: str, overlap: timedelta
+) -> Endpoint:
+    """A new signing secret; during `overlap` deliveries carry a signature with each secret."""
     async with db.transaction() as conn:
-        endpoint = await _lock_default(conn, merchant_id)
-        return await repository.update_endpoint(conn, replace(endpoint, secret=new_secret()))
+        endpoint = await repository.lock_endpoint(conn, merchant_id, endpoint_id)
+        if endpoint is None:
+            raise EndpointNotFound()
+        rotated = endpoint.rotated(new_secret(), datetime.now(UTC), overlap)
+        return await repository.update_endpoint(conn, rotated)
 
 
 async def list_endpoints(db: Database, merchant_id: UUID) -> list[Endpoint]:
@@ -220,7 +236,13 @@ async def attempt_delivery(
     if claimed.url is None or claimed.secret is None:
         attempt = Attempt(None, None, "no webhook URL is configured", 0)
     else:
-        attempt = await sender.send(claimed.url, claimed.secret, claimed.event_id, claimed.body)
+        secrets = signing_secrets(
+            claimed.secret,
+            claimed.previous_secret,
+            claimed.previous_secret_expires_at,
+            datetime.now(UTC),
+        )
+        attempt = await sender.send(claimed.url, secrets, claimed.event_id, claimed.body)
     at = datetime.now(UTC)
     status, attempts, next_retry_at = after_attempt(
         claimed.attempts, attempt.ok, at, schedule.seconds

@@ -1,6 +1,7 @@
 """/api/v1/webhooks/endpoints with the real merchants service in process (a fresh merchant per
 test: the shared test merchant's endpoints would outlive the test)."""
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -10,7 +11,7 @@ from tests.receiver import Receiver
 
 ENDPOINTS = "/api/v1/webhooks/endpoints"
 PUBLIC_FIELDS = {"id", "url", "description", "event_types", "enabled", "is_default", "secret",
-                 "created_at", "updated_at"}  # fmt: skip
+                 "previous_secret_expires_at", "created_at", "updated_at"}  # fmt: skip
 
 
 def error_of(response: httpx.Response) -> tuple[int, str]:
@@ -150,6 +151,7 @@ async def test_each_endpoint_can_be_tested_and_ssrf_is_refused_as_for_the_config
         ("PATCH", f"{ENDPOINTS}/ep_x"),
         ("DELETE", f"{ENDPOINTS}/ep_x"),
         ("POST", f"{ENDPOINTS}/ep_x/test"),
+        ("POST", f"{ENDPOINTS}/ep_x/rotate-secret"),
     ],
 )
 async def test_every_route_needs_credentials(
@@ -157,3 +159,65 @@ async def test_every_route_needs_credentials(
 ) -> None:
     response = await client.request(method, path, json={"url": "https://x.example/"})
     assert error_of(response) == (401, "AUTHENTICATION_ERROR")
+
+
+class TestRotation:
+    async def test_rotate_keeps_the_old_secret_for_a_day_unless_told(
+        self, client: httpx.AsyncClient, other_merchant: dict[str, str]
+    ) -> None:
+        created = (
+            await client.post(ENDPOINTS, json={"url": "https://x.example/"}, headers=other_merchant)
+        ).json()
+        assert created["previous_secret_expires_at"] is None
+        rotate = f"{ENDPOINTS}/{created['id']}/rotate-secret"
+        rotated = (await client.post(rotate, headers=other_merchant)).json()
+        assert rotated["secret"] != created["secret"]
+        expires = datetime.fromisoformat(rotated["previous_secret_expires_at"])
+        assert expires - datetime.now(UTC) == pytest.approx(
+            timedelta(hours=24), abs=timedelta(minutes=1)
+        )
+        now = await client.post(rotate, json={"expires_in_seconds": 0}, headers=other_merchant)
+        assert now.json()["previous_secret_expires_at"] is None
+
+    @pytest.mark.parametrize(
+        "body", [{"expires_in_seconds": -1}, {"expires_in_seconds": 7 * 86400 + 1},
+                 {"expires_in_seconds": "soon"}, {"overlap": 5}],
+    )  # fmt: skip
+    async def test_bad_overlaps_are_400(
+        self, client: httpx.AsyncClient, other_merchant: dict[str, str], body: dict[str, Any]
+    ) -> None:
+        created = (
+            await client.post(ENDPOINTS, json={"url": "https://x.example/"}, headers=other_merchant)
+        ).json()
+        for path in (
+            f"{ENDPOINTS}/{created['id']}/rotate-secret",
+            "/api/v1/webhooks/regenerate-secret",
+        ):
+            response = await client.post(path, json=body, headers=other_merchant)
+            assert error_of(response) == (400, "BAD_REQUEST_ERROR")
+
+    async def test_regenerate_secret_has_no_overlap_unless_asked(
+        self, client: httpx.AsyncClient, other_merchant: dict[str, str]
+    ) -> None:
+        async def default() -> dict[str, Any]:
+            listed = (await client.get(ENDPOINTS, headers=other_merchant)).json()
+            return listed["data"][0]  # type: ignore[no-any-return]
+
+        before = await default()
+        regenerated = await client.post(
+            "/api/v1/webhooks/regenerate-secret", headers=other_merchant
+        )
+        assert set(regenerated.json()) == {"webhook_url", "webhook_secret"}
+        after = await default()
+        assert (after["secret"], after["previous_secret_expires_at"]) == (
+            regenerated.json()["webhook_secret"],
+            None,
+        )
+        assert after["secret"] != before["secret"]
+        overlapping = await client.post(
+            "/api/v1/webhooks/regenerate-secret",
+            json={"expires_in_seconds": 3600},
+            headers=other_merchant,
+        )
+        assert overlapping.status_code == 200
+        assert (await default())["previous_secret_expires_at"] is not None

@@ -1,15 +1,17 @@
 """Several endpoints per merchant, on real Postgres, delivering to real receivers on loopback."""
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from uuid import UUID, uuid4
 
 import pytest
 from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from kit.consumer import consume_event
 from kit.db import Database
 from kit.events import Envelope
-from tests.receiver import Receiver, running_receiver
+from tests.receiver import Received, Receiver, running_receiver
 from webhooks import service
 from webhooks.domain import (
     MAX_ENDPOINTS,
@@ -206,3 +208,71 @@ class TestLifecycle:
         with pytest.raises(EndpointNotFound):
             await service.get_endpoint(db, merchant, second.id)
         assert await consume_event(db, "stop-2", event(merchant), service.receive_event) == []
+
+
+def standard_headers(received: Received) -> dict[str, str]:
+    return {
+        k: received.headers[k] for k in ("webhook-id", "webhook-timestamp", "webhook-signature")
+    }
+
+
+class TestSecretRotation:
+    async def test_both_secrets_verify_during_the_overlap_and_only_the_new_one_after(
+        self, clean: Database, merchant: UUID, sender: Sender, receiver: Receiver
+    ) -> None:
+        db = clean
+        old = await service.create_endpoint(db, merchant, receiver.url)
+        rotated = await service.rotate_secret(db, merchant, old.id, timedelta(hours=24))
+        assert rotated.secret != old.secret
+        assert rotated.previous_secret == old.secret
+        assert rotated.previous_secret_expires_at is not None
+        await consume_event(db, "rotate-1", event(merchant), service.receive_event)
+        await deliver_all(db, sender)
+        [during] = receiver.requests
+        assert len(during.headers["webhook-signature"].split(" ")) == 2
+        for secret in (old.secret, rotated.secret):
+            Webhook(secret).verify(during.body, standard_headers(during))
+        # X-Webhook-Signature has one value: the current secret's.
+        assert during.headers["X-Webhook-Signature"] == signature(
+            rotated.secret, during.body.decode()
+        )
+
+        async with db.transaction() as conn:  # the overlap ends
+            await conn.execute(
+                "UPDATE endpoint SET previous_secret_expires_at = now() - interval '1 second'"
+                " WHERE id = $1",
+                old.id,
+            )
+        await consume_event(db, "rotate-2", event(merchant), service.receive_event)
+        await deliver_all(db, sender)
+        after = receiver.requests[1]
+        assert len(after.headers["webhook-signature"].split(" ")) == 1
+        Webhook(rotated.secret).verify(after.body, standard_headers(after))
+        with pytest.raises(WebhookVerificationError):
+            Webhook(old.secret).verify(after.body, standard_headers(after))
+
+    async def test_no_overlap_stops_the_old_secret_at_once(
+        self, clean: Database, merchant: UUID, sender: Sender, receiver: Receiver
+    ) -> None:
+        db = clean
+        first = await service.set_url(db, merchant, receiver.url)
+        second = await service.rotate_secret(db, merchant, first.id, timedelta(hours=1))
+        third = await service.regenerate_secret(db, merchant)  # the contract's: no overlap
+        assert (third.previous_secret, third.previous_secret_expires_at) == (None, None)
+        await consume_event(db, "rotate-3", event(merchant), service.receive_event)
+        await deliver_all(db, sender)
+        [received] = receiver.requests
+        Webhook(third.secret).verify(received.body, standard_headers(received))
+        for stale in (first.secret, second.secret):
+            with pytest.raises(WebhookVerificationError):
+                Webhook(stale).verify(received.body, standard_headers(received))
+
+    async def test_a_second_rotation_keeps_only_the_secret_it_replaced(
+        self, db: Database, merchant: UUID
+    ) -> None:
+        first = await service.create_endpoint(db, merchant, "https://a.example/hook")
+        await service.rotate_secret(db, merchant, first.id, timedelta(hours=1))
+        third = await service.rotate_secret(db, merchant, first.id, timedelta(minutes=5))
+        assert third.previous_secret not in (None, first.secret)
+        with pytest.raises(EndpointNotFound):
+            await service.rotate_secret(db, uuid4(), first.id, timedelta(0))

@@ -1,14 +1,16 @@
 """The contract's single-URL configuration: the merchant's default endpoint."""
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Request
 
 from kit.app import Db
 from kit.auth import CurrentMerchant
-from kit.errors import Unauthenticated
+from kit.errors import InvalidRequest, Unauthenticated
 from kit.http import problems
 from webhooks import service
 from webhooks.domain import Endpoint, InvalidWebhookUrl, NoWebhookUrl
-from webhooks.schemas import WebhookConfig, WebhookConfigUpdate, WebhookLog
+from webhooks.schemas import SecretRegeneration, WebhookConfig, WebhookConfigUpdate, WebhookLog
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
@@ -31,10 +33,14 @@ async def put_config(body: WebhookConfigUpdate, db: Db, merchant: CurrentMerchan
     return _config(endpoint)
 
 
-@router.post("/regenerate-secret", responses=problems(Unauthenticated))
-async def regenerate_secret(db: Db, merchant: CurrentMerchant) -> WebhookConfig:
-    """A new `whsec_…` signing secret for the default endpoint; the old one stops at once."""
-    return _config(await service.regenerate_secret(db, merchant.merchant_id))
+@router.post("/regenerate-secret", responses=problems(InvalidRequest, Unauthenticated))
+async def regenerate_secret(
+    db: Db, merchant: CurrentMerchant, body: SecretRegeneration | None = None
+) -> WebhookConfig:
+    """A new `whsec_…` signing secret for the default endpoint; the old one stops at once,
+    or keeps signing beside it for `expires_in_seconds`."""
+    overlap = timedelta(seconds=body.expires_in_seconds if body else 0)
+    return _config(await service.regenerate_secret(db, merchant.merchant_id, overlap))
 
 
 @router.post("/test", responses=problems(NoWebhookUrl, Unauthenticated))

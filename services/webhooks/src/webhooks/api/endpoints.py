@@ -1,10 +1,12 @@
 """Several webhook endpoints per merchant: list, create, read, change, delete, test."""
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Request, Response
 
 from kit.app import Db
 from kit.auth import CurrentMerchant
-from kit.errors import Unauthenticated
+from kit.errors import InvalidRequest, Unauthenticated
 from kit.http import problems
 from kit.strings import Text
 from webhooks import service
@@ -22,6 +24,7 @@ from webhooks.schemas import (
     EndpointPublic,
     EndpointsPublic,
     EndpointUpdate,
+    SecretRotation,
     WebhookLog,
 )
 
@@ -91,6 +94,24 @@ async def delete_endpoint(
     """Delete an endpoint other than the default one; its logs stay."""
     await service.delete_endpoint(db, merchant.merchant_id, endpoint_id)
     return Response(status_code=204)
+
+
+@router.post(
+    "/{endpoint_id}/rotate-secret",
+    responses=problems(EndpointNotFound, InvalidRequest, Unauthenticated),
+)
+async def rotate_secret(
+    endpoint_id: EndpointIdPath,
+    db: Db,
+    merchant: CurrentMerchant,
+    body: SecretRotation | None = None,
+) -> EndpointPublic:
+    """A new `whsec_…` signing secret; the old one keeps signing beside it for
+    `expires_in_seconds` (default 24 h; 0: it stops now), so receivers can switch without
+    dropping a webhook."""
+    overlap = timedelta(seconds=(body or SecretRotation()).expires_in_seconds)
+    endpoint = await service.rotate_secret(db, merchant.merchant_id, endpoint_id, overlap)
+    return EndpointPublic.model_validate(endpoint)
 
 
 @router.post(
