@@ -9,7 +9,7 @@ import json
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, NewType
 from urllib.parse import urlsplit
@@ -100,6 +100,9 @@ class Endpoint:
     updated_at: datetime | None = None
     previous_secret: str | None = None  # still signs until previous_secret_expires_at
     previous_secret_expires_at: datetime | None = None
+    failing_since: datetime | None = None  # first failed attempt since the last success
+    disabled_at: datetime | None = None
+    disabled_reason: str | None = None
 
     def receives(self, event_type: str) -> bool:
         return (
@@ -116,7 +119,26 @@ class Endpoint:
                            previous_secret_expires_at=now + overlap)  # fmt: skip
         return replace(self, secret=secret, previous_secret=None, previous_secret_expires_at=None)
 
-    def changed(self, changes: Mapping[str, Any]) -> "Endpoint":
+    def failing_too_long(self, now: datetime, limit: timedelta) -> bool:
+        return self.enabled and self.failing_since is not None and now - self.failing_since >= limit
+
+    def disabled(self, reason: str, now: datetime) -> "Endpoint":
+        return replace(self, enabled=False, disabled_at=now, disabled_reason=reason)
+
+    def reenabled(self) -> "Endpoint":
+        """Enabled, with a clean record: it is judged afresh from its next attempt."""
+        return replace(
+            self, enabled=True, disabled_at=None, disabled_reason=None, failing_since=None
+        )
+
+    def missed_since(self) -> datetime | None:
+        """Since when a disabled endpoint has not been receiving: its first failure before it
+        was disabled, or the disabling."""
+        if self.enabled:
+            return None
+        return self.failing_since or self.disabled_at
+
+    def changed(self, changes: Mapping[str, Any], now: datetime) -> "Endpoint":
         """This endpoint with any of `url`, `description`, `event_types`, `enabled` changed."""
         updated = replace(self, **{k: v for k, v in changes.items() if k in _EDITABLE})
         if "url" in changes:
@@ -125,10 +147,34 @@ class Endpoint:
                 raise UrlRequired()
         if "event_types" in changes:
             updated = replace(updated, event_types=event_filter(changes["event_types"]))
+        if self.enabled and not updated.enabled:
+            updated = updated.disabled(DISABLED_BY_MERCHANT, now)
+        elif updated.enabled and not self.enabled:
+            updated = updated.reenabled()
         return updated
 
 
 _EDITABLE = frozenset({"url", "description", "event_types", "enabled"})
+DISABLED_BY_MERCHANT = "disabled by the merchant"
+
+
+def failing_reason(failing_since: datetime, limit: timedelta) -> str:
+    """Why an endpoint was disabled automatically (shown to the merchant)."""
+    return (
+        f"every attempt failed since {failing_since.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ},"
+        f" for more than {_span(limit)}"
+    )
+
+
+def _span(limit: timedelta) -> str:
+    if not limit.total_seconds().is_integer():
+        return f"{limit.total_seconds():g} seconds"
+    seconds = int(limit.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
 
 
 def event_filter(event_types: Sequence[str]) -> tuple[str, ...]:
@@ -136,6 +182,26 @@ def event_filter(event_types: Sequence[str]) -> tuple[str, ...]:
     if any(t not in MERCHANT_EVENTS for t in event_types):
         raise UnknownEventType()
     return tuple(dict.fromkeys(event_types))
+
+
+@dataclass(frozen=True)
+class EventLinks:
+    """What an event is about: the object it carries, and the payment and refund its
+    deliveries are listed under."""
+
+    object_id: str | None = None
+    payment_id: str | None = None
+    refund_id: str | None = None
+
+    @classmethod
+    def of(cls, event_type: str, data: dict[str, Any]) -> "EventLinks":
+        if event_type.startswith("refund."):
+            return cls(data.get("id"), data.get("payment_id"), data.get("id"))
+        if event_type.startswith("order."):
+            return cls(data.get("id"))
+        if event_type.startswith("payment."):
+            return cls(data.get("id"), data.get("id"))
+        return cls()
 
 
 @dataclass(frozen=True)
@@ -250,6 +316,18 @@ def standard_signatures(secrets: Sequence[str], message_id: str, timestamp: int,
     """`webhook-signature` during a rotation's overlap: one value per secret, space-separated;
     receivers accept the request if any of them verifies."""
     return " ".join(standard_signature(s, message_id, timestamp, body) for s in secrets)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When attempts happen, and how long an endpoint may fail before it is disabled."""
+
+    seconds: tuple[int, ...]
+    disable_after: timedelta = timedelta(days=5)
+
+    @classmethod
+    def of(cls, test_intervals: bool, disable_after: timedelta = timedelta(days=5)) -> "Schedule":
+        return cls(TEST_SCHEDULE if test_intervals else PRODUCTION_SCHEDULE, disable_after)
 
 
 def after_attempt(

@@ -8,12 +8,14 @@ import asyncpg
 
 from webhooks.domain import (
     MAX_ATTEMPTS,
+    MERCHANT_EVENTS,
     Attempt,
     Delivery,
     DeliveryId,
     DeliveryStatus,
     Endpoint,
     EndpointId,
+    EventLinks,
 )
 
 _DELIVERY = (
@@ -22,7 +24,8 @@ _DELIVERY = (
 )
 _ENDPOINT = (
     "id, merchant_id, url, secret, is_default, description, event_types, enabled, created_at,"
-    " updated_at, previous_secret, previous_secret_expires_at"
+    " updated_at, previous_secret, previous_secret_expires_at, failing_since, disabled_at,"
+    " disabled_reason"
 )
 
 
@@ -139,17 +142,79 @@ async def insert_endpoint(conn: asyncpg.Connection, endpoint: Endpoint) -> Endpo
 async def update_endpoint(conn: asyncpg.Connection, endpoint: Endpoint) -> Endpoint:
     row = await conn.fetchrow(
         "UPDATE endpoint SET url = $2, secret = $3, description = $4, event_types = $5,"
-        " enabled = $6, previous_secret = $7, previous_secret_expires_at = $8, updated_at = now()"
+        " enabled = $6, previous_secret = $7, previous_secret_expires_at = $8,"
+        " failing_since = $9, disabled_at = $10, disabled_reason = $11, updated_at = now()"
         f" WHERE id = $1 RETURNING {_ENDPOINT}",
         endpoint.id, endpoint.url, endpoint.secret, endpoint.description,
         list(endpoint.event_types), endpoint.enabled, endpoint.previous_secret,
-        endpoint.previous_secret_expires_at,
+        endpoint.previous_secret_expires_at, endpoint.failing_since, endpoint.disabled_at,
+        endpoint.disabled_reason,
     )  # fmt: skip
     return _endpoint(row)  # type: ignore[arg-type]
 
 
 async def delete_endpoint(conn: asyncpg.Connection, endpoint_id: EndpointId) -> None:
     await conn.execute("DELETE FROM endpoint WHERE id = $1", endpoint_id)
+
+
+async def lock_endpoint_by_id(conn: asyncpg.Connection, endpoint_id: str) -> Endpoint | None:
+    row = await conn.fetchrow(
+        f"SELECT {_ENDPOINT} FROM endpoint WHERE id = $1 FOR UPDATE", endpoint_id
+    )
+    return None if row is None else _endpoint(row)
+
+
+async def mark_failing(
+    conn: asyncpg.Connection, endpoint_id: EndpointId, at: datetime
+) -> datetime | None:
+    """Since when the endpoint has been failing (`at` if this is its first failure). The row is
+    written only on a first failure, so concurrent attempts seldom wait on each other."""
+    since: datetime | None = await conn.fetchval(
+        """
+        WITH first AS (
+            UPDATE endpoint SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL
+            RETURNING failing_since
+        )
+        SELECT coalesce((SELECT failing_since FROM first),
+                        (SELECT failing_since FROM endpoint WHERE id = $1))
+        """,
+        endpoint_id, at,
+    )  # fmt: skip
+    return since
+
+
+async def mark_healthy(conn: asyncpg.Connection, endpoint_id: EndpointId) -> None:
+    await conn.execute(
+        "UPDATE endpoint SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL",
+        endpoint_id,
+    )
+
+
+async def replay_missed(conn: asyncpg.Connection, endpoint: Endpoint, since: datetime) -> int:
+    """Deliver again to `endpoint` what it missed since `since`: every event it takes received
+    since then, and every event whose delivery to it failed since then (or was stopped before
+    an attempt). Deliveries it lacks are created; failed ones go back to pending from attempt
+    1; delivered and pending ones are left alone. The filter is `Endpoint.receives`, in SQL."""
+    result = await conn.execute(
+        """
+        INSERT INTO delivery (merchant_id, endpoint_id, event_id, event, payment_id, refund_id,
+                              next_retry_at)
+        SELECT e.merchant_id, $1, e.id, e.type, e.payment_id, e.refund_id, clock_timestamp()
+        FROM event e
+        WHERE e.merchant_id = $2 AND e.type = ANY($4::text[])
+          AND (e.received_at >= $3 OR EXISTS (
+                SELECT 1 FROM delivery d
+                WHERE d.event_id = e.id AND d.endpoint_id = $1 AND d.status = 'failed'
+                  AND (d.last_attempt_at IS NULL OR d.last_attempt_at >= $3)))
+        ORDER BY e.received_at, e.id
+        ON CONFLICT (event_id, endpoint_id) DO UPDATE
+            SET status = 'pending', attempts = 0, next_retry_at = clock_timestamp()
+            WHERE delivery.status = 'failed'
+        """,
+        endpoint.id, endpoint.merchant_id, since,
+        sorted(endpoint.event_types or MERCHANT_EVENTS),
+    )  # fmt: skip
+    return int(result.split()[-1])
 
 
 async def stop_pending_deliveries(conn: asyncpg.Connection, endpoint_id: EndpointId) -> int:
@@ -164,13 +229,19 @@ async def stop_pending_deliveries(conn: asyncpg.Connection, endpoint_id: Endpoin
 
 
 async def insert_event(
-    conn: asyncpg.Connection, event_id: str, merchant_id: UUID, event_type: str, body: str
+    conn: asyncpg.Connection,
+    event_id: str,
+    merchant_id: UUID,
+    event_type: str,
+    body: str,
+    links: EventLinks,
 ) -> bool:
     """False if the event was stored before."""
     inserted = await conn.fetchval(
-        "INSERT INTO event (id, merchant_id, type, body) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT DO NOTHING RETURNING true",
-        event_id, merchant_id, event_type, body,
+        "INSERT INTO event (id, merchant_id, type, body, object_id, payment_id, refund_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING true",
+        event_id, merchant_id, event_type, body, links.object_id, links.payment_id,
+        links.refund_id,
     )  # fmt: skip
     return bool(inserted)
 

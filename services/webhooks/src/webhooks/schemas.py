@@ -68,8 +68,29 @@ class EndpointPublic(BaseModel):
     previous_secret_expires_at: Timestamp | None = Field(
         description="After a rotation with an overlap: until then the previous secret signs too"
     )
+    failing_since: Timestamp | None = Field(
+        description="Every attempt has failed since then (null: the last one succeeded)"
+    )
+    disabled_at: Timestamp | None
+    disabled_reason: str | None = Field(
+        description="Why it is disabled: by the merchant, or failing for too long"
+    )
     created_at: Timestamp
     updated_at: Timestamp
+
+
+class EndpointEnable(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    replay: bool = Field(
+        default=False,
+        description="Also deliver what it missed: every event it takes since it began failing"
+        " (or was disabled) that it has not received",
+    )
+
+
+class EndpointEnabled(EndpointPublic):
+    replayed: int = Field(description="Deliveries queued by the replay")
 
 
 class EndpointsPublic(BaseModel):

@@ -2,7 +2,7 @@
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
@@ -16,9 +16,7 @@ from webhooks import repository
 from webhooks.domain import (
     MAX_ENDPOINTS,
     MERCHANT_EVENTS,
-    PRODUCTION_SCHEDULE,
     TEST_EVENT,
-    TEST_SCHEDULE,
     Attempt,
     DefaultEndpointIsKept,
     Delivery,
@@ -28,16 +26,19 @@ from webhooks.domain import (
     EndpointId,
     EndpointNotFound,
     EndpointUnusable,
+    EventLinks,
     NoWebhookUrl,
+    Schedule,
     TooManyEndpoints,
     after_attempt,
     check_url,
     event_filter,
+    failing_reason,
     new_secret,
     signing_secrets,
     webhook_body,
 )
-from webhooks.metrics import ATTEMPTS, DELIVERIES, DELIVERY_SECONDS
+from webhooks.metrics import ATTEMPTS, DELIVERIES, DELIVERY_SECONDS, ENDPOINTS_DISABLED
 from webhooks.repository import Claimed
 
 log = logging.getLogger("webhooks.service")
@@ -47,15 +48,6 @@ class Sends(Protocol):
     async def send(
         self, url: str, secrets: Sequence[str], message_id: str, body: str
     ) -> Attempt: ...
-
-
-@dataclass(frozen=True)
-class Schedule:
-    seconds: tuple[int, ...]
-
-    @classmethod
-    def of(cls, test_intervals: bool) -> "Schedule":
-        return cls(TEST_SCHEDULE if test_intervals else PRODUCTION_SCHEDULE)
 
 
 # ---- endpoints: the default one (the contract's config API) and the others ------------------
@@ -82,12 +74,16 @@ async def _lock_default(conn: Connection, merchant_id: UUID) -> Endpoint:
 
 
 async def set_url(db: Database, merchant_id: UUID, url: str | None) -> Endpoint:
-    """Set (or, with None, clear) where the default endpoint's webhooks go."""
+    """Set (or, with None, clear) where the default endpoint's webhooks go. Saving a URL
+    enables the default endpoint again if it was disabled: the contract's configuration has
+    no other way to."""
     url = check_url(url)
     await get_default_endpoint(db, merchant_id)
     async with db.transaction() as conn:
-        endpoint = await _lock_default(conn, merchant_id)
-        return await repository.update_endpoint(conn, replace(endpoint, url=url))
+        endpoint = replace(await _lock_default(conn, merchant_id), url=url)
+        if url is not None and not endpoint.enabled:
+            endpoint = endpoint.reenabled()
+        return await repository.update_endpoint(conn, endpoint)
 
 
 async def regenerate_secret(
@@ -161,10 +157,28 @@ async def update_endpoint(
         endpoint = await repository.lock_endpoint(conn, merchant_id, endpoint_id)
         if endpoint is None:
             raise EndpointNotFound()
-        updated = endpoint.changed(changes)
+        updated = endpoint.changed(changes, datetime.now(UTC))
         if endpoint.enabled and not updated.enabled:
             await repository.stop_pending_deliveries(conn, endpoint.id)
         return await repository.update_endpoint(conn, updated)
+
+
+async def enable_endpoint(
+    db: Database, merchant_id: UUID, endpoint_id: str, replay: bool = False
+) -> tuple[Endpoint, int]:
+    """Enable an endpoint; with `replay`, also deliver what it missed while it failed or was
+    disabled (every event it takes since then that it has not received). Returns the endpoint
+    and how many deliveries were queued."""
+    async with db.transaction() as conn:
+        endpoint = await repository.lock_endpoint(conn, merchant_id, endpoint_id)
+        if endpoint is None:
+            raise EndpointNotFound()
+        since = endpoint.missed_since()
+        enabled = await repository.update_endpoint(conn, endpoint.reenabled())
+        replayed = 0
+        if replay and since is not None and enabled.url is not None:
+            replayed = await repository.replay_missed(conn, enabled, since)
+    return enabled, replayed
 
 
 async def delete_endpoint(db: Database, merchant_id: UUID, endpoint_id: str) -> None:
@@ -192,25 +206,25 @@ async def receive_event(conn: Connection, event: Envelope) -> list[Delivery]:
     if event.type not in MERCHANT_EVENTS:
         return []
     body = webhook_body(event.type, event.occurred_at, event.data)
-    if not await repository.insert_event(conn, event.id, event.merchant_id, event.type, body):
+    links = EventLinks.of(event.type, event.data)
+    if not await repository.insert_event(
+        conn, event.id, event.merchant_id, event.type, body, links
+    ):
         return []
-    payment_id, refund_id = _links(event.type, event.data)
     # The contract's FAQ: no URL, no log, no attempt (a default endpoint without one is skipped).
     return [
         await repository.insert_delivery(
-            conn, event.merchant_id, endpoint.id, event.id, event.type, payment_id, refund_id
+            conn,
+            event.merchant_id,
+            endpoint.id,
+            event.id,
+            event.type,
+            links.payment_id,
+            links.refund_id,
         )
         for endpoint in await repository.receiving_endpoints(conn, event.merchant_id)
         if endpoint.receives(event.type)
     ]
-
-
-def _links(event_type: str, data: dict[str, Any]) -> tuple[str | None, str | None]:
-    if event_type.startswith("refund."):
-        return data.get("payment_id"), data.get("id")
-    if event_type.startswith("order."):
-        return None, None
-    return data.get("id"), None
 
 
 # ---- delivery -------------------------------------------------------------------------------
@@ -251,6 +265,8 @@ async def attempt_delivery(
         delivery = await repository.record_attempt(
             conn, claimed, attempt, at, status, attempts, next_retry_at
         )
+        if delivery is not None and claimed.endpoint_id is not None:
+            await _judge_endpoint(conn, claimed.endpoint_id, attempt.ok, at, schedule)
     DELIVERY_SECONDS.observe(attempt.duration_ms / 1000)
     outcome = {DeliveryStatus.SUCCESS: "delivered", DeliveryStatus.FAILED: "failed"}.get(
         status, "retrying"
@@ -263,6 +279,29 @@ async def attempt_delivery(
     details |= {"detail": attempt.detail}  # for operators only: may name internal addresses
     log.info("webhook attempt", extra=details)
     return delivery
+
+
+async def _judge_endpoint(
+    conn: Connection, endpoint_id: EndpointId, ok: bool, at: datetime, schedule: Schedule
+) -> None:
+    """An endpoint failing every attempt for `schedule.disable_after` is disabled, its pending
+    deliveries failed; a success ends its failing streak."""
+    if ok:
+        await repository.mark_healthy(conn, endpoint_id)
+        return
+    since = await repository.mark_failing(conn, endpoint_id, at)
+    if since is None or at - since < schedule.disable_after:
+        return
+    endpoint = await repository.lock_endpoint_by_id(conn, endpoint_id)
+    if endpoint is None or not endpoint.failing_too_long(at, schedule.disable_after):
+        return  # already disabled, or it just succeeded
+    reason = failing_reason(since, schedule.disable_after)
+    await repository.update_endpoint(conn, endpoint.disabled(reason, at))
+    stopped = await repository.stop_pending_deliveries(conn, endpoint_id)
+    ENDPOINTS_DISABLED.inc()
+    log.warning("webhook endpoint disabled", extra={
+        "endpoint_id": endpoint_id, "merchant_id": str(endpoint.merchant_id), "reason": reason,
+        "pending_failed": stopped})  # fmt: skip
 
 
 async def send_test(
@@ -285,7 +324,7 @@ async def send_test(
     )
     body = webhook_body(TEST_EVENT, event.occurred_at, event.data)
     async with db.transaction() as conn:
-        await repository.insert_event(conn, event.id, merchant_id, TEST_EVENT, body)
+        await repository.insert_event(conn, event.id, merchant_id, TEST_EVENT, body, EventLinks())
         delivery = await repository.insert_delivery(
             conn, merchant_id, endpoint.id, event.id, TEST_EVENT, None, None
         )

@@ -5,6 +5,7 @@ from datetime import timedelta
 from uuid import UUID, uuid4
 
 import pytest
+from prometheus_client import REGISTRY
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
@@ -20,6 +21,7 @@ from webhooks.domain import (
     EndpointNotFound,
     EndpointUnusable,
     InvalidWebhookUrl,
+    Schedule,
     TooManyEndpoints,
     UnknownEventType,
     UrlRequired,
@@ -27,7 +29,6 @@ from webhooks.domain import (
     signature,
 )
 from webhooks.sender import Sender, outbound_session
-from webhooks.service import Schedule
 
 FAST = Schedule.of(test_intervals=True)
 PAYMENT = {"id": "pay_EEEEEEEEEEEEEEEE", "order_id": "order_FFFFFFFFFFFFFFFF", "amount": 900,
@@ -58,9 +59,9 @@ def event(merchant: UUID, kind: str = "payment.success") -> Envelope:
     return Envelope.new(kind, merchant, PAYMENT)
 
 
-async def deliver_all(db: Database, sender: Sender) -> None:
+async def deliver_all(db: Database, sender: Sender, schedule: Schedule = FAST) -> None:
     for claimed in await service.claim_due(db, [], 8, 100, 30):
-        await service.attempt_delivery(db, sender, claimed, FAST)
+        await service.attempt_delivery(db, sender, claimed, schedule)
 
 
 class TestFanOut:
@@ -276,3 +277,144 @@ class TestSecretRotation:
         assert third.previous_secret not in (None, first.secret)
         with pytest.raises(EndpointNotFound):
             await service.rotate_secret(db, uuid4(), first.id, timedelta(0))
+
+
+def disabled_count() -> float:
+    return REGISTRY.get_sample_value("webhook_endpoints_disabled_total") or 0.0
+
+
+async def backdate_failing(db: Database, endpoint_id: str, by: timedelta) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE endpoint SET failing_since = failing_since - $2::interval WHERE id = $1",
+            endpoint_id,
+            by,
+        )
+
+
+class TestHealth:
+    STRICT = Schedule.of(test_intervals=True, disable_after=timedelta(minutes=10))
+
+    async def test_an_endpoint_failing_for_the_whole_period_is_disabled_with_a_reason(
+        self, clean: Database, merchant: UUID, sender: Sender, receiver: Receiver
+    ) -> None:
+        db = clean
+        healthy = await service.set_url(db, merchant, receiver.url)
+        with running_receiver() as failing_receiver:
+            failing_receiver.fail_next = 100
+            failing = await service.create_endpoint(db, merchant, failing_receiver.url)
+            await consume_event(db, "health-1", event(merchant), service.receive_event)
+            await deliver_all(db, sender, self.STRICT)
+            first = await service.get_endpoint(db, merchant, failing.id)
+            assert first.enabled
+            assert first.failing_since is not None
+            assert (await service.get_endpoint(db, merchant, healthy.id)).failing_since is None
+
+            await backdate_failing(db, failing.id, timedelta(minutes=9))  # not long enough yet
+            await consume_event(db, "health-2", event(merchant), service.receive_event)
+            await deliver_all(db, sender, self.STRICT)
+            assert (await service.get_endpoint(db, merchant, failing.id)).enabled
+
+            before = disabled_count()
+            await backdate_failing(db, failing.id, timedelta(minutes=2))
+            [_, queued] = (
+                await consume_event(db, "health-3", event(merchant), service.receive_event) or []
+            )
+            await deliver_all(db, sender, self.STRICT)
+            assert len(failing_receiver.requests) == 3
+        disabled = await service.get_endpoint(db, merchant, failing.id)
+        assert not disabled.enabled
+        assert disabled.disabled_at is not None
+        assert disabled.disabled_reason is not None
+        assert disabled.disabled_reason.startswith("every attempt failed since ")
+        assert disabled.disabled_reason.endswith("for more than 10 minutes")
+        assert disabled_count() - before == 1
+        # the other endpoint keeps receiving; the disabled one's pending deliveries stopped
+        assert (await service.get_endpoint(db, merchant, healthy.id)).enabled
+        logs, _ = await service.list_deliveries(db, merchant, 100, 0, endpoint_id=failing.id)
+        assert {d.status for d in logs} == {DeliveryStatus.FAILED}
+        assert queued.endpoint_id == failing.id
+        later = await consume_event(db, "health-4", event(merchant), service.receive_event) or []
+        assert [d.endpoint_id for d in later] == [healthy.id]
+
+    async def test_a_success_ends_the_failing_streak(
+        self, clean: Database, merchant: UUID, sender: Sender, receiver: Receiver
+    ) -> None:
+        db = clean
+        endpoint = await service.create_endpoint(db, merchant, receiver.url)
+        receiver.fail_next = 1
+        await consume_event(db, "streak-1", event(merchant), service.receive_event)
+        await deliver_all(db, sender, self.STRICT)
+        assert (await service.get_endpoint(db, merchant, endpoint.id)).failing_since is not None
+        await consume_event(db, "streak-2", event(merchant), service.receive_event)
+        await deliver_all(db, sender, self.STRICT)
+        assert (await service.get_endpoint(db, merchant, endpoint.id)).failing_since is None
+
+    async def test_enabling_may_replay_what_it_missed(
+        self, clean: Database, merchant: UUID, sender: Sender, receiver: Receiver
+    ) -> None:
+        db = clean
+        receiver.fail_next = 1
+        endpoint = await service.create_endpoint(
+            db, merchant, receiver.url, "", ["payment.success"]
+        )
+        failed = event(merchant)
+        await consume_event(db, "replay-1", failed, service.receive_event)
+        await deliver_all(db, sender, self.STRICT)  # fails: the streak starts here
+        await service.update_endpoint(db, merchant, endpoint.id, {"enabled": False})
+        missed = event(merchant)
+        assert await consume_event(db, "replay-2", missed, service.receive_event) == []
+        not_taken = event(merchant, "payment.created")
+        await consume_event(db, "replay-3", not_taken, service.receive_event)
+        off = await service.get_endpoint(db, merchant, endpoint.id)
+        assert off.disabled_reason == "disabled by the merchant"
+
+        enabled, replayed = await service.enable_endpoint(db, merchant, endpoint.id, replay=True)
+        assert (enabled.enabled, enabled.disabled_at, enabled.failing_since, replayed) == (
+            True,
+            None,
+            None,
+            2,
+        )
+        await deliver_all(db, sender, self.STRICT)
+        ids = [r.headers["webhook-id"] for r in receiver.requests]
+        assert ids[0] == failed.id
+        assert sorted(ids[1:]) == sorted([failed.id, missed.id])
+        logs, total = await service.list_deliveries(db, merchant, 10, 0, endpoint_id=endpoint.id)
+        assert total == 2  # the failed delivery was sent again, not duplicated
+        assert {(d.status, d.attempts, d.payment_id) for d in logs} == {
+            (DeliveryStatus.SUCCESS, 1, PAYMENT["id"])
+        }
+
+    async def test_enabling_without_replay_sends_nothing_old(
+        self, clean: Database, merchant: UUID
+    ) -> None:
+        endpoint = await service.create_endpoint(clean, merchant, "https://a.example/")
+        await service.update_endpoint(clean, merchant, endpoint.id, {"enabled": False})
+        await consume_event(clean, "noreplay-1", event(merchant), service.receive_event)
+        _, replayed = await service.enable_endpoint(clean, merchant, endpoint.id)
+        assert replayed == 0
+        assert await service.claim_due(clean, [], 8, 100, 30) == []
+
+    async def test_saving_the_config_enables_the_default_endpoint_again(
+        self, db: Database, merchant: UUID
+    ) -> None:
+        default = await service.set_url(db, merchant, "https://a.example/")
+        await service.update_endpoint(db, merchant, default.id, {"enabled": False})
+        again = await service.set_url(db, merchant, "https://a.example/")
+        assert (again.enabled, again.disabled_reason) == (True, None)
+
+
+async def test_order_paid_reaches_merchants(
+    clean: Database, merchant: UUID, sender: Sender, receiver: Receiver
+) -> None:
+    await service.set_url(clean, merchant, receiver.url)
+    order = {"id": "order_HHHHHHHHHHHHHHHH", "amount": 900, "currency": "INR", "receipt": None,
+             "notes": None, "status": "paid", "created_at": "2026-11-26T10:00:00Z"}  # fmt: skip
+    paid = Envelope.new("order.paid", merchant, order)
+    [delivery] = await consume_event(clean, "paid-1", paid, service.receive_event) or []
+    assert (delivery.event, delivery.payment_id) == ("order.paid", None)
+    await deliver_all(clean, sender)
+    [received] = receiver.requests
+    assert received.json["event"] == "order.paid"
+    assert received.json["data"]["order"] == order

@@ -21,11 +21,11 @@ from webhooks.domain import (
     MAX_ATTEMPTS,
     RESPONSE_BODY_LIMIT,
     DeliveryStatus,
+    Schedule,
     parse_networks,
     signature,
 )
 from webhooks.sender import Sender, outbound_session
-from webhooks.service import Schedule
 
 TEST_MERCHANT = UUID("550e8400-e29b-41d4-a716-446655440000")
 FAST = Schedule.of(test_intervals=True)

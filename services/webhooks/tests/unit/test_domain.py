@@ -27,6 +27,7 @@ from webhooks.domain import (
     after_attempt,
     check_url,
     event_filter,
+    failing_reason,
     new_secret,
     parse_networks,
     signature,
@@ -310,3 +311,15 @@ class TestFilter:
 
     def test_the_public_event_types_are_the_merchant_events(self) -> None:
         assert set(get_args(EventType)) == MERCHANT_EVENTS
+
+
+@pytest.mark.parametrize(
+    ("limit", "said"),
+    [(timedelta(days=5), "5 days"), (timedelta(hours=1), "1 hour"),
+     (timedelta(seconds=90), "90 seconds"), (timedelta(seconds=0.5), "0.5 seconds")],
+)  # fmt: skip
+def test_the_disabling_reason_names_the_period(limit: timedelta, said: str) -> None:
+    since = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    assert failing_reason(since, limit) == (
+        f"every attempt failed since 2026-11-30T12:00:00Z, for more than {said}"
+    )

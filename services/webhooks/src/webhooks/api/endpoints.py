@@ -21,6 +21,8 @@ from webhooks.domain import (
 )
 from webhooks.schemas import (
     EndpointCreate,
+    EndpointEnable,
+    EndpointEnabled,
     EndpointPublic,
     EndpointsPublic,
     EndpointUpdate,
@@ -81,6 +83,23 @@ async def update_endpoint(
     changes = body.model_dump(exclude_unset=True)
     endpoint = await service.update_endpoint(db, merchant.merchant_id, endpoint_id, changes)
     return EndpointPublic.model_validate(endpoint)
+
+
+@router.post("/{endpoint_id}/enable", responses=problems(EndpointNotFound, Unauthenticated))
+async def enable_endpoint(
+    endpoint_id: EndpointIdPath,
+    db: Db,
+    merchant: CurrentMerchant,
+    body: EndpointEnable | None = None,
+) -> EndpointEnabled:
+    """Enable the endpoint again (it is judged afresh); with `replay`, also deliver what it
+    missed while it was failing or disabled."""
+    replay = body.replay if body else False
+    endpoint, replayed = await service.enable_endpoint(
+        db, merchant.merchant_id, endpoint_id, replay
+    )
+    public = EndpointPublic.model_validate(endpoint)
+    return EndpointEnabled(**public.model_dump(), replayed=replayed)
 
 
 @router.delete(
