@@ -1,0 +1,181 @@
+"""SQL for deliveries and their attempts: intake, claims, outcomes, logs."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from webhooks.domain import (
+    MAX_ATTEMPTS,
+    Attempt,
+    Delivery,
+    DeliveryId,
+    DeliveryStatus,
+    EndpointId,
+)
+from webhooks.repository.rows import DELIVERY_ROW, delivery_of
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery leased for one attempt, with what the attempt needs (no URL or secret once
+    its endpoint was deleted)."""
+
+    id: DeliveryId
+    merchant_id: UUID
+    endpoint_id: EndpointId | None
+    event_id: str
+    attempts: int
+    body: str
+    url: str | None
+    secret: str | None
+    previous_secret: str | None
+    previous_secret_expires_at: datetime | None
+
+
+async def insert_delivery(
+    conn: asyncpg.Connection,
+    merchant_id: UUID,
+    endpoint_id: EndpointId,
+    event_id: str,
+    event_type: str,
+    payment_id: str | None,
+    refund_id: str | None,
+) -> Delivery:
+    row = await conn.fetchrow(
+        "INSERT INTO delivery (merchant_id, endpoint_id, event_id, event, payment_id, refund_id,"
+        " next_retry_at) VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp())"
+        f" RETURNING {DELIVERY_ROW}",
+        merchant_id, endpoint_id, event_id, event_type, payment_id, refund_id,
+    )  # fmt: skip
+    return delivery_of(row)  # type: ignore[arg-type]
+
+
+async def claim_due(
+    conn: asyncpg.Connection,
+    busy: list[UUID],
+    per_merchant: int,
+    limit: int,
+    lease_seconds: float,
+    only: DeliveryId | None = None,
+) -> list[Claimed]:
+    """Lease due deliveries: at most `per_merchant` each, none for `busy` merchants.
+
+    The lease moves `next_retry_at` forward, so a worker that dies mid-attempt only delays it.
+    The attempt is counted when it is claimed: one whose outcome was never recorded (a crash,
+    the database gone) still uses up an attempt, so nothing is resent forever. `attempts` in
+    the result is the count before this attempt.
+    """
+    rows = await conn.fetch(
+        """
+        WITH due AS (
+            SELECT id, row_number() OVER (PARTITION BY merchant_id ORDER BY next_retry_at, id) AS rn
+            FROM delivery
+            WHERE status = 'pending' AND next_retry_at <= clock_timestamp() AND attempts < $6
+              AND NOT (merchant_id = ANY($1::uuid[])) AND ($5::uuid IS NULL OR id = $5)
+        ), picked AS (
+            SELECT d.id, d.endpoint_id FROM delivery d JOIN due USING (id) WHERE due.rn <= $2
+            ORDER BY d.next_retry_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED
+        )
+        UPDATE delivery d SET next_retry_at = clock_timestamp() + make_interval(secs => $4),
+            attempts = d.attempts + 1
+        FROM picked LEFT JOIN endpoint p ON p.id = picked.endpoint_id, event e
+        WHERE d.id = picked.id AND e.id = d.event_id
+        RETURNING d.id, d.merchant_id, d.endpoint_id, d.event_id, d.attempts - 1, e.body, p.url,
+            p.secret, p.previous_secret, p.previous_secret_expires_at
+        """,
+        busy, per_merchant, limit, lease_seconds, only, MAX_ATTEMPTS,
+    )  # fmt: skip
+    return [Claimed(*row) for row in rows]
+
+
+async def fail_abandoned(conn: asyncpg.Connection) -> int:
+    """Deliveries whose last allowed attempt was claimed but never recorded, lease expired."""
+    result = await conn.execute(
+        "UPDATE delivery SET status = 'failed', next_retry_at = NULL WHERE status = 'pending'"
+        " AND attempts >= $1 AND next_retry_at <= clock_timestamp()",
+        MAX_ATTEMPTS,
+    )
+    return int(result.split()[-1])
+
+
+async def record_attempt(
+    conn: asyncpg.Connection,
+    claimed: Claimed,
+    attempt: Attempt,
+    at: datetime,
+    status: DeliveryStatus,
+    attempts: int,
+    next_retry_at: datetime | None,
+) -> Delivery | None:
+    """Store the attempt unless someone else recorded one since the claim (stale lease)."""
+    row = await conn.fetchrow(
+        "UPDATE delivery SET status = $3, attempts = $4, last_attempt_at = $5, next_retry_at = $6,"
+        " response_code = $7, response_body = $8"
+        f" WHERE id = $1 AND attempts = $2 + 1 AND status = 'pending' RETURNING {DELIVERY_ROW}",
+        claimed.id, claimed.attempts, status.value, attempts, at, next_retry_at,
+        attempt.response_code, attempt.response_body if attempt.response_code else attempt.error,
+    )  # fmt: skip
+    if row is None:
+        return None
+    await conn.execute(
+        "INSERT INTO delivery_attempt (delivery_id, attempt, attempted_at, url, response_code,"
+        " response_body, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        claimed.id, attempts, at, claimed.url, attempt.response_code, attempt.response_body,
+        attempt.error, attempt.duration_ms,
+    )  # fmt: skip
+    return delivery_of(row)
+
+
+async def get_delivery(conn: asyncpg.Connection, delivery_id: UUID) -> Delivery | None:
+    row = await conn.fetchrow(f"SELECT {DELIVERY_ROW} FROM delivery WHERE id = $1", delivery_id)
+    return None if row is None else delivery_of(row)
+
+
+async def list_deliveries(
+    conn: asyncpg.Connection,
+    merchant_id: UUID,
+    limit: int,
+    offset: int,
+    payment_id: str | None,
+    endpoint_id: str | None,
+) -> tuple[list[Delivery], int]:
+    where = (
+        "merchant_id = $1 AND ($2::text IS NULL OR payment_id = $2)"
+        " AND ($3::text IS NULL OR endpoint_id = $3)"
+    )
+    rows = await conn.fetch(
+        f"SELECT {DELIVERY_ROW} FROM delivery WHERE {where}"
+        " ORDER BY created_at DESC, id LIMIT $4 OFFSET $5",
+        merchant_id, payment_id, endpoint_id, limit, offset,
+    )  # fmt: skip
+    total = await conn.fetchval(
+        f"SELECT count(*) FROM delivery WHERE {where}", merchant_id, payment_id, endpoint_id
+    )
+    return [delivery_of(r) for r in rows], int(total)
+
+
+async def list_attempts(conn: asyncpg.Connection, delivery_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT attempt, attempted_at, url, response_code, response_body, error, duration_ms"
+        " FROM delivery_attempt WHERE delivery_id = $1 ORDER BY attempt, id",
+        delivery_id,
+    )
+
+
+async def reset_delivery(conn: asyncpg.Connection, delivery_id: UUID) -> Delivery | None:
+    row = await conn.fetchrow(
+        "UPDATE delivery SET status = 'pending', attempts = 0, next_retry_at = clock_timestamp()"
+        f" WHERE id = $1 RETURNING {DELIVERY_ROW}",
+        delivery_id,
+    )
+    return None if row is None else delivery_of(row)
+
+
+async def count_due(conn: asyncpg.Connection) -> int:
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM delivery WHERE status = 'pending' AND next_retry_at <= now()"
+        )
+    )
