@@ -45,6 +45,14 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
 
 
+class EventNotFound(NotFound):
+    description = "Event not found"
+
+
+class InvalidWindow(InvalidRequest):
+    description = "The time window's start must be before its end"
+
+
 class DeliveryNotFound(NotFound):
     description = "Webhook not found"
 
@@ -202,6 +210,40 @@ class EventLinks:
         if event_type.startswith("payment."):
             return cls(data.get("id"), data.get("id"))
         return cls()
+
+
+@dataclass(frozen=True)
+class Event:
+    """A merchant-facing event as kept: the exact body every delivery of it sends."""
+
+    id: str
+    merchant_id: UUID
+    type: str
+    object_id: str | None
+    payment_id: str | None
+    refund_id: str | None
+    body: str
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open time range [start, end); either side may be open. Naive times are UTC."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", _aware(self.start))
+        object.__setattr__(self, "end", _aware(self.end))
+        if self.start is not None and self.end is not None and self.start >= self.end:
+            raise InvalidWindow()
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Public request/response models of the webhooks service."""
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -171,6 +172,57 @@ class RetryScheduled(BaseModel):
     id: UUID
     status: str
     message: str = "Webhook retry scheduled"
+
+
+class EventPublic(BaseModel):
+    """A merchant-facing event as kept: `payload` is the exact body its deliveries send."""
+
+    id: str = Field(description="evt_…; also each delivery's `webhook-id`")
+    type: str
+    object_id: str | None = Field(description="The payment, refund or order it is about")
+    created_at: Timestamp = Field(description="When the gateway received it")
+    payload: dict[str, Any]
+
+
+class EventsPublic(BaseModel):
+    data: list[EventPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class EventDetail(EventPublic):
+    deliveries: list[WebhookLog] = Field(description="One per endpoint it was sent to")
+
+
+class EventResend(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    endpoint_id: Text | None = Field(
+        default=None,
+        max_length=64,
+        description="Only to this endpoint (its filter aside); default: every enabled endpoint"
+        " whose filter takes the event",
+    )
+
+
+class EventResent(BaseModel):
+    event_id: str
+    deliveries: list[WebhookLog] = Field(description="Pending from attempt 1, due now")
+
+
+class ReplayRequest(BaseModel):
+    """Failed deliveries created in [from, to) go back to pending from attempt 1."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    start: datetime = Field(alias="from", examples=["2026-11-30T00:00:00Z"])
+    end: datetime = Field(alias="to", examples=["2026-11-30T12:00:00Z"])
+    endpoint_id: Text | None = Field(default=None, max_length=64)
+
+
+class ReplayScheduled(BaseModel):
+    replayed: int = Field(description="Failed deliveries sent again")
 
 
 class _Exact(BaseModel):

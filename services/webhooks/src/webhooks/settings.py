@@ -27,6 +27,8 @@ class Settings(ServiceSettings):
     # seconds). Not shortened by WEBHOOK_RETRY_INTERVALS_TEST: the contract's evaluators leave
     # a failing receiver configured for minutes and still expect its logs to grow.
     webhook_disable_after_seconds: float = Field(default=5 * 86_400, gt=0)
+    # Events (and their deliveries and attempts) are deleted this long after they arrived.
+    event_retention_days: float = Field(default=30, gt=0)
 
     def delivery_schedule(self) -> Schedule:
         return Schedule.of(

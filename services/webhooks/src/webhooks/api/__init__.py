@@ -4,8 +4,8 @@ Fixed paths (`/config`, `/endpoints`, …) are routed before `/api/v1/webhooks/{
 
 from fastapi import APIRouter
 
-from webhooks.api import config, endpoints, logs
+from webhooks.api import config, endpoints, events, logs
 
 router = APIRouter()
-for part in (config, endpoints, logs):
+for part in (config, endpoints, logs, events):
     router.include_router(part.router)

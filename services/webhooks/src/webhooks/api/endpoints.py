@@ -1,8 +1,9 @@
 """Several webhook endpoints per merchant: list, create, read, change, delete, test."""
 
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from kit.app import Db
 from kit.auth import CurrentMerchant
@@ -32,7 +33,7 @@ from webhooks.schemas import (
 
 router = APIRouter(prefix="/api/v1/webhooks/endpoints", tags=["webhook endpoints"])
 
-EndpointIdPath = Text
+EndpointIdPath = Annotated[Text, Path(max_length=64)]
 
 
 @router.get("", responses=problems(Unauthenticated))

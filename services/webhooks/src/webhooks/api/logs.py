@@ -12,8 +12,21 @@ from kit.errors import InvalidRequest, Unauthenticated
 from kit.http import problems
 from kit.strings import Text
 from webhooks import service
-from webhooks.domain import DeliveryNotFound, EndpointUnusable
-from webhooks.schemas import RetryScheduled, WebhookLog, WebhookLogDetail, WebhookLogs
+from webhooks.domain import (
+    DeliveryNotFound,
+    EndpointNotFound,
+    EndpointUnusable,
+    InvalidWindow,
+    Window,
+)
+from webhooks.schemas import (
+    ReplayRequest,
+    ReplayScheduled,
+    RetryScheduled,
+    WebhookLog,
+    WebhookLogDetail,
+    WebhookLogs,
+)
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
@@ -34,6 +47,18 @@ async def list_logs(
     )
     data = [WebhookLog.model_validate(d) for d in deliveries]
     return WebhookLogs(data=data, total=total, limit=limit, offset=offset)
+
+
+@router.post(
+    "/replay",
+    responses=problems(InvalidWindow, EndpointNotFound, EndpointUnusable, Unauthenticated),
+)
+async def replay(body: ReplayRequest, db: Db, merchant: CurrentMerchant) -> ReplayScheduled:
+    """Send again every failed delivery created in [from, to), to one endpoint or to every
+    enabled one: attempts back to 0, pending, due now."""
+    window = Window(body.start, body.end)
+    replayed = await service.replay_failed(db, merchant.merchant_id, window, body.endpoint_id)
+    return ReplayScheduled(replayed=replayed)
 
 
 @router.get("/{webhook_id}", responses=problems(DeliveryNotFound, Unauthenticated))

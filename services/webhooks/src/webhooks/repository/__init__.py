@@ -9,7 +9,10 @@ from webhooks.repository.deliveries import (
     insert_delivery,
     list_attempts,
     list_deliveries,
+    list_deliveries_of_event,
     record_attempt,
+    replay_failed,
+    resend_event,
     reset_delivery,
 )
 from webhooks.repository.endpoints import (
@@ -30,8 +33,11 @@ from webhooks.repository.endpoints import (
     update_endpoint,
 )
 from webhooks.repository.events import (
+    get_event,
     get_event_body,
     insert_event,
+    list_events,
+    prune_events,
 )
 
 __all__ = [
@@ -43,6 +49,7 @@ __all__ = [
     "get_default_endpoint",
     "get_delivery",
     "get_endpoint",
+    "get_event",
     "get_event_body",
     "insert_default_endpoint",
     "insert_delivery",
@@ -50,15 +57,20 @@ __all__ = [
     "insert_event",
     "list_attempts",
     "list_deliveries",
+    "list_deliveries_of_event",
     "list_endpoints",
+    "list_events",
     "lock_default_endpoint",
     "lock_endpoint",
     "lock_endpoint_by_id",
     "mark_failing",
     "mark_healthy",
+    "prune_events",
     "receiving_endpoints",
     "record_attempt",
+    "replay_failed",
     "replay_missed",
+    "resend_event",
     "reset_delivery",
     "stop_pending_deliveries",
     "update_endpoint",

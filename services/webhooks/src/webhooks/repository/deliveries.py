@@ -13,6 +13,8 @@ from webhooks.domain import (
     DeliveryId,
     DeliveryStatus,
     EndpointId,
+    Event,
+    Window,
 )
 from webhooks.repository.rows import DELIVERY_ROW, delivery_of
 
@@ -179,3 +181,50 @@ async def count_due(conn: asyncpg.Connection) -> int:
             "SELECT count(*) FROM delivery WHERE status = 'pending' AND next_retry_at <= now()"
         )
     )
+
+
+async def list_deliveries_of_event(conn: asyncpg.Connection, event_id: str) -> list[Delivery]:
+    rows = await conn.fetch(
+        f"SELECT {DELIVERY_ROW} FROM delivery WHERE event_id = $1 ORDER BY created_at, id",
+        event_id,
+    )
+    return [delivery_of(r) for r in rows]
+
+
+async def resend_event(
+    conn: asyncpg.Connection, event: Event, endpoint_ids: list[EndpointId]
+) -> list[Delivery]:
+    """Send `event` again to each endpoint from attempt 1, due now: its delivery there is
+    reset, whatever its status, or created."""
+    rows = await conn.fetch(
+        """
+        INSERT INTO delivery (merchant_id, endpoint_id, event_id, event, payment_id, refund_id,
+                              next_retry_at)
+        SELECT $1, endpoint_id, $2, $3, $4, $5, clock_timestamp()
+        FROM unnest($6::text[]) AS targets (endpoint_id)
+        ON CONFLICT (event_id, endpoint_id) DO UPDATE
+            SET status = 'pending', attempts = 0, next_retry_at = clock_timestamp()
+        """
+        f" RETURNING {DELIVERY_ROW}",
+        event.merchant_id, event.id, event.type, event.payment_id, event.refund_id, endpoint_ids,
+    )  # fmt: skip
+    return [delivery_of(r) for r in rows]
+
+
+async def replay_failed(
+    conn: asyncpg.Connection, merchant_id: UUID, window: Window, endpoint_id: str | None
+) -> int:
+    """Failed deliveries created in `window` (to one endpoint, or any) back to pending from
+    attempt 1, due now; not those of disabled or deleted endpoints."""
+    result = await conn.execute(
+        """
+        UPDATE delivery d SET status = 'pending', attempts = 0, next_retry_at = clock_timestamp()
+        FROM endpoint p
+        WHERE p.id = d.endpoint_id AND p.enabled AND d.merchant_id = $1 AND d.status = 'failed'
+          AND ($2::timestamptz IS NULL OR d.created_at >= $2)
+          AND ($3::timestamptz IS NULL OR d.created_at < $3)
+          AND ($4::text IS NULL OR d.endpoint_id = $4)
+        """,
+        merchant_id, window.start, window.end, endpoint_id,
+    )  # fmt: skip
+    return int(result.split()[-1])

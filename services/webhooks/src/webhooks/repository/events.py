@@ -1,12 +1,11 @@
 """SQL for stored events."""
 
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
-from webhooks.domain import (
-    EventLinks,
-)
+from webhooks.domain import Event, EventLinks, Window
 
 
 async def insert_event(
@@ -30,3 +29,61 @@ async def insert_event(
 async def get_event_body(conn: asyncpg.Connection, event_id: str) -> str | None:
     body: str | None = await conn.fetchval("SELECT body FROM event WHERE id = $1", event_id)
     return body
+
+
+_EVENT_ROW = "id, merchant_id, type, object_id, payment_id, refund_id, body, received_at"
+
+
+async def get_event(conn: asyncpg.Connection, merchant_id: UUID, event_id: str) -> Event | None:
+    row = await conn.fetchrow(
+        f"SELECT {_EVENT_ROW} FROM event WHERE id = $1 AND merchant_id = $2", event_id, merchant_id
+    )
+    return None if row is None else Event(**dict(row))
+
+
+async def list_events(
+    conn: asyncpg.Connection,
+    merchant_id: UUID,
+    event_type: str | None,
+    object_id: str | None,
+    window: Window,
+    limit: int,
+    offset: int,
+) -> tuple[list[Event], int]:
+    """Newest first."""
+    where = (
+        "merchant_id = $1 AND ($2::text IS NULL OR type = $2)"
+        " AND ($3::text IS NULL OR object_id = $3)"
+        " AND ($4::timestamptz IS NULL OR received_at >= $4)"
+        " AND ($5::timestamptz IS NULL OR received_at < $5)"
+    )
+    filters = (merchant_id, event_type, object_id, window.start, window.end)
+    rows = await conn.fetch(
+        f"SELECT {_EVENT_ROW} FROM event WHERE {where}"
+        " ORDER BY received_at DESC, id LIMIT $6 OFFSET $7",
+        *filters, limit, offset,
+    )  # fmt: skip
+    total = await conn.fetchval(f"SELECT count(*) FROM event WHERE {where}", *filters)
+    return [Event(**dict(r)) for r in rows], int(total)
+
+
+async def prune_events(conn: asyncpg.Connection, before: datetime, batch: int) -> int:
+    """Delete up to `batch` events received before `before`, with their deliveries and
+    attempts (one statement: the foreign keys are checked at its end)."""
+    result = await conn.execute(
+        """
+        WITH old AS (
+            SELECT id FROM event WHERE received_at < $1 ORDER BY received_at LIMIT $2
+            FOR UPDATE SKIP LOCKED
+        ), old_delivery AS (
+            SELECT d.id FROM delivery d JOIN old ON d.event_id = old.id
+        ), attempts AS (
+            DELETE FROM delivery_attempt a USING old_delivery WHERE a.delivery_id = old_delivery.id
+        ), deliveries AS (
+            DELETE FROM delivery d USING old_delivery WHERE d.id = old_delivery.id
+        )
+        DELETE FROM event e USING old WHERE e.id = old.id
+        """,
+        before, batch,
+    )  # fmt: skip
+    return int(result.split()[-1])

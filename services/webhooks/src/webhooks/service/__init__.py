@@ -21,6 +21,13 @@ from webhooks.service.endpoints import (
     set_url,
     update_endpoint,
 )
+from webhooks.service.events import (
+    get_event,
+    list_events,
+    prune_events,
+    replay_failed,
+    resend_event,
+)
 from webhooks.service.intake import (
     EVENTS_IN,
     receive_event,
@@ -37,10 +44,15 @@ __all__ = [
     "get_default_endpoint",
     "get_delivery",
     "get_endpoint",
+    "get_event",
     "list_deliveries",
     "list_endpoints",
+    "list_events",
+    "prune_events",
     "receive_event",
     "regenerate_secret",
+    "replay_failed",
+    "resend_event",
     "retry_delivery",
     "rotate_secret",
     "send_test",
