@@ -175,3 +175,42 @@ def test_a_worker_restart_loses_and_duplicates_nothing(
     assert len(ids) == 12
     assert set(ids.values()) == {1}
     stack.wait_healthy()
+
+
+def test_several_endpoints_a_rotation_overlap_and_the_events_api_through_the_edge(
+    api: httpx.Client, merchant_headers: dict[str, str], receiver: Receiver
+) -> None:
+    headers = merchant_headers
+    old_secret = configure(api, headers, receiver.url)
+    rotated = api.post("/api/v1/webhooks/regenerate-secret", json={"expires_in_seconds": 600},
+                       headers=headers).json()  # fmt: skip
+    new_secret = rotated["webhook_secret"]
+    with running_receiver() as successes:
+        second = api.post(
+            "/api/v1/webhooks/endpoints",
+            json={"url": successes.url, "event_types": ["payment.success"]},
+            headers=headers,
+        )
+        assert second.status_code == 201
+        payment = pay(api, headers)
+        for request in wait_for_events(receiver, payment["id"], 3):
+            # both secrets verify during the overlap; X-Webhook-Signature is the new one's
+            verify(request, new_secret)
+            standard = {k: request.headers[k] for k in ("webhook-id", "webhook-timestamp",
+                                                        "webhook-signature")}  # fmt: skip
+            Webhook(old_secret).verify(request.body, standard)
+        [success] = wait_for_events(successes, payment["id"], 1)
+        assert success.json["event"] == "payment.success"
+        verify(success, second.json()["secret"])
+
+        events = api.get("/api/v1/events", params={"object_id": payment["id"]}, headers=headers)
+        assert events.status_code == 200
+        listed = {e["type"]: e for e in events.json()["data"]}
+        assert set(listed) == {"payment.created", "payment.pending", "payment.success"}
+        assert listed["payment.success"]["id"] == success.headers["webhook-id"]
+        resent = api.post(f"/api/v1/events/{listed['payment.success']['id']}/resend",
+                          json={"endpoint_id": second.json()["id"]}, headers=headers)  # fmt: skip
+        assert resent.status_code == 200
+        again = successes.wait_for(2)[1]
+        assert again.body == success.body
+        verify(again, second.json()["secret"])

@@ -7,16 +7,18 @@ import hmac
 import ipaddress
 import json
 import secrets
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, NewType
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from kit.errors import InvalidRequest, NotFound
+from kit.errors import Conflict, InvalidRequest, NotFound
 
 DeliveryId = NewType("DeliveryId", UUID)
+EndpointId = NewType("EndpointId", str)
 
 # What merchants receive (the contract's six events plus payment.captured).
 MERCHANT_EVENTS = frozenset(
@@ -24,6 +26,7 @@ MERCHANT_EVENTS = frozenset(
      "refund.created", "refund.processed", "order.paid"}
 )  # fmt: skip
 TEST_EVENT = "webhook.test"
+MAX_ENDPOINTS = 10  # per merchant, the default endpoint included
 
 PRODUCTION_SCHEDULE = (0, 60, 300, 1800, 7200)  # seconds before attempt 1…5
 TEST_SCHEDULE = (0, 5, 10, 15, 20)
@@ -42,6 +45,14 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
 
 
+class EventNotFound(NotFound):
+    description = "Event not found"
+
+
+class InvalidWindow(InvalidRequest):
+    description = "The time window's start must be before its end"
+
+
 class DeliveryNotFound(NotFound):
     description = "Webhook not found"
 
@@ -54,17 +65,192 @@ class NoWebhookUrl(InvalidRequest):
     description = "No webhook URL is configured"
 
 
+class EndpointNotFound(NotFound):
+    description = "Webhook endpoint not found"
+
+
+class TooManyEndpoints(Conflict):
+    description = f"A merchant has at most {MAX_ENDPOINTS} webhook endpoints; delete one first"
+
+
+class DefaultEndpointIsKept(InvalidRequest):
+    description = "The default endpoint cannot be deleted; set its url to null to stop it"
+
+
+class UnknownEventType(InvalidRequest):
+    description = "event_types may only name events merchants receive: " + ", ".join(
+        sorted(MERCHANT_EVENTS)
+    )
+
+
+class UrlRequired(InvalidRequest):
+    description = "url is required (only the default endpoint may have none)"
+
+
+class EndpointUnusable(InvalidRequest):
+    description = "The webhook endpoint is disabled or was deleted; enable it first"
+
+
 @dataclass(frozen=True)
 class Endpoint:
+    """Where some of a merchant's events go. The default endpoint is the contract's single
+    webhook URL (it may have none); the others always have one."""
+
+    id: EndpointId
     merchant_id: UUID
     url: str | None
     secret: str
+    is_default: bool = False
+    description: str = ""
+    event_types: tuple[str, ...] = ()  # empty: every event
+    enabled: bool = True
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    previous_secret: str | None = None  # still signs until previous_secret_expires_at
+    previous_secret_expires_at: datetime | None = None
+    failing_since: datetime | None = None  # first failed attempt since the last success
+    disabled_at: datetime | None = None
+    disabled_reason: str | None = None
+
+    def receives(self, event_type: str) -> bool:
+        return (
+            self.enabled
+            and self.url is not None
+            and (not self.event_types or event_type in self.event_types)
+        )
+
+    def rotated(self, secret: str, now: datetime, overlap: timedelta) -> "Endpoint":
+        """A new signing secret; the current one keeps signing too for `overlap` (none: it
+        stops at once). A secret still overlapping from an earlier rotation stops now."""
+        if overlap > timedelta(0):
+            return replace(self, secret=secret, previous_secret=self.secret,
+                           previous_secret_expires_at=now + overlap)  # fmt: skip
+        return replace(self, secret=secret, previous_secret=None, previous_secret_expires_at=None)
+
+    def failing_too_long(self, now: datetime, limit: timedelta) -> bool:
+        return self.enabled and self.failing_since is not None and now - self.failing_since >= limit
+
+    def disabled(self, reason: str, now: datetime) -> "Endpoint":
+        return replace(self, enabled=False, disabled_at=now, disabled_reason=reason)
+
+    def reenabled(self) -> "Endpoint":
+        """Enabled, with a clean record: it is judged afresh from its next attempt."""
+        return replace(
+            self, enabled=True, disabled_at=None, disabled_reason=None, failing_since=None
+        )
+
+    def missed_since(self) -> datetime | None:
+        """Since when a disabled endpoint has not been receiving: its first failure before it
+        was disabled, or the disabling."""
+        if self.enabled:
+            return None
+        return self.failing_since or self.disabled_at
+
+    def changed(self, changes: Mapping[str, Any], now: datetime) -> "Endpoint":
+        """This endpoint with any of `url`, `description`, `event_types`, `enabled` changed."""
+        updated = replace(self, **{k: v for k, v in changes.items() if k in _EDITABLE})
+        if "url" in changes:
+            updated = replace(updated, url=check_url(changes["url"]))
+            if updated.url is None and not self.is_default:
+                raise UrlRequired()
+        if "event_types" in changes:
+            updated = replace(updated, event_types=event_filter(changes["event_types"]))
+        if self.enabled and not updated.enabled:
+            updated = updated.disabled(DISABLED_BY_MERCHANT, now)
+        elif updated.enabled and not self.enabled:
+            updated = updated.reenabled()
+        return updated
+
+
+_EDITABLE = frozenset({"url", "description", "event_types", "enabled"})
+DISABLED_BY_MERCHANT = "disabled by the merchant"
+
+
+def failing_reason(failing_since: datetime, limit: timedelta) -> str:
+    """Why an endpoint was disabled automatically (shown to the merchant)."""
+    return (
+        f"every attempt failed since {failing_since.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ},"
+        f" for more than {_span(limit)}"
+    )
+
+
+def _span(limit: timedelta) -> str:
+    if not limit.total_seconds().is_integer():
+        return f"{limit.total_seconds():g} seconds"
+    seconds = int(limit.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
+def event_filter(event_types: Sequence[str]) -> tuple[str, ...]:
+    """An endpoint's filter: merchant-facing types, each once, in the order given."""
+    if any(t not in MERCHANT_EVENTS for t in event_types):
+        raise UnknownEventType()
+    return tuple(dict.fromkeys(event_types))
+
+
+@dataclass(frozen=True)
+class EventLinks:
+    """What an event is about: the object it carries, and the payment and refund its
+    deliveries are listed under."""
+
+    object_id: str | None = None
+    payment_id: str | None = None
+    refund_id: str | None = None
+
+    @classmethod
+    def of(cls, event_type: str, data: dict[str, Any]) -> "EventLinks":
+        if event_type.startswith("refund."):
+            return cls(data.get("id"), data.get("payment_id"), data.get("id"))
+        if event_type.startswith("order."):
+            return cls(data.get("id"))
+        if event_type.startswith("payment."):
+            return cls(data.get("id"), data.get("id"))
+        return cls()
+
+
+@dataclass(frozen=True)
+class Event:
+    """A merchant-facing event as kept: the exact body every delivery of it sends."""
+
+    id: str
+    merchant_id: UUID
+    type: str
+    object_id: str | None
+    payment_id: str | None
+    refund_id: str | None
+    body: str
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open time range [start, end); either side may be open. Naive times are UTC."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", _aware(self.start))
+        object.__setattr__(self, "end", _aware(self.end))
+        if self.start is not None and self.end is not None and self.start >= self.end:
+            raise InvalidWindow()
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
 class Delivery:
     id: DeliveryId
     merchant_id: UUID
+    endpoint_id: EndpointId | None  # None once its endpoint was deleted
     event_id: str
     event: str
     payment_id: str | None
@@ -146,17 +332,44 @@ def webhook_body(event_type: str, occurred_at: datetime, data: dict[str, Any]) -
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
+def signing_secrets(
+    secret: str, previous: str | None, previous_expires_at: datetime | None, now: datetime
+) -> tuple[str, ...]:
+    """The secrets a delivery is signed with now: the current one, then one still overlapping."""
+    if previous is not None and previous_expires_at is not None and previous_expires_at > now:
+        return (secret, previous)
+    return (secret,)
+
+
 def signature(secret: str, body: str) -> str:
     """`X-Webhook-Signature`: lowercase hex HMAC-SHA256 of the exact body."""
     return hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
 
 
 def standard_signature(secret: str, message_id: str, timestamp: int, body: str) -> str:
-    """`webhook-signature` (Standard Webhooks): `v1,` + base64 HMAC-SHA256 of `id.timestamp.body`
-    with the secret's `standard_key`."""
+    """One `webhook-signature` value (Standard Webhooks): `v1,` + base64 HMAC-SHA256 of
+    `id.timestamp.body` with the secret's `standard_key`."""
     signed = f"{message_id}.{timestamp}.{body}".encode()
     digest = hmac.new(standard_key(secret), signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
+
+
+def standard_signatures(secrets: Sequence[str], message_id: str, timestamp: int, body: str) -> str:
+    """`webhook-signature` during a rotation's overlap: one value per secret, space-separated;
+    receivers accept the request if any of them verifies."""
+    return " ".join(standard_signature(s, message_id, timestamp, body) for s in secrets)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When attempts happen, and how long an endpoint may fail before it is disabled."""
+
+    seconds: tuple[int, ...]
+    disable_after: timedelta = timedelta(days=5)
+
+    @classmethod
+    def of(cls, test_intervals: bool, disable_after: timedelta = timedelta(days=5)) -> "Schedule":
+        return cls(TEST_SCHEDULE if test_intervals else PRODUCTION_SCHEDULE, disable_after)
 
 
 def after_attempt(

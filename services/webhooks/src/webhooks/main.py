@@ -10,10 +10,9 @@ from fastapi import FastAPI
 
 from kit.app import create_service_app, open_resources
 from kit.auth import MerchantsAuthenticator, internal_client
-from webhooks import api, stream
+from webhooks import api
 from webhooks.domain import parse_networks
 from webhooks.sender import Sender, outbound_session
-from webhooks.service import Schedule
 from webhooks.settings import Settings
 
 
@@ -46,7 +45,7 @@ def create_app(
                     parse_networks(settings.webhook_allowed_networks),
                     settings.webhook_timeout_seconds,
                 ),
-                "schedule": Schedule.of(settings.webhook_retry_intervals_test),
+                "schedule": settings.delivery_schedule(),
             }
 
-    return create_service_app("webhooks", settings, lifespan, [api.router, stream.router])
+    return create_service_app("webhooks", settings, lifespan, [api.router])

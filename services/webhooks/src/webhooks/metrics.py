@@ -14,3 +14,7 @@ ATTEMPTS = Histogram(
     buckets=(1, 2, 3, 4, 5),
 )  # fmt: skip
 DUE_BACKLOG = Gauge("webhook_due_deliveries", "Deliveries due now and not yet attempted")
+ENDPOINTS_DISABLED = Counter(
+    "webhook_endpoints_disabled_total",
+    "Endpoints disabled automatically after failing for WEBHOOK_DISABLE_AFTER_SECONDS",
+)

@@ -1,6 +1,7 @@
 """Public request/response models of the webhooks service."""
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +21,112 @@ class WebhookConfigUpdate(BaseModel):
     webhook_url: Text | None = Field(max_length=2048, examples=["https://yoursite.com/webhook"])
 
 
+EventType = Literal[
+    "payment.created", "payment.pending", "payment.success", "payment.failed",
+    "payment.captured", "refund.created", "refund.processed", "order.paid",
+]  # fmt: skip
+EndpointUrl = Annotated[Text, Field(max_length=2048, examples=["https://yoursite.com/webhook"])]
+Description = Annotated[Text, Field(max_length=200)]
+EventTypes = Annotated[
+    list[EventType],
+    Field(max_length=20, description="Only these events are sent here; empty: every event"),
+]
+
+
+class EndpointCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: EndpointUrl
+    description: Description = ""
+    event_types: EventTypes = []
+    enabled: bool = True
+
+
+class EndpointUpdate(BaseModel):
+    """Only the fields sent change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: EndpointUrl | None = Field(default=None, description="null only on the default endpoint")
+    description: Description = ""
+    event_types: EventTypes = []
+    enabled: bool = True
+
+
+class EndpointPublic(BaseModel):
+    """A webhook endpoint. The default one is what /api/v1/webhooks/config shows (its url may
+    be null); each endpoint signs with its own secret."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    url: str | None
+    description: str
+    event_types: list[str]
+    enabled: bool
+    is_default: bool
+    secret: str
+    previous_secret_expires_at: Timestamp | None = Field(
+        description="After a rotation with an overlap: until then the previous secret signs too"
+    )
+    failing_since: Timestamp | None = Field(
+        description="Every attempt has failed since then (null: the last one succeeded)"
+    )
+    disabled_at: Timestamp | None
+    disabled_reason: str | None = Field(
+        description="Why it is disabled: by the merchant, or failing for too long"
+    )
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class EndpointEnable(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    replay: bool = Field(
+        default=False,
+        description="Also deliver what it missed: every event it takes since it began failing"
+        " (or was disabled) that it has not received",
+    )
+
+
+class EndpointEnabled(EndpointPublic):
+    replayed: int = Field(description="Deliveries queued by the replay")
+
+
+class EndpointsPublic(BaseModel):
+    data: list[EndpointPublic]
+    total: int
+
+
+OVERLAP_LIMIT = 7 * 86_400
+
+
+class SecretRotation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expires_in_seconds: int = Field(
+        default=86_400,
+        ge=0,
+        le=OVERLAP_LIMIT,
+        description="How long the old secret keeps signing beside the new one (default 24 h;"
+        " 0: it stops now)",
+    )
+
+
+class SecretRegeneration(BaseModel):
+    """The contract's regenerate-secret: without a body, the old secret stops at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    expires_in_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=OVERLAP_LIMIT,
+        description="How long the old secret keeps signing beside the new one (default 0)",
+    )
+
+
 class WebhookLog(BaseModel):
     """One delivery (the contract's webhook log), linked to its payment or refund."""
 
@@ -36,6 +143,7 @@ class WebhookLog(BaseModel):
     response_body: str | None
     payment_id: str | None
     refund_id: str | None
+    endpoint_id: str | None = Field(description="null once the endpoint was deleted")
 
 
 class WebhookLogs(BaseModel):
@@ -64,6 +172,57 @@ class RetryScheduled(BaseModel):
     id: UUID
     status: str
     message: str = "Webhook retry scheduled"
+
+
+class EventPublic(BaseModel):
+    """A merchant-facing event as kept: `payload` is the exact body its deliveries send."""
+
+    id: str = Field(description="evt_…; also each delivery's `webhook-id`")
+    type: str
+    object_id: str | None = Field(description="The payment, refund or order it is about")
+    created_at: Timestamp = Field(description="When the gateway received it")
+    payload: dict[str, Any]
+
+
+class EventsPublic(BaseModel):
+    data: list[EventPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class EventDetail(EventPublic):
+    deliveries: list[WebhookLog] = Field(description="One per endpoint it was sent to")
+
+
+class EventResend(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    endpoint_id: Text | None = Field(
+        default=None,
+        max_length=64,
+        description="Only to this endpoint (its filter aside); default: every enabled endpoint"
+        " whose filter takes the event",
+    )
+
+
+class EventResent(BaseModel):
+    event_id: str
+    deliveries: list[WebhookLog] = Field(description="Pending from attempt 1, due now")
+
+
+class ReplayRequest(BaseModel):
+    """Failed deliveries created in [from, to) go back to pending from attempt 1."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    start: datetime = Field(alias="from", examples=["2026-11-30T00:00:00Z"])
+    end: datetime = Field(alias="to", examples=["2026-11-30T12:00:00Z"])
+    endpoint_id: Text | None = Field(default=None, max_length=64)
+
+
+class ReplayScheduled(BaseModel):
+    replayed: int = Field(description="Failed deliveries sent again")
 
 
 class _Exact(BaseModel):

@@ -7,7 +7,9 @@ from uuid import UUID
 
 import asyncpg
 
+from kit.ids import new_id
 from webhooks import repository
+from webhooks.domain import EndpointId
 
 TEST_MERCHANT_ID = UUID("550e8400-e29b-41d4-a716-446655440000")
 TEST_WEBHOOK_SECRET = "whsec_test_abc123"  # noqa: S105 - the contract's public test value
@@ -15,4 +17,6 @@ TEST_WEBHOOK_SECRET = "whsec_test_abc123"  # noqa: S105 - the contract's public 
 
 async def seed(conn: asyncpg.Connection) -> None:
     if os.environ.get("ENVIRONMENT", "dev") != "production":
-        await repository.insert_endpoint(conn, TEST_MERCHANT_ID, TEST_WEBHOOK_SECRET)
+        await repository.insert_default_endpoint(
+            conn, TEST_MERCHANT_ID, EndpointId(new_id("ep_")), TEST_WEBHOOK_SECRET
+        )

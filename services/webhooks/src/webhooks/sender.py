@@ -3,6 +3,7 @@
 import asyncio
 import socket
 import time
+from collections.abc import Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -13,7 +14,7 @@ from webhooks.domain import (
     Network,
     address_allowed,
     signature,
-    standard_signature,
+    standard_signatures,
 )
 
 USER_AGENT = "gateway-webhooks/1"
@@ -34,17 +35,18 @@ class Sender:
         self._allowed = allowed
         self._timeout = timeout
 
-    async def send(self, url: str, secret: str, message_id: str, body: str) -> Attempt:
+    async def send(self, url: str, secrets: Sequence[str], message_id: str, body: str) -> Attempt:
+        """`secrets`: the current one (`X-Webhook-Signature`), then any still overlapping."""
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self._timeout):
-                return await self._send(url, secret, message_id, body, started)
+                return await self._send(url, secrets, message_id, body, started)
         except TimeoutError:
             took = int((time.perf_counter() - started) * 1000)
             return Attempt(None, None, f"timed out after {self._timeout:g} s", took)
 
     async def _send(
-        self, url: str, secret: str, message_id: str, body: str, started: float
+        self, url: str, secrets: Sequence[str], message_id: str, body: str, started: float
     ) -> Attempt:
         def took() -> int:
             return int((time.perf_counter() - started) * 1000)
@@ -75,10 +77,10 @@ class Sender:
             "Content-Type": "application/json",
             "Accept-Encoding": "identity",
             "User-Agent": USER_AGENT,
-            "X-Webhook-Signature": signature(secret, body),
+            "X-Webhook-Signature": signature(secrets[0], body),
             "webhook-id": message_id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": standard_signature(secret, message_id, timestamp, body),
+            "webhook-signature": standard_signatures(secrets, message_id, timestamp, body),
         }
         try:
             async with self._client.post(

@@ -1,8 +1,11 @@
 """Configuration of the webhooks service (environment variables only; the contract's names)."""
 
+from datetime import timedelta
+
 from pydantic import Field, model_validator
 
 from kit.settings import CommaList, ServiceSettings
+from webhooks.domain import Schedule
 
 
 class Settings(ServiceSettings):
@@ -20,6 +23,18 @@ class Settings(ServiceSettings):
     # A claimed delivery is not claimed again for this long (longer than the timeout).
     webhook_lease_seconds: float = Field(default=30.0, gt=0)
     webhook_poll_seconds: float = Field(default=0.2, gt=0)
+    # An endpoint whose every attempt has failed for this long is disabled (5 days; tests use
+    # seconds). Not shortened by WEBHOOK_RETRY_INTERVALS_TEST: the contract's evaluators leave
+    # a failing receiver configured for minutes and still expect its logs to grow.
+    webhook_disable_after_seconds: float = Field(default=5 * 86_400, gt=0)
+    # Events (and their deliveries and attempts) are deleted this long after they arrived.
+    event_retention_days: float = Field(default=30, gt=0)
+
+    def delivery_schedule(self) -> Schedule:
+        return Schedule.of(
+            self.webhook_retry_intervals_test,
+            timedelta(seconds=self.webhook_disable_after_seconds),
+        )
 
     @model_validator(mode="after")
     def _lease_outlasts_an_attempt(self) -> "Settings":

@@ -12,7 +12,7 @@ from kit.db import Database
 from webhooks import repository, service
 from webhooks.metrics import DUE_BACKLOG
 from webhooks.repository import Claimed
-from webhooks.service import Schedule, Sends
+from webhooks.service import Sends
 from webhooks.settings import Settings
 
 log = logging.getLogger("webhooks.tasks")
@@ -27,7 +27,7 @@ class Dispatcher:
         self.db = db
         self.sender = sender
         self.settings = settings
-        self.schedule = Schedule.of(settings.webhook_retry_intervals_test)
+        self.schedule = settings.delivery_schedule()
         self.in_flight: Counter[UUID] = Counter()
         self.tasks: set[asyncio.Task[None]] = set()
         self.wake = asyncio.Event()

@@ -1,9 +1,11 @@
-"""The webhooks worker: takes in events, delivers due webhooks, relays its outbox.
+"""The webhooks worker: takes in events, delivers due webhooks, relays its outbox, prunes
+events past their retention.
 
 Run: `taskiq worker webhooks.worker:broker --workers 1 --no-configure-logging`.
 """
 
 import asyncio
+from datetime import timedelta
 
 from taskiq import TaskiqState
 
@@ -36,12 +38,16 @@ async def measure_backlog(state: TaskiqState) -> None:
     await state.dispatcher.measure_backlog(state)
 
 
+async def prune_events(state: TaskiqState) -> None:
+    await service.prune_events(state.db, timedelta(days=settings.event_retention_days))
+
+
 broker = create_worker(
     "webhooks",
     settings,
     on_event=service.receive_event,
     event_types=service.EVENTS_IN,
-    chores=[(5.0, measure_backlog)],
+    chores=[(5.0, measure_backlog), (600.0, prune_events)],
     on_startup=start_dispatcher,
     on_shutdown=stop_dispatcher,
 )

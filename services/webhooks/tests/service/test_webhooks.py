@@ -21,11 +21,11 @@ from webhooks.domain import (
     MAX_ATTEMPTS,
     RESPONSE_BODY_LIMIT,
     DeliveryStatus,
+    Schedule,
     parse_networks,
     signature,
 )
 from webhooks.sender import Sender, outbound_session
-from webhooks.service import Schedule
 
 TEST_MERCHANT = UUID("550e8400-e29b-41d4-a716-446655440000")
 FAST = Schedule.of(test_intervals=True)
@@ -68,9 +68,10 @@ def merchant() -> UUID:
 
 
 async def endpoint(db: Database, merchant: UUID, url: str | None) -> None:
+    """The merchant's default endpoint."""
     async with db.transaction() as conn:
         await conn.execute(
-            "INSERT INTO endpoint (merchant_id, url, secret) VALUES ($1, $2, $3)",
+            "INSERT INTO endpoint (merchant_id, url, secret, is_default) VALUES ($1, $2, $3, true)",
             merchant,
             url,
             SECRET,
@@ -91,16 +92,16 @@ class TestConfig:
         self, db: Database, other_merchant_account: tuple[UUID, dict[str, str]]
     ) -> None:
         merchant = other_merchant_account[0]
-        first = await service.get_endpoint(db, merchant)
+        first = await service.get_default_endpoint(db, merchant)
         assert first.url is None
         assert first.secret.startswith("whsec_")
-        assert (await service.get_endpoint(db, merchant)).secret == first.secret
+        assert (await service.get_default_endpoint(db, merchant)).secret == first.secret
         updated = await service.set_url(db, merchant, "https://shop.example/hook")
         assert updated.url == "https://shop.example/hook"
         regenerated = await service.regenerate_secret(db, merchant)
         assert regenerated.secret.startswith("whsec_")
         assert regenerated.secret != first.secret
-        assert (await service.get_endpoint(db, merchant)).secret == regenerated.secret
+        assert (await service.get_default_endpoint(db, merchant)).secret == regenerated.secret
 
     async def test_the_test_merchants_endpoint_has_the_contracts_secret_outside_production(
         self, db: Database, monkeypatch: pytest.MonkeyPatch
@@ -109,10 +110,10 @@ class TestConfig:
             await conn.execute("DELETE FROM endpoint WHERE merchant_id = $1", TEST_MERCHANT)
             monkeypatch.setenv("ENVIRONMENT", "production")
             await webhooks.seed.seed(conn)
-            assert await repository.get_endpoint(conn, TEST_MERCHANT) is None
+            assert await repository.get_default_endpoint(conn, TEST_MERCHANT) is None
             monkeypatch.setenv("ENVIRONMENT", "dev")
             await webhooks.seed.seed(conn)
-            seeded = await repository.get_endpoint(conn, TEST_MERCHANT)
+            seeded = await repository.get_default_endpoint(conn, TEST_MERCHANT)
         assert seeded is not None
         assert (seeded.url, seeded.secret) == (None, "whsec_test_abc123")
 
@@ -123,18 +124,17 @@ class TestIntake:
     ) -> None:
         db = clean
         assert (
-            await consume_event(db, "m1", event(merchant), service.receive_event) is None
+            await consume_event(db, "m1", event(merchant), service.receive_event) == []
         )  # no endpoint
         await endpoint(db, merchant, None)
         assert (
-            await consume_event(db, "m1b", event(merchant), service.receive_event) is None
+            await consume_event(db, "m1b", event(merchant), service.receive_event) == []
         )  # no URL
         async with db.transaction() as conn:
             await conn.execute(
                 "UPDATE endpoint SET url = $2 WHERE merchant_id = $1", merchant, receiver.url
             )
-        delivery = await consume_event(db, "m2", event(merchant), service.receive_event)
-        assert delivery is not None
+        [delivery] = await consume_event(db, "m2", event(merchant), service.receive_event) or []
         assert (delivery.status, delivery.attempts, delivery.payment_id) == (
             DeliveryStatus.PENDING,
             0,
@@ -145,7 +145,7 @@ class TestIntake:
         )  # redelivered message
         assert (
             await consume_event(db, "m3", event(merchant, "order.created"), service.receive_event)
-            is None
+            == []
         )  # not for merchants
 
 
@@ -196,8 +196,7 @@ class TestDelivery:
         db = clean
         await endpoint(db, merchant, receiver.url)
         receiver.fail_next = 10
-        delivery = await consume_event(db, "m30", event(merchant), service.receive_event)
-        assert delivery is not None
+        [delivery] = await consume_event(db, "m30", event(merchant), service.receive_event) or []
         for _ in range(5):
             async with db.transaction() as conn:
                 await conn.execute(

@@ -4,28 +4,39 @@ import hmac
 import ipaddress
 import secrets
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
+from uuid import uuid4
 
 import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from webhooks.domain import (
+    MERCHANT_EVENTS,
     PRODUCTION_SCHEDULE,
     TEST_SCHEDULE,
     DeliveryStatus,
+    Endpoint,
+    EndpointId,
     InvalidWebhookUrl,
+    UnknownEventType,
     address_allowed,
     after_attempt,
     check_url,
+    event_filter,
+    failing_reason,
     new_secret,
     parse_networks,
     signature,
+    signing_secrets,
     standard_signature,
+    standard_signatures,
     webhook_body,
 )
+from webhooks.schemas import EventType
 
 SPEC_BODY = (
     '{"event":"payment.success","timestamp":1705315870,"data":{"payment":{"id":"pay_H8sK3jD9s2L1pQr",'
@@ -239,3 +250,76 @@ def test_the_verification_code_in_docs_webhooks_md_accepts_what_we_send() -> Non
         assert namespace["verify"](secret, headers, SPEC_BODY.encode()), secret
         headers["X-Webhook-Signature"] = "0" * 64
         assert not namespace["verify"](secret, headers, SPEC_BODY.encode()), secret
+
+
+class TestRotation:
+    NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+    def endpoint(self) -> Endpoint:
+        return Endpoint(EndpointId("ep_x"), uuid4(), "https://x.example/", new_secret())
+
+    def test_an_overlap_keeps_the_replaced_secret_until_it_ends(self) -> None:
+        old = self.endpoint()
+        new = old.rotated(new_secret(), self.NOW, timedelta(hours=24))
+        assert (new.previous_secret, new.previous_secret_expires_at) == (
+            old.secret,
+            self.NOW + timedelta(hours=24),
+        )
+        during = signing_secrets(new.secret, new.previous_secret, new.previous_secret_expires_at,
+                                 self.NOW + timedelta(hours=23))  # fmt: skip
+        assert during == (new.secret, old.secret)
+        after = signing_secrets(new.secret, new.previous_secret, new.previous_secret_expires_at,
+                                self.NOW + timedelta(hours=24))  # fmt: skip
+        assert after == (new.secret,)
+
+    def test_no_overlap_forgets_the_replaced_secret(self) -> None:
+        rotated = self.endpoint().rotated(new_secret(), self.NOW, timedelta(hours=1))
+        again = rotated.rotated(new_secret(), self.NOW, timedelta(0))
+        assert (again.previous_secret, again.previous_secret_expires_at) == (None, None)
+
+    def test_each_secret_signs_one_value_and_the_library_accepts_either(self) -> None:
+        old, new = new_secret(), new_secret()
+        stamp = int(time.time())
+        header = standard_signatures((new, old), "evt_1", stamp, SPEC_BODY)
+        assert header.split(" ") == [
+            standard_signature(s, "evt_1", stamp, SPEC_BODY) for s in (new, old)
+        ]
+        headers = {"webhook-id": "evt_1", "webhook-timestamp": str(stamp),
+                   "webhook-signature": header}  # fmt: skip
+        for secret in (old, new):
+            Webhook(secret).verify(SPEC_BODY, headers)
+        with pytest.raises(WebhookVerificationError):
+            Webhook(new_secret()).verify(SPEC_BODY, headers)
+
+
+class TestFilter:
+    def test_an_endpoint_receives_what_its_filter_names_or_everything(self) -> None:
+        every = Endpoint(EndpointId("ep_x"), uuid4(), "https://x.example/", "whsec_x")
+        some = replace(every, event_types=("order.paid",))
+        assert every.receives("payment.success")
+        assert (some.receives("order.paid"), some.receives("payment.success")) == (True, False)
+        assert not replace(every, enabled=False).receives("order.paid")
+        assert not replace(every, url=None).receives("order.paid")
+
+    def test_the_filter_names_merchant_events_once(self) -> None:
+        assert event_filter(["order.paid", "refund.created", "order.paid"]) == (
+            "order.paid",
+            "refund.created",
+        )
+        with pytest.raises(UnknownEventType):
+            event_filter(["order.created"])
+
+    def test_the_public_event_types_are_the_merchant_events(self) -> None:
+        assert set(get_args(EventType)) == MERCHANT_EVENTS
+
+
+@pytest.mark.parametrize(
+    ("limit", "said"),
+    [(timedelta(days=5), "5 days"), (timedelta(hours=1), "1 hour"),
+     (timedelta(seconds=90), "90 seconds"), (timedelta(seconds=0.5), "0.5 seconds")],
+)  # fmt: skip
+def test_the_disabling_reason_names_the_period(limit: timedelta, said: str) -> None:
+    since = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    assert failing_reason(since, limit) == (
+        f"every attempt failed since 2026-11-30T12:00:00Z, for more than {said}"
+    )

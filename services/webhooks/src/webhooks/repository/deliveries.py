@@ -1,4 +1,4 @@
-"""SQL for endpoints, events and deliveries; rows in, domain objects out."""
+"""SQL for deliveries and their attempts: intake, claims, outcomes, logs."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,86 +12,46 @@ from webhooks.domain import (
     Delivery,
     DeliveryId,
     DeliveryStatus,
-    Endpoint,
+    EndpointId,
+    Event,
+    Window,
 )
-
-_DELIVERY = (
-    "id, merchant_id, event_id, event, payment_id, refund_id, status, attempts, last_attempt_at,"
-    " next_retry_at, response_code, response_body, created_at"
-)
+from webhooks.repository.rows import DELIVERY_ROW, delivery_of
 
 
 @dataclass(frozen=True)
 class Claimed:
-    """A delivery leased for one attempt, with what the attempt needs."""
+    """A delivery leased for one attempt, with what the attempt needs (no URL or secret once
+    its endpoint was deleted)."""
 
     id: DeliveryId
     merchant_id: UUID
+    endpoint_id: EndpointId | None
     event_id: str
     attempts: int
     body: str
     url: str | None
-    secret: str
-
-
-def _delivery(row: asyncpg.Record) -> Delivery:
-    values = dict(row)
-    values["status"] = DeliveryStatus(values["status"])
-    return Delivery(**values)
-
-
-async def get_endpoint(conn: asyncpg.Connection, merchant_id: UUID) -> Endpoint | None:
-    row = await conn.fetchrow(
-        "SELECT merchant_id, url, secret FROM endpoint WHERE merchant_id = $1", merchant_id
-    )
-    return None if row is None else Endpoint(*row)
-
-
-async def insert_endpoint(conn: asyncpg.Connection, merchant_id: UUID, secret: str) -> Endpoint:
-    """Create the endpoint unless another request just did; return the stored one."""
-    await conn.execute(
-        "INSERT INTO endpoint (merchant_id, secret) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        merchant_id, secret,
-    )  # fmt: skip
-    endpoint = await get_endpoint(conn, merchant_id)
-    if endpoint is None:
-        raise LookupError(f"endpoint of {merchant_id} vanished")
-    return endpoint
-
-
-async def update_endpoint(conn: asyncpg.Connection, endpoint: Endpoint) -> None:
-    await conn.execute(
-        "UPDATE endpoint SET url = $2, secret = $3, updated_at = now() WHERE merchant_id = $1",
-        endpoint.merchant_id, endpoint.url, endpoint.secret,
-    )  # fmt: skip
-
-
-async def insert_event(
-    conn: asyncpg.Connection, event_id: str, merchant_id: UUID, event_type: str, body: str
-) -> bool:
-    """False if the event was stored before."""
-    inserted = await conn.fetchval(
-        "INSERT INTO event (id, merchant_id, type, body) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT DO NOTHING RETURNING true",
-        event_id, merchant_id, event_type, body,
-    )  # fmt: skip
-    return bool(inserted)
+    secret: str | None
+    previous_secret: str | None
+    previous_secret_expires_at: datetime | None
 
 
 async def insert_delivery(
     conn: asyncpg.Connection,
     merchant_id: UUID,
+    endpoint_id: EndpointId,
     event_id: str,
     event_type: str,
     payment_id: str | None,
     refund_id: str | None,
 ) -> Delivery:
     row = await conn.fetchrow(
-        "INSERT INTO delivery (merchant_id, event_id, event, payment_id, refund_id, next_retry_at)"
-        f" VALUES ($1, $2, $3, $4, $5, clock_timestamp()) RETURNING {_DELIVERY}",
-        merchant_id, event_id, event_type, payment_id, refund_id,
+        "INSERT INTO delivery (merchant_id, endpoint_id, event_id, event, payment_id, refund_id,"
+        " next_retry_at) VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp())"
+        f" RETURNING {DELIVERY_ROW}",
+        merchant_id, endpoint_id, event_id, event_type, payment_id, refund_id,
     )  # fmt: skip
-    return _delivery(row)  # type: ignore[arg-type]
+    return delivery_of(row)  # type: ignore[arg-type]
 
 
 async def claim_due(
@@ -117,14 +77,15 @@ async def claim_due(
             WHERE status = 'pending' AND next_retry_at <= clock_timestamp() AND attempts < $6
               AND NOT (merchant_id = ANY($1::uuid[])) AND ($5::uuid IS NULL OR id = $5)
         ), picked AS (
-            SELECT d.id FROM delivery d JOIN due USING (id) WHERE due.rn <= $2
+            SELECT d.id, d.endpoint_id FROM delivery d JOIN due USING (id) WHERE due.rn <= $2
             ORDER BY d.next_retry_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED
         )
         UPDATE delivery d SET next_retry_at = clock_timestamp() + make_interval(secs => $4),
             attempts = d.attempts + 1
-        FROM picked, event e, endpoint p
-        WHERE d.id = picked.id AND e.id = d.event_id AND p.merchant_id = d.merchant_id
-        RETURNING d.id, d.merchant_id, d.event_id, d.attempts - 1, e.body, p.url, p.secret
+        FROM picked LEFT JOIN endpoint p ON p.id = picked.endpoint_id, event e
+        WHERE d.id = picked.id AND e.id = d.event_id
+        RETURNING d.id, d.merchant_id, d.endpoint_id, d.event_id, d.attempts - 1, e.body, p.url,
+            p.secret, p.previous_secret, p.previous_secret_expires_at
         """,
         busy, per_merchant, limit, lease_seconds, only, MAX_ATTEMPTS,
     )  # fmt: skip
@@ -154,7 +115,7 @@ async def record_attempt(
     row = await conn.fetchrow(
         "UPDATE delivery SET status = $3, attempts = $4, last_attempt_at = $5, next_retry_at = $6,"
         " response_code = $7, response_body = $8"
-        f" WHERE id = $1 AND attempts = $2 + 1 AND status = 'pending' RETURNING {_DELIVERY}",
+        f" WHERE id = $1 AND attempts = $2 + 1 AND status = 'pending' RETURNING {DELIVERY_ROW}",
         claimed.id, claimed.attempts, status.value, attempts, at, next_retry_at,
         attempt.response_code, attempt.response_body if attempt.response_code else attempt.error,
     )  # fmt: skip
@@ -166,27 +127,35 @@ async def record_attempt(
         claimed.id, attempts, at, claimed.url, attempt.response_code, attempt.response_body,
         attempt.error, attempt.duration_ms,
     )  # fmt: skip
-    return _delivery(row)
+    return delivery_of(row)
 
 
 async def get_delivery(conn: asyncpg.Connection, delivery_id: UUID) -> Delivery | None:
-    row = await conn.fetchrow(f"SELECT {_DELIVERY} FROM delivery WHERE id = $1", delivery_id)
-    return None if row is None else _delivery(row)
+    row = await conn.fetchrow(f"SELECT {DELIVERY_ROW} FROM delivery WHERE id = $1", delivery_id)
+    return None if row is None else delivery_of(row)
 
 
 async def list_deliveries(
-    conn: asyncpg.Connection, merchant_id: UUID, limit: int, offset: int, payment_id: str | None
+    conn: asyncpg.Connection,
+    merchant_id: UUID,
+    limit: int,
+    offset: int,
+    payment_id: str | None,
+    endpoint_id: str | None,
 ) -> tuple[list[Delivery], int]:
-    where = "merchant_id = $1 AND ($2::text IS NULL OR payment_id = $2)"
+    where = (
+        "merchant_id = $1 AND ($2::text IS NULL OR payment_id = $2)"
+        " AND ($3::text IS NULL OR endpoint_id = $3)"
+    )
     rows = await conn.fetch(
-        f"SELECT {_DELIVERY} FROM delivery WHERE {where}"
-        " ORDER BY created_at DESC, id LIMIT $3 OFFSET $4",
-        merchant_id, payment_id, limit, offset,
+        f"SELECT {DELIVERY_ROW} FROM delivery WHERE {where}"
+        " ORDER BY created_at DESC, id LIMIT $4 OFFSET $5",
+        merchant_id, payment_id, endpoint_id, limit, offset,
     )  # fmt: skip
     total = await conn.fetchval(
-        f"SELECT count(*) FROM delivery WHERE {where}", merchant_id, payment_id
+        f"SELECT count(*) FROM delivery WHERE {where}", merchant_id, payment_id, endpoint_id
     )
-    return [_delivery(r) for r in rows], int(total)
+    return [delivery_of(r) for r in rows], int(total)
 
 
 async def list_attempts(conn: asyncpg.Connection, delivery_id: UUID) -> list[asyncpg.Record]:
@@ -197,18 +166,13 @@ async def list_attempts(conn: asyncpg.Connection, delivery_id: UUID) -> list[asy
     )
 
 
-async def get_event_body(conn: asyncpg.Connection, event_id: str) -> str | None:
-    body: str | None = await conn.fetchval("SELECT body FROM event WHERE id = $1", event_id)
-    return body
-
-
 async def reset_delivery(conn: asyncpg.Connection, delivery_id: UUID) -> Delivery | None:
     row = await conn.fetchrow(
         "UPDATE delivery SET status = 'pending', attempts = 0, next_retry_at = clock_timestamp()"
-        f" WHERE id = $1 RETURNING {_DELIVERY}",
+        f" WHERE id = $1 RETURNING {DELIVERY_ROW}",
         delivery_id,
     )
-    return None if row is None else _delivery(row)
+    return None if row is None else delivery_of(row)
 
 
 async def count_due(conn: asyncpg.Connection) -> int:
@@ -219,21 +183,48 @@ async def count_due(conn: asyncpg.Connection) -> int:
     )
 
 
-async def events_received_since(
-    conn: asyncpg.Connection, merchant_id: UUID, since: datetime, limit: int
-) -> list[asyncpg.Record]:
-    """The merchant's events received after `since`, oldest first (for `listen`)."""
-    return await conn.fetch(
-        "SELECT id, type, body, received_at FROM event WHERE merchant_id = $1"
-        " AND received_at > $2 ORDER BY received_at, id LIMIT $3",
-        merchant_id, since, limit,
-    )  # fmt: skip
-
-
-async def event_received_at(
-    conn: asyncpg.Connection, merchant_id: UUID, event_id: str
-) -> datetime | None:
-    received: datetime | None = await conn.fetchval(
-        "SELECT received_at FROM event WHERE merchant_id = $1 AND id = $2", merchant_id, event_id
+async def list_deliveries_of_event(conn: asyncpg.Connection, event_id: str) -> list[Delivery]:
+    rows = await conn.fetch(
+        f"SELECT {DELIVERY_ROW} FROM delivery WHERE event_id = $1 ORDER BY created_at, id",
+        event_id,
     )
-    return received
+    return [delivery_of(r) for r in rows]
+
+
+async def resend_event(
+    conn: asyncpg.Connection, event: Event, endpoint_ids: list[EndpointId]
+) -> list[Delivery]:
+    """Send `event` again to each endpoint from attempt 1, due now: its delivery there is
+    reset, whatever its status, or created."""
+    rows = await conn.fetch(
+        """
+        INSERT INTO delivery (merchant_id, endpoint_id, event_id, event, payment_id, refund_id,
+                              next_retry_at)
+        SELECT $1, endpoint_id, $2, $3, $4, $5, clock_timestamp()
+        FROM unnest($6::text[]) AS targets (endpoint_id)
+        ON CONFLICT (event_id, endpoint_id) DO UPDATE
+            SET status = 'pending', attempts = 0, next_retry_at = clock_timestamp()
+        """
+        f" RETURNING {DELIVERY_ROW}",
+        event.merchant_id, event.id, event.type, event.payment_id, event.refund_id, endpoint_ids,
+    )  # fmt: skip
+    return [delivery_of(r) for r in rows]
+
+
+async def replay_failed(
+    conn: asyncpg.Connection, merchant_id: UUID, window: Window, endpoint_id: str | None
+) -> int:
+    """Failed deliveries created in `window` (to one endpoint, or any) back to pending from
+    attempt 1, due now; not those of disabled or deleted endpoints."""
+    result = await conn.execute(
+        """
+        UPDATE delivery d SET status = 'pending', attempts = 0, next_retry_at = clock_timestamp()
+        FROM endpoint p
+        WHERE p.id = d.endpoint_id AND p.enabled AND d.merchant_id = $1 AND d.status = 'failed'
+          AND ($2::timestamptz IS NULL OR d.created_at >= $2)
+          AND ($3::timestamptz IS NULL OR d.created_at < $3)
+          AND ($4::text IS NULL OR d.endpoint_id = $4)
+        """,
+        merchant_id, window.start, window.end, endpoint_id,
+    )  # fmt: skip
+    return int(result.split()[-1])

@@ -1,0 +1,78 @@
+"""Delivery logs (the contract's webhook logs) and manual retries."""
+
+import json
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from kit.app import Db
+from kit.auth import CurrentMerchant
+from kit.errors import InvalidRequest, Unauthenticated
+from kit.http import problems
+from kit.strings import Text
+from webhooks import service
+from webhooks.domain import (
+    DeliveryNotFound,
+    EndpointNotFound,
+    EndpointUnusable,
+    InvalidWindow,
+    Window,
+)
+from webhooks.schemas import (
+    ReplayRequest,
+    ReplayScheduled,
+    RetryScheduled,
+    WebhookLog,
+    WebhookLogDetail,
+    WebhookLogs,
+)
+
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+
+
+@router.get("", responses=problems(InvalidRequest, Unauthenticated))
+async def list_logs(
+    db: Db,
+    merchant: CurrentMerchant,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    payment_id: Annotated[Text | None, Query(max_length=64)] = None,
+    endpoint_id: Annotated[Text | None, Query(max_length=64)] = None,
+) -> WebhookLogs:
+    """The merchant's webhook deliveries, newest first, optionally of one payment or one
+    endpoint."""
+    deliveries, total = await service.list_deliveries(
+        db, merchant.merchant_id, limit, offset, payment_id, endpoint_id
+    )
+    data = [WebhookLog.model_validate(d) for d in deliveries]
+    return WebhookLogs(data=data, total=total, limit=limit, offset=offset)
+
+
+@router.post(
+    "/replay",
+    responses=problems(InvalidWindow, EndpointNotFound, EndpointUnusable, Unauthenticated),
+)
+async def replay(body: ReplayRequest, db: Db, merchant: CurrentMerchant) -> ReplayScheduled:
+    """Send again every failed delivery created in [from, to), to one endpoint or to every
+    enabled one: attempts back to 0, pending, due now."""
+    window = Window(body.start, body.end)
+    replayed = await service.replay_failed(db, merchant.merchant_id, window, body.endpoint_id)
+    return ReplayScheduled(replayed=replayed)
+
+
+@router.get("/{webhook_id}", responses=problems(DeliveryNotFound, Unauthenticated))
+async def get_log(webhook_id: UUID, db: Db, merchant: CurrentMerchant) -> WebhookLogDetail:
+    """One delivery with the exact payload it sends and every attempt."""
+    delivery, body, attempts = await service.get_delivery(db, merchant.merchant_id, webhook_id)
+    log = WebhookLog.model_validate(delivery)
+    return WebhookLogDetail(**log.model_dump(), payload=json.loads(body), attempt_history=attempts)
+
+
+@router.post(
+    "/{webhook_id}/retry", responses=problems(DeliveryNotFound, EndpointUnusable, Unauthenticated)
+)
+async def retry(webhook_id: UUID, db: Db, merchant: CurrentMerchant) -> RetryScheduled:
+    """Deliver again from scratch: attempts back to 0, pending, due now."""
+    delivery = await service.retry_delivery(db, merchant.merchant_id, webhook_id)
+    return RetryScheduled(id=delivery.id, status=delivery.status.value)

@@ -1,0 +1,61 @@
+"""Webhook use cases: endpoints, event intake, delivery attempts, logs, retries, events."""
+
+from webhooks.service.deliveries import (
+    Sends,
+    attempt_delivery,
+    claim_due,
+    get_delivery,
+    list_deliveries,
+    retry_delivery,
+    send_test,
+)
+from webhooks.service.endpoints import (
+    create_endpoint,
+    delete_endpoint,
+    enable_endpoint,
+    get_default_endpoint,
+    get_endpoint,
+    list_endpoints,
+    regenerate_secret,
+    rotate_secret,
+    set_url,
+    update_endpoint,
+)
+from webhooks.service.events import (
+    get_event,
+    list_events,
+    prune_events,
+    replay_failed,
+    resend_event,
+)
+from webhooks.service.intake import (
+    EVENTS_IN,
+    receive_event,
+)
+
+__all__ = [
+    "EVENTS_IN",
+    "Sends",
+    "attempt_delivery",
+    "claim_due",
+    "create_endpoint",
+    "delete_endpoint",
+    "enable_endpoint",
+    "get_default_endpoint",
+    "get_delivery",
+    "get_endpoint",
+    "get_event",
+    "list_deliveries",
+    "list_endpoints",
+    "list_events",
+    "prune_events",
+    "receive_event",
+    "regenerate_secret",
+    "replay_failed",
+    "resend_event",
+    "retry_delivery",
+    "rotate_secret",
+    "send_test",
+    "set_url",
+    "update_endpoint",
+]

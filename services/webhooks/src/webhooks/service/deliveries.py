@@ -1,0 +1,187 @@
+"""Delivery use cases: claims, attempts and their outcome, endpoint health, logs, retries."""
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from asyncpg import Connection
+
+from kit.db import Database
+from kit.events import Envelope
+from webhooks import repository
+from webhooks.domain import (
+    TEST_EVENT,
+    Attempt,
+    Delivery,
+    DeliveryNotFound,
+    DeliveryStatus,
+    EndpointId,
+    EndpointUnusable,
+    EventLinks,
+    NoWebhookUrl,
+    Schedule,
+    after_attempt,
+    failing_reason,
+    signing_secrets,
+    webhook_body,
+)
+from webhooks.metrics import ATTEMPTS, DELIVERIES, DELIVERY_SECONDS, ENDPOINTS_DISABLED
+from webhooks.repository import Claimed
+from webhooks.service.endpoints import get_default_endpoint, get_endpoint
+
+log = logging.getLogger("webhooks.service")
+
+
+class Sends(Protocol):
+    async def send(
+        self, url: str, secrets: Sequence[str], message_id: str, body: str
+    ) -> Attempt: ...
+
+
+async def claim_due(
+    db: Database, busy: list[UUID], per_merchant: int, limit: int, lease_seconds: float
+) -> list[Claimed]:
+    """Lease due deliveries; first give up on those whose last attempt was never recorded."""
+    async with db.transaction() as conn:
+        if abandoned := await repository.fail_abandoned(conn):
+            DELIVERIES.labels("failed").inc(abandoned)
+            log.warning(
+                "deliveries failed: last attempt never recorded", extra={"count": abandoned}
+            )
+        return await repository.claim_due(conn, busy, per_merchant, limit, lease_seconds)
+
+
+async def attempt_delivery(
+    db: Database, sender: Sends, claimed: Claimed, schedule: Schedule
+) -> Delivery | None:
+    """POST once and record the outcome and the next retry (None if a stale lease lost)."""
+    if claimed.url is None or claimed.secret is None:
+        attempt = Attempt(None, None, "no webhook URL is configured", 0)
+    else:
+        secrets = signing_secrets(
+            claimed.secret,
+            claimed.previous_secret,
+            claimed.previous_secret_expires_at,
+            datetime.now(UTC),
+        )
+        attempt = await sender.send(claimed.url, secrets, claimed.event_id, claimed.body)
+    at = datetime.now(UTC)
+    status, attempts, next_retry_at = after_attempt(
+        claimed.attempts, attempt.ok, at, schedule.seconds
+    )
+    async with db.transaction() as conn:
+        delivery = await repository.record_attempt(
+            conn, claimed, attempt, at, status, attempts, next_retry_at
+        )
+        if delivery is not None and claimed.endpoint_id is not None:
+            await _judge_endpoint(conn, claimed.endpoint_id, attempt.ok, at, schedule)
+    DELIVERY_SECONDS.observe(attempt.duration_ms / 1000)
+    outcome = {DeliveryStatus.SUCCESS: "delivered", DeliveryStatus.FAILED: "failed"}.get(
+        status, "retrying"
+    )
+    DELIVERIES.labels(outcome).inc()
+    if status is not DeliveryStatus.PENDING:
+        ATTEMPTS.observe(attempts)
+    details = {"delivery_id": str(claimed.id), "event_id": claimed.event_id, "attempt": attempts}
+    details |= {"status": status.value, "code": attempt.response_code, "error": attempt.error}
+    details |= {"detail": attempt.detail}  # for operators only: may name internal addresses
+    log.info("webhook attempt", extra=details)
+    return delivery
+
+
+async def _judge_endpoint(
+    conn: Connection, endpoint_id: EndpointId, ok: bool, at: datetime, schedule: Schedule
+) -> None:
+    """An endpoint failing every attempt for `schedule.disable_after` is disabled, its pending
+    deliveries failed; a success ends its failing streak."""
+    if ok:
+        await repository.mark_healthy(conn, endpoint_id)
+        return
+    since = await repository.mark_failing(conn, endpoint_id, at)
+    if since is None or at - since < schedule.disable_after:
+        return
+    endpoint = await repository.lock_endpoint_by_id(conn, endpoint_id)
+    if endpoint is None or not endpoint.failing_too_long(at, schedule.disable_after):
+        return  # already disabled, or it just succeeded
+    reason = failing_reason(since, schedule.disable_after)
+    await repository.update_endpoint(conn, endpoint.disabled(reason, at))
+    stopped = await repository.stop_pending_deliveries(conn, endpoint_id)
+    ENDPOINTS_DISABLED.inc()
+    log.warning("webhook endpoint disabled", extra={
+        "endpoint_id": endpoint_id, "merchant_id": str(endpoint.merchant_id), "reason": reason,
+        "pending_failed": stopped})  # fmt: skip
+
+
+async def send_test(
+    db: Database,
+    sender: Sends,
+    merchant_id: UUID,
+    schedule: Schedule,
+    endpoint_id: str | None = None,
+) -> Delivery:
+    """Send a signed `webhook.test` event now to one endpoint (the default one unless named),
+    enabled or not; retried like any other if it fails."""
+    if endpoint_id is None:
+        endpoint = await get_default_endpoint(db, merchant_id)
+    else:
+        endpoint = await get_endpoint(db, merchant_id, endpoint_id)
+    if endpoint.url is None:
+        raise NoWebhookUrl()
+    event = Envelope.new(
+        TEST_EVENT, merchant_id, {"message": "Test webhook from the payment gateway"}
+    )
+    body = webhook_body(TEST_EVENT, event.occurred_at, event.data)
+    async with db.transaction() as conn:
+        await repository.insert_event(conn, event.id, merchant_id, TEST_EVENT, body, EventLinks())
+        delivery = await repository.insert_delivery(
+            conn, merchant_id, endpoint.id, event.id, TEST_EVENT, None, None
+        )
+        [claimed] = await repository.claim_due(conn, [], 1, 1, 30.0, only=delivery.id)
+    return await attempt_delivery(db, sender, claimed, schedule) or delivery
+
+
+async def list_deliveries(
+    db: Database,
+    merchant_id: UUID,
+    limit: int,
+    offset: int,
+    payment_id: str | None = None,
+    endpoint_id: str | None = None,
+) -> tuple[list[Delivery], int]:
+    async with db.transaction() as conn:
+        return await repository.list_deliveries(
+            conn, merchant_id, limit, offset, payment_id, endpoint_id
+        )
+
+
+async def get_delivery(
+    db: Database, merchant_id: UUID, delivery_id: UUID
+) -> tuple[Delivery, str, list[dict[str, Any]]]:
+    """The delivery, the exact body it sends, and every attempt."""
+    async with db.transaction() as conn:
+        delivery = await repository.get_delivery(conn, delivery_id)
+        if delivery is None or delivery.merchant_id != merchant_id:
+            raise DeliveryNotFound()
+        body = await repository.get_event_body(conn, delivery.event_id) or ""
+        attempts = [dict(r) for r in await repository.list_attempts(conn, delivery_id)]
+    return delivery, body, attempts
+
+
+async def retry_delivery(db: Database, merchant_id: UUID, delivery_id: UUID) -> Delivery:
+    """Manual retry: attempts back to 0, pending, due now (not to a disabled or deleted
+    endpoint)."""
+    async with db.transaction() as conn:
+        delivery = await repository.get_delivery(conn, delivery_id)
+        if delivery is None or delivery.merchant_id != merchant_id:
+            raise DeliveryNotFound()
+        endpoint = None
+        if delivery.endpoint_id is not None:
+            endpoint = await repository.lock_endpoint(conn, merchant_id, delivery.endpoint_id)
+        if endpoint is None or not endpoint.enabled:
+            raise EndpointUnusable()
+        reset = await repository.reset_delivery(conn, delivery_id)
+    if reset is None:
+        raise DeliveryNotFound()
+    return reset
