@@ -161,10 +161,10 @@ CONTRACTS: dict[str, Callable[[], dict[str, Any]]] = {
     "tests/contract/schemas/merchants.authenticate.response.json": _model(Principal),
     "tests/contract/schemas/orders.order.internal.json": _model(orders.schemas.OrderInternal),
     "tests/contract/schemas/orders.order.created.v1.json": lambda: event_schema(
-        "order.created.v1", orders.schemas.OrderPublic
+        "order.created.v1", orders.schemas.OrderInEvent
     ),
     "tests/contract/schemas/orders.order.paid.v1.json": lambda: event_schema(
-        "order.paid.v1", orders.schemas.OrderPublic
+        "order.paid.v1", orders.schemas.OrderInEvent
     ),
     **{
         f"tests/contract/schemas/payments.{kind}.v1.json": _payment_event(kind)

@@ -219,7 +219,9 @@ async def test_every_dashboard_post_needs_the_token(
             logs = await gateway.get("/api/v1/webhooks", params={"limit": 100}, headers=key)
             refunds = await gateway.get(f"/api/v1/payments/{payment_id}/refunds", headers=key)
             test_webhook = await gateway.get(f"/api/v1/webhooks/{delivered['id']}", headers=key)
+            payment = await gateway.get(f"/api/v1/payments/{payment_id}", headers=key)
             return [
+                payment.json(),  # not captured
                 await webhook_config(gateway, merchant),
                 [w for w in logs.json()["data"] if w["event"] == "webhook.test"],
                 test_webhook.json(),
@@ -235,8 +237,8 @@ async def test_every_dashboard_post_needs_the_token(
             for route in pages.dashboard.routes
             if isinstance(route, APIRoute) and "POST" in (route.methods or ())
         ]
-        # login, logout, refund, save, regenerate, test, retry, key create, roll, revoke
-        assert len(posts) == 10
+        # login, logout, capture, refund, save, regenerate, test, retry, key create, roll, revoke
+        assert len(posts) == 11
         form = {"amount": "100", "webhook_url": "https://attacker.example/hook", "label": "x"}
         for path in posts:
             response = await browser.post(path, data=form, headers={"Origin": DEV})

@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from devstack.stack import Stack
+from tests.e2e.conftest import Merchant
 from tests.receiver import Receiver, running_receiver
 from tests.waits import WAIT_SECONDS, eventually
 from ui.apidocs import DOCUMENT
@@ -82,20 +83,32 @@ def ids_present(page: Page, names: list[str]) -> None:
     assert not missing, f"missing data-test-ids: {missing}"
 
 
-def log_in(page: Page, stack: Stack) -> None:
+def log_in(
+    page: Page,
+    stack: Stack,
+    email: str = "test@example.com",
+    password: str = "anything",  # noqa: S107 - the test merchant takes any password
+) -> None:
     page.goto(f"{stack.url('dashboard')}/login")
     ids_present(page, SPEC_IDS["login"])
     shot(page, "login")
-    page.get_by_label("Email").fill("test@example.com")
-    page.get_by_label("Password").fill("anything")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
     page.get_by_label("Password").press("Enter")  # the keyboard works
     expect(page.locator("[data-test-id=dashboard]")).to_be_visible()
 
 
-def new_order(api: httpx.Client, amount: int = 50000) -> str:
-    return str(
-        api.post("/api/v1/orders", json={"amount": amount}, headers=TEST_HEADERS).json()["id"]
-    )
+def new_order(
+    api: httpx.Client, amount: int = 50000, headers: dict[str, str] = TEST_HEADERS, **extra: Any
+) -> str:
+    created = api.post("/api/v1/orders", json={"amount": amount, **extra}, headers=headers)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+def search(page: Page, text: str) -> None:
+    page.get_by_label("Search by payment, order, refund or receipt id").fill(text)
+    page.click("[data-test-id=search-button]")
 
 
 def pay_upi(page: Page, stack: Stack, order_id: str) -> None:
@@ -177,9 +190,10 @@ def test_upi_and_card_payments_through_the_hosted_checkout(
     shot(page, "transactions")
     page.click(f"a[href='/dashboard/transactions/{card_payment}']")
     page.get_by_label("Amount (paise)").fill("2345")
-    page.get_by_role("button", name="Refund").click()
+    page.click("[data-test-id=refund-button]")
+    page.click("[data-test-id=confirm-refund-button]")
     expect(page.locator("[data-test-id=refund-row]")).to_have_count(1)
-    shot(page, "payment")
+    expect(page.locator("[data-test-id=refundable-amount]")).to_contain_text("₹100.00")
 
 
 def test_a_double_click_on_pay_makes_one_payment(
@@ -218,6 +232,10 @@ def test_a_declined_payment_shows_the_error_state(
         expect(page.locator("[data-test-id=error-message]")).to_have_text(
             "Payment processing failed"
         )
+        failed = page.locator("[data-test-id=failed-payment-id]").inner_text()
+        assert re.fullmatch(r"pay_[A-Za-z0-9]{16}", failed)
+        shown = api.get(f"/api/v1/payments/{failed}", headers=TEST_HEADERS).json()
+        assert shown["status"] == "failed"
         shot(page, "checkout-failed")
         page.click("[data-test-id=retry-button]")
         expect(page.locator("[data-test-id=payment-methods]")).to_be_visible()
@@ -250,6 +268,14 @@ def test_webhooks_page_saves_regenerates_lists_and_retries(
     expect(page.locator("[data-test-id=webhook-url-input]")).to_have_value(receiver.url)
     old_secret = page.locator("[data-test-id=webhook-secret]").inner_text()
     page.click("[data-test-id=regenerate-secret-button]")
+    expect(page.locator("[data-test-id=regenerate-confirmation]")).to_contain_text(old_secret)
+    config = api.get("/api/v1/webhooks/config", headers=TEST_HEADERS).json()
+    assert config["webhook_secret"] == old_secret  # asking changed nothing
+    page.click("[data-test-id=cancel-regenerate-link]")
+    expect(page.locator("[data-test-id=webhook-secret]")).to_have_text(old_secret)
+    page.click("[data-test-id=regenerate-secret-button]")
+    page.click("[data-test-id=confirm-regenerate-button]")
+    expect(page.get_by_role("status")).to_have_text("A new secret is in use; update your receiver")
     expect(page.locator("[data-test-id=webhook-secret]")).not_to_have_text(old_secret)
     assert page.locator("[data-test-id=webhook-secret]").inner_text().startswith("whsec_")
     receiver.fail_next = 1
@@ -487,6 +513,158 @@ def test_checkout_fits_a_phone(browser: Browser, stack: Stack, api: httpx.Client
         shot(phone, "checkout-phone")
     finally:
         context.close()
+
+
+def test_support_finds_captures_and_refunds_a_payment(
+    page: Page, stack: Stack, api: httpx.Client
+) -> None:
+    receipt = f"rcpt-{secrets.token_hex(6)}"
+    order_id = new_order(api, 50000, receipt=receipt)
+    pay_upi(page, stack, order_id)
+    expect(page.locator("[data-test-id=success-state]")).to_be_visible()
+    payment_id = page.locator("[data-test-id=success-state] [data-test-id=payment-id]").inner_text()
+    dashboard = stack.url("dashboard")
+
+    log_in(page, stack)
+    search(page, payment_id)
+    expect(page).to_have_url(f"{dashboard}/dashboard/transactions/{payment_id}")
+    expect(page.locator("[data-test-id=payment-amount]")).to_have_text("₹500.00")
+    expect(page.locator("[data-test-id=payment-captured]")).to_have_text("not captured")
+    page.click("[data-test-id=capture-button]")
+    expect(page.get_by_role("status")).to_have_text("Captured ₹500.00")
+    expect(page.locator("[data-test-id=payment-captured]")).to_have_text("captured")
+    expect(page.locator("[data-test-id=capture-button]")).to_have_count(0)
+    assert api.get(f"/api/v1/payments/{payment_id}", headers=TEST_HEADERS).json()["captured"]
+
+    refundable = page.locator("[data-test-id=refundable-amount]")
+    expect(refundable).to_contain_text("Up to ₹500.00 (50000 paise) can be refunded")
+    assert page.locator("[data-test-id=refund-amount-input]").get_attribute("max") == "50000"
+    page.goto(f"{dashboard}/dashboard/transactions/{payment_id}/refund?amount=50001")
+    expect(page.get_by_role("alert")).to_have_text("At most ₹500.00 (50000) can be refunded")
+    page.get_by_label("Amount (paise)").fill("20000")
+    page.get_by_label("Reason").fill("damaged in transit")
+    page.click("[data-test-id=refund-button]")
+    expect(page.locator("[data-test-id=refund-confirm-amount]")).to_have_text("₹200.00")
+    shot(page, "refund-confirm")
+    page.click("[data-test-id=cancel-refund-link]")
+    refunds_url = f"/api/v1/payments/{payment_id}/refunds"
+    assert api.get(refunds_url, headers=TEST_HEADERS).json()["total"] == 0  # asking refunds nothing
+    page.get_by_label("Amount (paise)").fill("20000")
+    page.get_by_label("Reason").fill("damaged in transit")
+    page.click("[data-test-id=refund-button]")
+    expect(page.locator("[data-test-id=refund-confirmation]")).to_contain_text("damaged in transit")
+    page.click("[data-test-id=confirm-refund-button]")
+    expect(page.get_by_role("status")).to_contain_text("of ₹200.00 created")
+    expect(refundable).to_contain_text("Up to ₹300.00 (30000 paise)")
+    [refund] = api.get(refunds_url, headers=TEST_HEADERS).json()["data"]
+    assert (refund["amount"], refund["reason"]) == (20000, "damaged in transit")
+    shot(page, "payment")
+
+    search(page, refund["id"])
+    expect(page).to_have_url(f"{dashboard}/dashboard/transactions/{payment_id}#{refund['id']}")
+    expect(page.locator(f"[data-test-id=refund-row][id='{refund['id']}']")).to_be_visible()
+    search(page, order_id)
+    expect(page).to_have_url(f"{dashboard}/dashboard/orders/{order_id}")
+    expect(page.locator("[data-test-id=order-receipt]")).to_have_text(receipt)
+    expect(
+        page.locator(f"[data-test-id=order-payment-row][data-payment-id='{payment_id}']")
+    ).to_be_visible()
+    shot(page, "order")
+    search(page, "/")  # back to a page with the search box
+    search(page, receipt)
+    expect(page).to_have_url(f"{dashboard}/dashboard/orders/{order_id}")
+    search(page, f"no-such-{secrets.token_hex(4)}")
+    expect(page.locator("[data-test-id=search-nothing]")).to_contain_text("No payment, order")
+    page.goto(f"{dashboard}/dashboard/transactions")
+    expect(page.locator("[data-test-id=time-zone]")).to_have_text("UTC")
+    row = page.locator(f"[data-test-id=transaction-row][data-payment-id='{payment_id}']")
+    expect(row.locator("[data-test-id=amount]")).to_have_text("50000")  # raw paise, as the contract
+    expect(row.locator("[data-test-id=amount]")).to_have_attribute("title", "₹500.00")
+
+
+def test_webhook_log_pages_filters_and_shows_every_attempt(
+    page: Page, stack: Stack, api: httpx.Client, receiver: Receiver,
+    merchant_with_password: Merchant,
+) -> None:  # fmt: skip
+    merchant = merchant_with_password
+    headers = merchant.headers
+    url = {"webhook_url": receiver.url}
+    assert api.put("/api/v1/webhooks/config", json=url, headers=headers).is_success
+    for _ in range(20):
+        assert api.post("/api/v1/webhooks/test", headers=headers).json()["status"] == "success"
+    receiver.fail_next = 1000  # the newest delivery keeps failing, so it keeps a next retry
+    failing = api.post("/api/v1/webhooks/test", headers=headers).json()
+    assert (failing["status"], failing["response_code"]) == ("pending", 500)
+
+    log_in(page, stack, merchant.email, merchant.password)
+    page.goto(f"{stack.url('dashboard')}/dashboard/webhooks")
+    expect(page.locator("[data-test-id=webhooks-page]")).to_have_text("Page 1 of 2")
+    expect(page.locator("[data-test-id=webhook-log-item]")).to_have_count(20)
+    row = page.locator(f"[data-test-id=webhook-log-item][data-webhook-id='{failing['id']}']")
+    expect(row.locator("[data-test-id=webhook-status]")).to_have_text("pending")
+    next_retry = row.locator("[data-test-id=webhook-next-retry]").inner_text()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", next_retry)
+    expect(page.locator("[data-test-id=retry-webhook-button]")).to_have_count(20)  # every row
+    page.click("[data-test-id=webhooks-next]")
+    expect(page.locator("[data-test-id=webhooks-page]")).to_have_text("Page 2 of 2")
+    expect(page.locator("[data-test-id=webhook-log-item]")).to_have_count(1)
+    expect(page.locator("[data-test-id=webhook-status]")).to_have_text("success")
+
+    page.get_by_label("Payment", exact=True).fill("pay_0000000000000000")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("[data-test-id=webhook-total]")).to_contain_text("0 deliveries")
+    expect(page.locator("[data-test-id=webhook-log-item]")).to_have_count(0)
+    page.get_by_role("link", name="Show all").click()
+    expect(page.locator("[data-test-id=webhook-total]")).to_contain_text("21 deliveries")
+
+    page.click(f"[data-webhook-id='{failing['id']}'] [data-test-id=webhook-detail-link]")
+    expect(page.locator("[data-test-id=webhook-detail]")).to_contain_text(failing["id"])
+    expect(page.locator("[data-test-id=webhook-payload]")).to_contain_text(
+        '"event": "webhook.test"'
+    )
+    expect(page.locator("[data-test-id=webhook-attempt-code]").first).to_have_text("500")
+    expect(page.locator("[data-test-id=webhook-response-body]")).not_to_have_text("(none)")
+    shot(page, "webhook-detail")
+    attempts = page.locator("[data-test-id=webhook-attempt-row]").count()
+    receiver.fail_next = 0
+    page.click("[data-test-id=webhook-detail] [data-test-id=retry-webhook-button]")
+    expect(page.get_by_role("status")).to_have_text("Webhook retry scheduled")
+    expect(page).to_have_url(re.compile(rf"/dashboard/webhooks/{failing['id']}\?"))
+
+    def delivered() -> bool:
+        page.reload()
+        status = page.locator("[data-test-id=webhook-detail-status]").inner_text()
+        return status == "success" and (
+            page.locator("[data-test-id=webhook-attempt-row]").count() > attempts
+        )
+
+    eventually(delivered, "the retried delivery's success and its new attempt on the page")
+    expect(page.locator("[data-test-id=webhook-detail-next-retry]")).to_have_text("—")
+
+
+def test_checkout_names_the_merchant_returns_to_it_and_shows_a_paid_order(
+    page: Page, stack: Stack, api: httpx.Client, merchant_site: str
+) -> None:
+    callback = f"{merchant_site}/thanks?cart=7"
+    order_id = new_order(api, 4200, callback_url=callback)
+    checkout = f"{stack.url('checkout')}/checkout?order_id={order_id}"
+    page.goto(checkout)
+    expect(page.locator("[data-test-id=merchant-name]")).to_have_text("Test Merchant")
+    pay_upi(page, stack, order_id)
+    expect(page.locator("[data-test-id=success-state]")).to_be_visible()
+    payment_id = page.locator("[data-test-id=success-state] [data-test-id=payment-id]").inner_text()
+    expect(page.locator("[data-test-id=return-to-merchant]")).to_be_visible()
+    expect(page).to_have_url(f"{callback}&payment_id={payment_id}&order_id={order_id}")
+
+    def shown_as_paid() -> bool:
+        page.goto(checkout)
+        return page.locator("[data-test-id=order-paid-state]").count() == 1
+
+    eventually(shown_as_paid, "the checkout showing the order as paid")
+    expect(page.locator("[data-test-id=payment-methods]")).to_have_count(0)
+    expect(page.locator("[data-test-id=order-amount]")).to_have_text("₹42.00")
+    expect(page.locator("[data-test-id=return-to-merchant]")).to_have_attribute("href", callback)
+    shot(page, "checkout-paid")
 
 
 def test_the_api_reference_is_served_through_the_edge(

@@ -35,6 +35,7 @@ from merchants.schemas import (
     AuthenticateRequest,
     LoginRequest,
     LoginResponse,
+    MerchantCheckout,
     MerchantPublic,
     TestMerchantPublic,
 )
@@ -91,6 +92,21 @@ async def get_current_merchant(db: Db, merchant: CurrentMerchant) -> MerchantPub
     if profile.api_key == TestMerchantSettings().test_api_key:
         profile.api_secret = TestMerchantSettings().test_api_secret.get_secret_value()
     return profile
+
+
+@router.get(
+    "/api/v1/merchant/{merchant_id}/public",
+    tags=["merchant"],
+    responses=problems(MerchantNotFound, RateLimited),
+)
+async def get_merchant_for_checkout(
+    merchant_id: UUID, db: Db, _: ClientLimited
+) -> MerchantCheckout:
+    """The name the hosted checkout shows its customer; no authentication."""
+    merchant = await service.get_merchant(db, MerchantId(merchant_id))
+    if not merchant.is_active:
+        raise MerchantNotFound()
+    return MerchantCheckout.model_validate(merchant)
 
 
 # ---- API keys (dashboard session only: a leaked key must not mint or roll keys) -------------

@@ -31,6 +31,15 @@ class MerchantPublic(BaseModel):
     api_secret: str | None = None
 
 
+class MerchantCheckout(BaseModel):
+    """`GET /api/v1/merchant/{id}/public`: what the hosted checkout may show of a merchant."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    name: str
+
+
 class LoginResponse(BaseModel):
     token: str
     token_type: str = "bearer"  # noqa: S105 - a scheme name, not a secret

@@ -30,6 +30,20 @@ async def test_test_merchant_endpoint_has_the_contract_shape(client: httpx.Async
     }
 
 
+async def test_the_checkout_reads_a_merchants_name_and_nothing_else(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get(f"/api/v1/merchant/{TEST_MERCHANT_ID}/public")
+    assert response.status_code == 200
+    assert response.json() == {"id": str(TEST_MERCHANT_ID), "name": "Test Merchant"}
+    missing = await client.get("/api/v1/merchant/00000000-0000-0000-0000-000000000000/public")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "NOT_FOUND_ERROR"
+    not_an_id = await client.get("/api/v1/merchant/key_test_abc123/public")
+    assert not_an_id.status_code == 400
+    assert not_an_id.json()["error"]["code"] == "BAD_REQUEST_ERROR"
+
+
 async def test_dashboard_login_token_opens_the_merchant_profile(client: httpx.AsyncClient) -> None:
     login = await client.post(
         "/api/v1/auth/login", json={"email": "test@example.com", "password": "x"}

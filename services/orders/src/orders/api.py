@@ -46,7 +46,7 @@ async def create_order(
     """
     stored = await service.create_order(
         db, merchant.merchant_id, body.amount, body.currency, body.receipt, body.notes,
-        render_order, idempotency_key,
+        render_order, idempotency_key, body.callback_url,
     )  # fmt: skip
     return Response(stored.body, status_code=stored.status, media_type="application/json")
 
@@ -57,9 +57,10 @@ async def list_orders(
     merchant: CurrentMerchant,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    receipt: Annotated[Text | None, Query(max_length=255)] = None,
 ) -> OrdersPublic:
-    """The merchant's orders, newest first."""
-    orders, total = await service.list_orders(db, merchant.merchant_id, limit, offset)
+    """The merchant's orders, newest first; with `receipt`, those with exactly that receipt."""
+    orders, total = await service.list_orders(db, merchant.merchant_id, limit, offset, receipt)
     return OrdersPublic(
         data=[OrderPublic.model_validate(o) for o in orders],
         total=total,

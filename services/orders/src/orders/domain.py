@@ -13,6 +13,7 @@ OrderId = NewType("OrderId", str)
 
 MIN_AMOUNT = 100  # paise
 MAX_AMOUNT = 100_000_000_000  # ₹1,00,00,00,000: beyond any checkout, well inside bigint
+MAX_CALLBACK_URL = 2048
 
 
 class OrderStatus(StrEnum):
@@ -38,6 +39,8 @@ class Order:
     status: OrderStatus
     created_at: datetime
     updated_at: datetime
+    # Where the hosted checkout sends the customer after a successful payment.
+    callback_url: str | None = None
 
     def advance(self, status: OrderStatus) -> "Order":
         """Move forward to `status`; events may arrive out of order, so never move back."""

@@ -3,7 +3,7 @@
 from kit.events import Envelope
 from kit.outbox import OutboxMessage, event_messages
 from orders.domain import Order, OrderStatus
-from orders.schemas import OrderPublic
+from orders.schemas import OrderInEvent
 
 ORDER_CREATED = "order.created"
 ORDER_PAID = "order.paid"
@@ -20,7 +20,7 @@ ORDER_STATUS_AFTER = {"payment.created": OrderStatus.ATTEMPTED, "payment.success
 
 
 def order_event(event_type: str, order: Order) -> tuple[Envelope, list[OutboxMessage]]:
-    data = OrderPublic.model_validate(order).model_dump(mode="json")
+    data = OrderInEvent.model_validate(order).model_dump(mode="json")
     envelope = Envelope.new(event_type, order.merchant_id, data)
     return envelope, event_messages(envelope, CONSUMERS[event_type])
 

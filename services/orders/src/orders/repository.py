@@ -8,7 +8,10 @@ from kit import outbox
 from kit.outbox import OutboxMessage
 from orders.domain import Order, OrderStatus
 
-_COLUMNS = "id, merchant_id, amount_minor, currency, receipt, notes, status, created_at, updated_at"
+_COLUMNS = (
+    "id, merchant_id, amount_minor, currency, receipt, notes, status, created_at, updated_at,"
+    " callback_url"
+)
 
 
 def _order(row: asyncpg.Record) -> Order:
@@ -26,10 +29,11 @@ async def insert_order(
     row = await outbox.insert_with(
         conn,
         "INSERT INTO merchant_order (id, merchant_id, amount_minor, currency, receipt, notes,"
-        " status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)"
+        " status, created_at, updated_at, callback_url)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)"
         " ON CONFLICT (id) DO NOTHING RETURNING id",
         [order.id, order.merchant_id, order.amount, order.currency, order.receipt, order.notes,
-         order.status.value, order.created_at],
+         order.status.value, order.created_at, order.callback_url],
         messages,
     )  # fmt: skip
     return row is not None
@@ -59,14 +63,16 @@ async def update_status(conn: asyncpg.Connection, order: Order) -> Order:
 
 
 async def list_orders(
-    conn: asyncpg.Connection, merchant_id: UUID, limit: int, offset: int
+    conn: asyncpg.Connection, merchant_id: UUID, limit: int, offset: int, receipt: str | None
 ) -> tuple[list[Order], int]:
+    """Newest first; with `receipt`, only the orders with exactly that receipt."""
+    where = "merchant_id = $1 AND ($2::text IS NULL OR receipt = $2)"
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM merchant_order WHERE merchant_id = $1"
-        " ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
-        merchant_id, limit, offset,
+        f"SELECT {_COLUMNS} FROM merchant_order WHERE {where}"
+        " ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
+        merchant_id, receipt, limit, offset,
     )  # fmt: skip
     total = await conn.fetchval(
-        "SELECT count(*) FROM merchant_order WHERE merchant_id = $1", merchant_id
+        f"SELECT count(*) FROM merchant_order WHERE {where}", merchant_id, receipt
     )
     return [_order(r) for r in rows], int(total)

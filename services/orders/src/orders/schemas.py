@@ -1,13 +1,14 @@
 """Public and internal request/response models of the orders service."""
 
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from kit.strings import Text
 from kit.timestamps import Timestamp
-from orders.domain import MAX_AMOUNT, MIN_AMOUNT
+from orders.domain import MAX_AMOUNT, MAX_CALLBACK_URL, MIN_AMOUNT
 
 NoteValue = (
     Annotated[Text, Field(max_length=512)]
@@ -27,6 +28,26 @@ class OrderCreate(BaseModel):
     notes: dict[Annotated[Text, Field(max_length=256)], NoteValue] | None = Field(
         default=None, max_length=15
     )
+    callback_url: Text | None = Field(
+        default=None,
+        max_length=MAX_CALLBACK_URL,
+        description="Where the hosted checkout sends the customer after a successful payment,"
+        " with `payment_id` and `order_id` added to the query (check the payment through the API"
+        " before shipping: anyone can open such a URL)",
+        examples=["https://shop.example/orders/123/paid"],
+    )
+
+    @field_validator("callback_url")
+    @classmethod
+    def _callback_url_is_web(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        url = urlsplit(value)
+        if url.scheme not in ("http", "https") or not url.hostname or value != value.strip():
+            raise ValueError("callback_url must be an http or https URL")
+        if any(c.isspace() or not c.isprintable() for c in value):
+            raise ValueError("callback_url must be an http or https URL")
+        return value
 
     @field_validator("amount")
     @classmethod
@@ -41,7 +62,9 @@ class OrderCreate(BaseModel):
         return value
 
 
-class OrderPublic(BaseModel):
+class OrderInEvent(BaseModel):
+    """An order as `order.*` events carry it."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: str
@@ -53,6 +76,12 @@ class OrderPublic(BaseModel):
     status: str
     created_at: Timestamp
     updated_at: Timestamp
+
+
+class OrderPublic(OrderInEvent):
+    """An order as the merchant sees it: the event's fields and where the checkout returns."""
+
+    callback_url: str | None = None
 
 
 class OrdersPublic(BaseModel):
@@ -71,6 +100,8 @@ class OrderCheckout(BaseModel):
     amount: int
     currency: str
     status: str
+    merchant_id: UUID = Field(description="Whose order: the checkout names the merchant")
+    callback_url: str | None = None
 
 
 class OrderInternal(BaseModel):

@@ -30,6 +30,7 @@ async def create_order(
     notes: dict[str, Any] | None,
     render: Callable[[Order], bytes],
     idempotency_key: str | None = None,
+    callback_url: str | None = None,
 ) -> StoredResponse:
     """Insert the order and its `order.created` event together (one statement), answer 201.
     With a key the first response is stored and replayed, so a retried create makes one order.
@@ -39,7 +40,7 @@ async def create_order(
         while True:  # an id collision is astronomically rare; draw again
             now = datetime.now(UTC)
             order = Order(new_order_id(), merchant_id, amount, currency, receipt, notes,
-                          OrderStatus.CREATED, now, now)  # fmt: skip
+                          OrderStatus.CREATED, now, now, callback_url)  # fmt: skip
             _, messages = events.order_created(order)
             if await repository.insert_order(conn, order, messages):
                 return StoredResponse(201, render(order))
@@ -47,7 +48,10 @@ async def create_order(
     if idempotency_key is None:
         async with db.connection() as conn:
             return await respond(conn)
-    fingerprint = idempotency.fingerprint([amount, currency, receipt, notes])
+    # A callback URL joins the fingerprint only when given, so keys stored before it existed
+    # still match their retries.
+    fields: list[Any] = [amount, currency, receipt, notes]
+    fingerprint = idempotency.fingerprint([*fields, callback_url] if callback_url else fields)
     async with db.transaction() as conn:
         return await idempotency.once(
             conn, merchant_id, CREATE_ENDPOINT, idempotency_key, fingerprint,
@@ -87,7 +91,7 @@ async def get_order(db: Database, order_id: str, merchant_id: UUID | None = None
 
 
 async def list_orders(
-    db: Database, merchant_id: UUID, limit: int, offset: int
+    db: Database, merchant_id: UUID, limit: int, offset: int, receipt: str | None = None
 ) -> tuple[list[Order], int]:
     async with db.transaction() as conn:
-        return await repository.list_orders(conn, merchant_id, limit, offset)
+        return await repository.list_orders(conn, merchant_id, limit, offset, receipt)

@@ -17,6 +17,7 @@ AUTH_ERROR = {"error": {"code": "AUTHENTICATION_ERROR", "description": "Invalid 
 ORDER_FIELDS = {"id", "merchant_id", "amount", "currency", "receipt", "notes", "status"} | {
     "created_at",
     "updated_at",
+    "callback_url",
 }
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
@@ -68,7 +69,55 @@ async def test_get_and_public_views(client: httpx.AsyncClient) -> None:
         "amount": 12345,
         "currency": "INR",
         "status": "created",
+        "merchant_id": "550e8400-e29b-41d4-a716-446655440000",
+        "callback_url": None,
     }
+
+
+async def test_a_callback_url_is_kept_and_given_to_the_checkout(client: httpx.AsyncClient) -> None:
+    url = "https://shop.example/orders/42/paid?from=gateway"
+    order = (await create(client, {"amount": 5000, "callback_url": url})).json()
+    assert order["callback_url"] == url
+    fetched = await client.get(f"/api/v1/orders/{order['id']}", headers=TEST_HEADERS)
+    assert fetched.json()["callback_url"] == url
+    public = await client.get(f"/api/v1/orders/{order['id']}/public")
+    assert public.json()["callback_url"] == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "ftp://shop.example/x",
+        "https://",
+        "/relative/path",
+        " https://shop.example/",
+        "https://shop.example/a b",
+        "https://shop.example/\x00",
+        "https://shop.example/" + "x" * 2048,
+        42,
+    ],
+)
+async def test_a_callback_url_must_be_a_bounded_http_url(
+    client: httpx.AsyncClient, url: object
+) -> None:
+    response = await create(client, {"amount": 5000, "callback_url": url})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "BAD_REQUEST_ERROR"
+    assert "callback_url" in error["description"]
+
+
+async def test_orders_are_found_by_their_exact_receipt(client: httpx.AsyncClient) -> None:
+    receipt = f"rcpt-{uuid.uuid4()}"
+    ids = [(await create(client, {"amount": 100, "receipt": receipt})).json()["id"] for _ in "ab"]
+    await create(client, {"amount": 100, "receipt": receipt + "-other"})
+    found = await client.get("/api/v1/orders", params={"receipt": receipt}, headers=TEST_HEADERS)
+    assert found.status_code == 200
+    assert found.json()["total"] == 2
+    assert [o["id"] for o in found.json()["data"]] == ids[::-1]
+    none = await client.get("/api/v1/orders", params={"receipt": "x" * 256}, headers=TEST_HEADERS)
+    assert none.status_code == 400
 
 
 async def test_list_has_the_envelope_and_newest_first(client: httpx.AsyncClient) -> None:
@@ -122,7 +171,8 @@ async def test_another_merchant_sees_none_of_these_orders(
 ) -> None:
     merchant_id, other = other_merchant_account
     mine = (await create(client, {"amount": 700})).json()
-    theirs = (await create(client, {"amount": 800}, other)).json()
+    receipt = f"theirs-{uuid.uuid4()}"
+    theirs = (await create(client, {"amount": 800, "receipt": receipt}, other)).json()
     assert UUID(theirs["merchant_id"]) == merchant_id
     assert (await client.get(f"/api/v1/orders/{mine['id']}", headers=other)).status_code == 404
     assert (
@@ -130,6 +180,10 @@ async def test_another_merchant_sees_none_of_these_orders(
     ).status_code == 404
     listed = (await client.get("/api/v1/orders?limit=100", headers=other)).json()
     assert [o["id"] for o in listed["data"]] == [theirs["id"]]
+    by_receipt = await client.get(
+        "/api/v1/orders", params={"receipt": receipt}, headers=TEST_HEADERS
+    )
+    assert by_receipt.json()["total"] == 0
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from kit.http import RequestContextMiddleware
 from kit.logs import configure_logging
 from kit.telemetry import FASTAPI_TELEMETRY, instrument_app, setup_tracing
 from ui import apidocs, pages
-from ui.gateway import Gateway
+from ui.gateway import ApiError, Gateway
 from ui.session import CrossSiteRequest, end_session, session_token
 from ui.settings import Settings
 
@@ -92,7 +92,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(GatewayError)
     async def error_page(request: Request, exc: Exception) -> Response:
-        status = 404 if getattr(exc, "code", "") == "NOT_FOUND_ERROR" else 503
+        # The API's 4xx as it came (a missing payment is a 404 page); anything else is a 503.
+        if isinstance(exc, ApiError):
+            status = exc.status
+        else:
+            status = 404 if getattr(exc, "code", "") == "NOT_FOUND_ERROR" else 503
         return pages.templates.TemplateResponse(
             request, "error.html", {"message": str(exc)}, status_code=status
         )

@@ -1,10 +1,14 @@
 // The hosted checkout: choose a method, pay through the public API, poll every 2 s, and tell
-// the embedding page (checkout.js) what happened.
+// the embedding page (checkout.js) what happened, or take the customer back to the order's
+// callback URL.
 (function () {
   "use strict";
   var root = document.querySelector("[data-test-id=checkout-container]");
-  if (!root) return;
+  // A paid order has nothing to choose: the page only says so.
+  if (!root || !document.getElementById("choose")) return;
   var orderId = root.getAttribute("data-order-id");
+  var callback = root.getAttribute("data-callback-url");
+  var RETURN_AFTER_MS = 3000; // long enough to read "Payment Successful!"
   var embedded = root.getAttribute("data-embedded") === "true";
   var parentOrigin = embedded && document.referrer ? new URL(document.referrer).origin : null;
   var $ = function (id) { return root.querySelector("[data-test-id=" + id + "]"); };
@@ -33,6 +37,17 @@
     });
   });
 
+  // Back to the merchant with the ids (as Razorpay's callback_url): the merchant checks the
+  // payment through its API before trusting them, since anyone can open such a URL.
+  function goBack(paymentId) {
+    if (!callback) return;
+    var url = new URL(callback);
+    url.searchParams.set("payment_id", paymentId);
+    url.searchParams.set("order_id", orderId);
+    $("return-to-merchant").href = url.toString();
+    setTimeout(function () { window.location.assign(url.toString()); }, RETURN_AFTER_MS);
+  }
+
   function fail(form, message) {
     var box = form.querySelector(".field-error");
     box.textContent = message;
@@ -55,8 +70,10 @@
           $("payment-id").textContent = payment.id;
           show("success-state");
           tell("payment_success", { paymentId: payment.id });
+          goBack(payment.id);
         } else if (payment.status === "failed") {
           $("error-message").textContent = payment.error_description || "Payment could not be completed";
+          $("failed-payment-id").textContent = payment.id;
           show("error-state");
           tell("payment_failed", { paymentId: payment.id, error: payment.error_code });
         } else {

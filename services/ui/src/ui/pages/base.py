@@ -1,0 +1,73 @@
+"""What every page shares: the templates, the two routers and the helpers of a page handler."""
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.templating import Jinja2Templates
+
+from kit.errors import Unauthenticated
+from ui.formats import TIME_ZONE, minor_units, money, timestamp, timestamp_tz
+from ui.gateway import Gateway
+from ui.session import check_form, check_origin, csrf_input, remember_login_cookie, session_token
+from ui.settings import Settings
+
+PAGE_SIZE = 20
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
+templates.env.filters["money"] = money
+templates.env.filters["minor_units"] = minor_units
+templates.env.filters["timestamp"] = timestamp
+templates.env.filters["timestamp_tz"] = timestamp_tz
+templates.env.globals["csrf_input"] = csrf_input
+templates.env.globals["time_zone"] = TIME_ZONE
+
+# Every state-changing dashboard request is a form POST with the page's CSRF token. The
+# checkout's relay is called by checkout-page.js from the checkout's own origin (checkout.js on a
+# merchant's site only frames that page), has no session to ride on, so it checks the origin.
+dashboard = APIRouter(include_in_schema=False, dependencies=[Depends(check_form)])
+checkout = APIRouter(include_in_schema=False, dependencies=[Depends(check_origin)])
+
+PageNumber = Annotated[int, Query(ge=1, le=100_000)]
+
+
+def gateway_of(request: Request) -> Gateway:
+    gateway: Gateway = request.state.gateway
+    return gateway.on_behalf_of(request)
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.state.settings
+    return settings
+
+
+def token_of(request: Request) -> str:
+    token = session_token(request)
+    if not token:
+        raise Unauthenticated()
+    return token
+
+
+def segment(value: str) -> str:
+    """`value` as one path segment of an API URL."""
+    return quote(value, safe="")
+
+
+def render(request: Request, name: str, code: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("notice", request.query_params.get("notice"))
+    context.setdefault("problem", request.query_params.get("problem"))
+    response = templates.TemplateResponse(request, name, context, status_code=code)
+    remember_login_cookie(request, response)
+    return response
+
+
+def back(path: str, **message: str) -> RedirectResponse:
+    """303 to `path`, with a `notice` (success) or `problem` (failure) banner."""
+    query = f"?{urlencode(message)}" if message else ""
+    return RedirectResponse(path + query, status_code=303)
+
+
+def page_count(total: int) -> int:
+    return max(1, -(-total // PAGE_SIZE))

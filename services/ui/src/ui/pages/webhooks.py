@@ -1,0 +1,119 @@
+"""The webhooks page: URL and secret (regenerated after a confirmation), a test delivery, the
+deliveries a page at a time (of one payment, if asked) and one delivery with every attempt."""
+
+import json
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Form, Query, Request, Response
+from fastapi.responses import HTMLResponse
+
+from kit.errors import NotFound
+from ui.gateway import ApiError
+from ui.pages.base import (
+    PAGE_SIZE,
+    PageNumber,
+    back,
+    dashboard,
+    gateway_of,
+    page_count,
+    render,
+    token_of,
+)
+
+HERE = "/dashboard/webhooks"
+
+
+def _delivery_id(value: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise NotFound("Webhook delivery not found") from None
+
+
+@dashboard.get(HERE)
+async def webhooks(
+    request: Request,
+    page: PageNumber = 1,
+    payment_id: Annotated[str, Query(max_length=64)] = "",
+) -> HTMLResponse:
+    token, gateway = token_of(request), gateway_of(request)
+    config = await gateway.call("GET", "/api/v1/webhooks/config", token)
+    params: dict[str, Any] = {"limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE}
+    if payment_id := payment_id.strip():
+        params["payment_id"] = payment_id
+    logs = await gateway.call("GET", "/api/v1/webhooks", token, params=params)
+    return render(
+        request, "webhooks.html", config=config, logs=logs["data"], total=logs["total"],
+        page_number=page, pages=page_count(logs["total"]), payment_id=payment_id, page="webhooks",
+    )  # fmt: skip
+
+
+@dashboard.post(f"{HERE}/config")
+async def save_webhook_config(
+    request: Request, webhook_url: Annotated[str, Form()] = ""
+) -> Response:
+    body = {"webhook_url": webhook_url.strip() or None}
+    try:
+        await gateway_of(request).call(
+            "PUT", "/api/v1/webhooks/config", token_of(request), json=body
+        )
+    except ApiError as error:
+        return back(HERE, problem=f"Not saved: {error.description}")
+    return back(HERE, notice="Webhook configuration saved")
+
+
+@dashboard.get(f"{HERE}/regenerate")
+async def confirm_regenerate(request: Request) -> HTMLResponse:
+    """A new secret makes the merchant's receiver reject deliveries until it is updated, so
+    regenerating takes a second step."""
+    config = await gateway_of(request).call("GET", "/api/v1/webhooks/config", token_of(request))
+    return render(request, "regenerate_confirm.html", config=config, page="webhooks")
+
+
+@dashboard.post(f"{HERE}/regenerate")
+async def regenerate_secret(request: Request) -> Response:
+    try:
+        await gateway_of(request).call(
+            "POST", "/api/v1/webhooks/regenerate-secret", token_of(request)
+        )
+    except ApiError as error:
+        return back(HERE, problem=f"Secret not regenerated: {error.description}")
+    return back(HERE, notice="A new secret is in use; update your receiver")
+
+
+@dashboard.post(f"{HERE}/test")
+async def send_test_webhook(request: Request) -> Response:
+    try:
+        sent = await gateway_of(request).call("POST", "/api/v1/webhooks/test", token_of(request))
+    except ApiError as error:
+        return back(HERE, problem=error.description)
+    if sent["status"] == "success":
+        return back(HERE, notice="Test webhook delivered")
+    answer = sent.get("response_code") or sent.get("response_body") or "no answer"
+    return back(HERE, problem=f"Test webhook not delivered ({answer}); it will be retried")
+
+
+@dashboard.get(HERE + "/{webhook_id}")
+async def webhook_detail(request: Request, webhook_id: str) -> HTMLResponse:
+    delivery = await gateway_of(request).call(
+        "GET", f"/api/v1/webhooks/{_delivery_id(webhook_id)}", token_of(request)
+    )
+    payload = json.dumps(delivery["payload"], indent=2, ensure_ascii=False)
+    return render(request, "webhook.html", delivery=delivery, payload=payload, page="webhooks")
+
+
+@dashboard.post(HERE + "/{webhook_id}/retry")
+async def retry_webhook(
+    request: Request, webhook_id: str, return_to: Annotated[str, Form()] = HERE
+) -> Response:
+    """Deliver again, whatever the delivery's status (a handler that mishandled a 200 needs it
+    too); back to the list or to the delivery's own page."""
+    there = return_to if return_to == HERE or return_to.startswith(f"{HERE}/") else HERE
+    try:
+        await gateway_of(request).call(
+            "POST", f"/api/v1/webhooks/{_delivery_id(webhook_id)}/retry", token_of(request)
+        )
+    except (ApiError, NotFound) as error:
+        return back(there, problem=f"Not retried: {error.description}")
+    return back(there, notice="Webhook retry scheduled")
