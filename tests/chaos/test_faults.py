@@ -406,6 +406,7 @@ def test_every_worker_sigkilled_mid_load_loses_and_doubles_nothing(
     workers = ["orders-worker", "payments-worker", "refunds-worker", "webhooks-worker"]
     for name in workers:
         chaos_stack.kill(name)
+    killed_at = time.monotonic()  # the clock of Received.at
     for name in workers:
         chaos_stack.restart(name)
     settled(chaos_stack, api, payment_ids)
@@ -434,7 +435,13 @@ def test_every_worker_sigkilled_mid_load_loses_and_doubles_nothing(
     )  # fmt: skip
     with receiver.lock:
         per_id = Counter(r.headers["webhook-id"] for r in receiver.requests)
-    assert set(per_id.values()) == {1}, "a webhook arrived twice"
+        first_at = {r.headers["webhook-id"]: r.at for r in reversed(receiver.requests)}
+    # At least once, as docs/webhooks.md promises: a delivery the worker had sent when it was
+    # killed, before it could record the answer, is sent again. Nothing else may repeat.
+    again = {i: n for i, n in per_id.items() if n > 1}
+    assert all(n == 2 and first_at[i] < killed_at for i, n in again.items()), (
+        f"webhooks repeated that were not in flight at the kill: {again}"
+    )
 
 
 def test_an_api_killed_under_keyed_retries_makes_one_payment_per_order(
@@ -502,12 +509,17 @@ def test_a_receiver_down_and_back_gets_every_webhook_on_the_retry_schedule(
         payment_ids.append(
             api.post("/api/v1/payments", json=body, headers=TEST_HEADERS).json()["id"]
         )
-    eventually(lambda: len(receiver.requests) >= 15, "the first (failing) attempts")
+    wanted = {(p, e) for p in payment_ids for e in ("payment.created", "payment.pending",
+                                                     "payment.success")}  # fmt: skip
+
+    def all_refused_once() -> bool:  # each of the 15 tried at least once (on a slow machine,
+        with receiver.lock:  # the first events' retries may come before the last events)
+            return wanted <= payment_events(receiver.requests)
+
+    eventually(all_refused_once, "a first (failing) attempt of each webhook")
     with receiver.lock:
         receiver.fail_next = 0  # back up
         failed_attempts = len(receiver.requests)
-    wanted = {(p, e) for p in payment_ids for e in ("payment.created", "payment.pending",
-                                                     "payment.success")}  # fmt: skip
 
     def delivered() -> set[tuple[str, str]]:
         with receiver.lock:
