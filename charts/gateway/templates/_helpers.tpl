@@ -188,8 +188,8 @@ capabilities:
 {{- if and .existingSecret .password }}
 {{- fail "redis: set existingSecret or password, not both" }}
 {{- end }}
-{{- if contains "@" .url }}
-{{- fail "redis.url must hold no credentials: put the password in a Secret (redis.existingSecret)" }}
+{{- if contains ":" (urlParse .url).userinfo }}
+{{- fail "redis.url must hold no password: put it in a Secret (redis.existingSecret)" }}
 {{- end }}
 {{- if and .urlKey (not .existingSecret) }}
 {{- fail "redis.urlKey needs redis.existingSecret: the Secret that holds the URL" }}
