@@ -3,7 +3,6 @@
 import ipaddress
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import helm_python as helm
@@ -216,33 +215,6 @@ def test_production_fences_the_webhooks_workers_egress() -> None:
     for name in ("defaults", "kind"):
         names = {short(p) for p in of_kind(render(name), "NetworkPolicy")}
         assert "webhooks-worker-egress" not in names
-
-
-def test_skaffold_matches_its_schema_and_builds_and_sets_every_image(schemas_dir: Path) -> None:
-    import jsonschema
-
-    schema = json.loads((schemas_dir / "skaffold-v4beta14.json").read_text())
-    config = yaml.safe_load((ROOT / "skaffold.yaml").read_text())
-    jsonschema.Draft7Validator(schema).validate(config)
-    services = ["merchants", "orders", "payments", "refunds", "webhooks", "ui"]
-    artifacts = {a["image"]: a["docker"]["dockerfile"] for a in config["build"]["artifacts"]}
-    assert artifacts == {f"payment-gateway/{s}": f"services/{s}/Dockerfile" for s in services}
-    [release] = config["deploy"]["helm"]["releases"]
-    templates = release["setValueTemplates"]
-    assert templates == {
-        f"services.{s}.image": f"{{{{.IMAGE_FULLY_QUALIFIED_payment_gateway_{s}}}}}"
-        for s in services
-    }
-    profiles = {p["name"]: p for p in config["profiles"]}
-    assert profiles["kind"]["activation"] == [{"kubeContext": "kind-.*"}]
-    assert profiles["minikube"]["activation"] == [{"kubeContext": "minikube"}]
-    values = dict(values_for("kind"))
-    values["services"] = {
-        s: {**v, "image": f"registry.local/{s}@sha256:abc"} for s, v in values["services"].items()
-    }
-    out = helm.Chart.load(str(CHART)).render(values, name="gw", namespace="pay")
-    images = set(re.findall(r"image: (registry\.local/\S+)", "\n".join(out.values())))
-    assert images == {f"registry.local/{s}@sha256:abc" for s in services}
 
 
 def test_per_service_env_and_resources_override_the_shared_ones() -> None:
