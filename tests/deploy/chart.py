@@ -1,5 +1,7 @@
 """Rendering the Helm chart offline for the deploy tests: values files, documents, lookups."""
 
+import copy
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +75,15 @@ def render_values(
     return docs
 
 
-def render(name: str) -> list[Doc]:
+@functools.cache
+def _rendered(name: str) -> list[Doc]:
     return render_values(values_for(name))
+
+
+def render(name: str) -> list[Doc]:
+    """A values set rendered once per session (a render takes about a second); a copy each
+    call, so a test may change what it gets."""
+    return copy.deepcopy(_rendered(name))
 
 
 def of_kind(docs: list[Doc], kind: str) -> list[Doc]:
