@@ -3,7 +3,6 @@
 import ipaddress
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import helm_python as helm
@@ -21,57 +20,23 @@ import webhooks.settings
 from devstack.edge import MAX_BODY_BYTES, PRIVATE_RANGES, TOO_LARGE_ROUTE, load_routes
 from devstack.provision import schema_sql
 from kit.settings import ServiceSettings
-
-ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "charts" / "gateway"
-KUBE = "1.33.0"
-# Custom resources have no bundled schema: checked below for the fields we rely on instead.
-CRDS = {"HTTPRoute", "ServiceMonitor", "PrometheusRule", "ScaledObject", "TriggerAuthentication"}
-EXTERNAL_DB = {
-    "host": "pg",
-    "port": 5432,
-    "database": "payment_gateway",
-    "existingSecret": "gateway-db",
-}
-INTERNAL_AUTH = {"existingSecret": "gateway-internal"}
-
-
-def values_for(name: str) -> dict[str, Any]:
-    values: dict[str, Any] = yaml.safe_load((ROOT / "k8s/values/routes.yaml").read_text())
-    if name == "defaults":
-        return {**values, "postgres": EXTERNAL_DB, "internalAuth": INTERNAL_AUTH}
-    return {**values, **yaml.safe_load((ROOT / f"k8s/values/{name}.yaml").read_text())}
-
-
-VALUES = ["defaults", "kind", "production"]
-
-
-def render(name: str) -> list[dict[str, Any]]:
-    out = helm.Chart.load(str(CHART)).render(values_for(name), name="gw", namespace="pay")
-    docs: list[dict[str, Any]] = []
-    for path, text in out.items():
-        if path.endswith(".yaml"):
-            docs.extend(d for d in yaml.safe_load_all(text) if d)
-    return docs
-
-
-def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
-    return [d for d in docs if d["kind"] == kind]
-
-
-def containers(docs: list[dict[str, Any]], component: str) -> dict[str, dict[str, Any]]:
-    """`<service>-<component>` → its container, for the gateway's APIs, workers or migrations."""
-    return {
-        d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]
-        for d in docs
-        if d["kind"] in {"Deployment", "Job"}
-        and d["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component")
-        == component
-    }
-
-
-def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {e["name"]: e for e in container["env"]}
+from tests.deploy.chart import (
+    CHART,
+    CRDS,
+    KUBE,
+    PREFIX,
+    ROOT,
+    VALUES,
+    containers,
+    env_of,
+    named,
+    of_kind,
+    pod,
+    render,
+    render_values,
+    short,
+    values_for,
+)
 
 
 @pytest.mark.parametrize("name", VALUES)
@@ -103,9 +68,9 @@ def test_values_schema_refuses_nonsense() -> None:
 @pytest.mark.parametrize("name", VALUES)
 def test_pods_are_hardened_with_probes_and_limits(name: str) -> None:
     for deployment in of_kind(render(name), "Deployment"):
-        pod = deployment["spec"]["template"]["spec"]
-        assert pod["securityContext"]["runAsNonRoot"] is True
-        for container in pod["containers"]:
+        spec = pod(deployment)
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        for container in spec["containers"]:
             security = container["securityContext"]
             assert security["readOnlyRootFilesystem"] is True
             assert security["allowPrivilegeEscalation"] is False
@@ -118,7 +83,7 @@ def test_pods_are_hardened_with_probes_and_limits(name: str) -> None:
 
 def test_migrations_run_as_hooks_before_the_new_pods() -> None:
     jobs = of_kind(render("kind"), "Job")
-    assert {j["metadata"]["name"] for j in jobs} == {
+    assert {short(j) for j in jobs} == {
         f"{s}-migrate" for s in ("merchants", "orders", "payments", "refunds", "webhooks")
     }
     for job in jobs:
@@ -145,7 +110,7 @@ def test_every_route_reaches_its_service_through_ingress_and_httproute() -> None
         [rule] = [r for r in ingress["spec"]["rules"] if r["host"] == hostnames[host]]
         paths = [(p["path"], p["backend"]["service"]["name"]) for p in rule["http"]["paths"]]
         expected = [
-            (_ingress_regex(r.match, r.path), f"{r.service}-api")
+            (_ingress_regex(r.match, r.path), f"{PREFIX}{r.service}-api")
             for r in table.routes
             if r.host == host
         ]
@@ -154,7 +119,7 @@ def test_every_route_reaches_its_service_through_ingress_and_httproute() -> None
     assert len(routes) == len(table.hosts)
     kinds = {"exact": "Exact", "prefix": "PathPrefix", "regex": "RegularExpression"}
     for route in routes:
-        host = route["metadata"]["name"].removeprefix("gateway-")
+        host = short(route)
         rules = [
             (
                 r["matches"][0]["path"]["type"],
@@ -164,19 +129,20 @@ def test_every_route_reaches_its_service_through_ingress_and_httproute() -> None
             for r in route["spec"]["rules"]
         ]
         assert rules == [
-            (kinds[r.match], r.path, f"{r.service}-api") for r in table.routes if r.host == host
+            (kinds[r.match], r.path, f"{PREFIX}{r.service}-api")
+            for r in table.routes
+            if r.host == host
         ]
 
 
 def test_in_cluster_edge_config_is_the_route_table() -> None:
-    [config] = [c for c in of_kind(render("kind"), "ConfigMap") if c["metadata"]["name"] == "edge"]
-    caddy = json.loads(config["data"]["caddy.json"])
+    caddy = json.loads(named(render("kind"), "ConfigMap", "edge")["data"]["caddy.json"])
     table = load_routes()
     for host, port in table.hosts.items():
         server = caddy["apps"]["http"]["servers"][host]
         assert server["listen"] == [f":{port}"]
         dials = [r["handle"][-1]["upstreams"][0]["dial"] for r in server["routes"][:-1]]
-        assert dials == [f"{r.service}-api:80" for r in table.routes if r.host == host]
+        assert dials == [f"{PREFIX}{r.service}-api:80" for r in table.routes if r.host == host]
         for route in server["routes"][:-1]:
             assert route["handle"][0] == {"handler": "request_body", "max_size": MAX_BODY_BYTES}
         assert server["errors"]["routes"] == [TOO_LARGE_ROUTE]  # the native edge's, exactly
@@ -186,9 +152,7 @@ def test_in_cluster_edge_config_is_the_route_table() -> None:
 
 
 def test_dev_postgres_init_is_the_same_sql_as_make_up() -> None:
-    [init] = [
-        c for c in of_kind(render("kind"), "ConfigMap") if c["metadata"]["name"] == "postgres-init"
-    ]
+    init = named(render("kind"), "ConfigMap", "postgres-init")
     values = values_for("kind")
     expected = schema_sql(
         values["postgres"].get("database", "payment_gateway"), values["postgres"]["passwords"]
@@ -229,9 +193,9 @@ def test_production_routes_send_hsts() -> None:
 def test_production_fences_the_webhooks_workers_egress() -> None:
     """DNS, Postgres and Redis (their ports), else only public IPv4 on 80/443 (behind the SSRF
     guard); off unless asked for."""
-    policies = {p["metadata"]["name"]: p for p in of_kind(render("production"), "NetworkPolicy")}
-    spec = policies["webhooks-worker-egress"]["spec"]
+    spec = named(render("production"), "NetworkPolicy", "webhooks-worker-egress")["spec"]
     assert spec["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/instance": "gw",
         "app.kubernetes.io/name": "webhooks",
         "app.kubernetes.io/component": "worker",
     }
@@ -249,35 +213,8 @@ def test_production_fences_the_webhooks_workers_egress() -> None:
     assert not any(ipaddress.ip_address("93.184.216.34") in network for network in blocked)
     assert [p["port"] for p in web["ports"]] == [80, 443]
     for name in ("defaults", "kind"):
-        names = {p["metadata"]["name"] for p in of_kind(render(name), "NetworkPolicy")}
+        names = {short(p) for p in of_kind(render(name), "NetworkPolicy")}
         assert "webhooks-worker-egress" not in names
-
-
-def test_skaffold_matches_its_schema_and_builds_and_sets_every_image(schemas_dir: Path) -> None:
-    import jsonschema
-
-    schema = json.loads((schemas_dir / "skaffold-v4beta14.json").read_text())
-    config = yaml.safe_load((ROOT / "skaffold.yaml").read_text())
-    jsonschema.Draft7Validator(schema).validate(config)
-    services = ["merchants", "orders", "payments", "refunds", "webhooks", "ui"]
-    artifacts = {a["image"]: a["docker"]["dockerfile"] for a in config["build"]["artifacts"]}
-    assert artifacts == {f"payment-gateway/{s}": f"services/{s}/Dockerfile" for s in services}
-    [release] = config["deploy"]["helm"]["releases"]
-    templates = release["setValueTemplates"]
-    assert templates == {
-        f"services.{s}.image": f"{{{{.IMAGE_FULLY_QUALIFIED_payment_gateway_{s}}}}}"
-        for s in services
-    }
-    profiles = {p["name"]: p for p in config["profiles"]}
-    assert profiles["kind"]["activation"] == [{"kubeContext": "kind-.*"}]
-    assert profiles["minikube"]["activation"] == [{"kubeContext": "minikube"}]
-    values = dict(values_for("kind"))
-    values["services"] = {
-        s: {**v, "image": f"registry.local/{s}@sha256:abc"} for s, v in values["services"].items()
-    }
-    out = helm.Chart.load(str(CHART)).render(values, name="gw", namespace="pay")
-    images = set(re.findall(r"image: (registry\.local/\S+)", "\n".join(out.values())))
-    assert images == {f"registry.local/{s}@sha256:abc" for s in services}
 
 
 def test_per_service_env_and_resources_override_the_shared_ones() -> None:
@@ -293,32 +230,25 @@ def test_per_service_env_and_resources_override_the_shared_ones() -> None:
             },
         },
     }
-    out = helm.Chart.load(str(CHART)).render(values, name="gw", namespace="pay")
-    docs = [d for p, t in out.items() if p.endswith(".yaml") for d in yaml.safe_load_all(t) if d]
-    [api] = [
-        d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "payments-api"
-    ]
-    container = api["spec"]["template"]["spec"]["containers"][0]
+    docs = render_values(values)
+    api = named(docs, "Deployment", "payments-api")
+    container = pod(api)["containers"][0]
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert (env["TEST_MODE"], env["EXTRA"], api["spec"]["replicas"]) == ("false", "1", 3)
     assert container["resources"]["requests"]["cpu"] == "250m"
-    [orders] = [
-        d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "orders-api"
-    ]
-    assert {
-        e["name"]: e.get("value")
-        for e in orders["spec"]["template"]["spec"]["containers"][0]["env"]
-    }["TEST_MODE"] == "true"
+    orders = named(docs, "Deployment", "orders-api")
+    assert {e["name"]: e.get("value") for e in pod(orders)["containers"][0]["env"]}[
+        "TEST_MODE"
+    ] == "true"
 
 
 def test_dev_redis_never_evicts_and_keeps_its_append_only_file_on_a_claim() -> None:
     docs = render("kind")
-    [redis] = [d for d in of_kind(docs, "Deployment") if d["metadata"]["name"] == "redis"]
-    pod = redis["spec"]["template"]["spec"]
-    command = " ".join(pod["containers"][0]["command"])
+    spec = pod(named(docs, "Deployment", "redis"))
+    command = " ".join(spec["containers"][0]["command"])
     assert "--appendonly yes" in command
     assert "--maxmemory-policy noeviction" in command
-    [data] = [v for v in pod["volumes"] if v["name"] == "data"]
+    [data] = [v for v in spec["volumes"] if v["name"] == "data"]
     claims = {c["metadata"]["name"] for c in of_kind(docs, "PersistentVolumeClaim")}
     assert data["persistentVolumeClaim"]["claimName"] in claims
 
@@ -330,18 +260,17 @@ def test_every_api_and_worker_reads_the_internal_token_from_a_secret(name: str) 
     assert len(processes) == 10  # six APIs, four workers
     for process, container in processes.items():
         token = env_of(container)["INTERNAL_TOKEN"]
+        secret = f"{PREFIX}internal" if name.startswith("kind") else "gateway-internal"
         assert token == {
             "name": "INTERNAL_TOKEN",
-            "valueFrom": {"secretKeyRef": {"name": "gateway-internal", "key": "token"}},
+            "valueFrom": {"secretKeyRef": {"name": secret, "key": "token"}},
         }, process
     for container in containers(docs, "migrate").values():
         assert "INTERNAL_TOKEN" not in env_of(container)
 
 
 def test_development_values_create_the_internal_token_secret() -> None:
-    [secret] = [
-        s for s in of_kind(render("kind"), "Secret") if s["metadata"]["name"] == "gateway-internal"
-    ]
+    secret = named(render("kind"), "Secret", "internal")
     assert secret["stringData"] == {"token": values_for("kind")["internalAuth"]["token"]}
 
 
@@ -363,14 +292,16 @@ def test_rendering_fails_without_exactly_one_internal_token_source(
 @pytest.mark.parametrize(
     ("name", "secret", "url"),
     [
-        ("kind", "gateway-redis", "redis://:$(REDIS_PASSWORD)@redis:6379/0"),
-        ("production", "gateway-redis", "rediss://:$(REDIS_PASSWORD)@redis.internal:6380/0"),
+        ("kind", f"{PREFIX}redis", f"redis://{PREFIX}redis:6379/0"),  # the chart's own Redis
+        ("production", "gateway-redis", "rediss://redis.internal:6380/0"),
         ("defaults", None, "redis://redis:6379/0"),
     ],
 )
-def test_redis_url_carries_the_password_from_the_secret(
+def test_redis_password_comes_from_the_secret_beside_a_url_without_credentials(
     name: str, secret: str | None, url: str
 ) -> None:
+    """The password reaches each process as it is in the Secret (REDIS_PASSWORD; kit puts it
+    into the URL encoded), never spliced into REDIS_URL, where `@ : / #` would break it."""
     docs = render(name)
     processes = {
         **containers(docs, "api"),
@@ -379,14 +310,11 @@ def test_redis_url_carries_the_password_from_the_secret(
     }
     assert len(processes) == 15
     for process, container in processes.items():
-        names = [e["name"] for e in container["env"]]
         env = env_of(container)
         assert env["REDIS_URL"]["value"] == url, process
         if secret is None:
             assert "REDIS_PASSWORD" not in env
             continue
-        # Kubernetes expands $(REDIS_PASSWORD) only from variables listed before.
-        assert names.index("REDIS_PASSWORD") < names.index("REDIS_URL"), process
         assert env["REDIS_PASSWORD"]["valueFrom"] == {
             "secretKeyRef": {"name": secret, "key": "password"}
         }
@@ -401,22 +329,19 @@ def test_secret_values_appear_only_in_secrets() -> None:
             if doc and (not isinstance(doc, dict) or doc["kind"] != "Secret"):
                 dumped = yaml.safe_dump(doc)
                 assert not [s for s in secrets if s in dumped], (path, doc)
-    [redis] = [
-        s for s in of_kind(render("kind"), "Secret") if s["metadata"]["name"] == "gateway-redis"
-    ]
+    redis = named(render("kind"), "Secret", "redis")
     assert redis["stringData"] == {"password": values["redis"]["password"]}
     assert redis["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
 
 
 def test_dev_redis_requires_the_password_and_its_probe_sends_it() -> None:
-    [redis] = [d for d in of_kind(render("kind"), "Deployment") if d["metadata"]["name"] == "redis"]
-    [container] = redis["spec"]["template"]["spec"]["containers"]
+    [container] = pod(named(render("kind"), "Deployment", "redis"))["containers"]
     command = container["command"]
     assert command[command.index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
     assert container["env"] == [
         {
             "name": "REDIS_PASSWORD",
-            "valueFrom": {"secretKeyRef": {"name": "gateway-redis", "key": "password"}},
+            "valueFrom": {"secretKeyRef": {"name": f"{PREFIX}redis", "key": "password"}},
         },
         {"name": "REDISCLI_AUTH", "value": "$(REDIS_PASSWORD)"},  # read by redis-cli
     ]
@@ -447,7 +372,7 @@ def test_keda_authenticates_to_redis_with_the_same_secret() -> None:
     [
         ({"url": "redis://redis:6379/0"}, "development Redis needs a password"),
         ({"url": "redis://redis:6379/0", "password": "a", "existingSecret": "b"}, "not both"),
-        ({"url": "redis://:x@redis:6379/0", "password": "a"}, "no credentials"),
+        ({"url": "redis://redis:6379/0", "urlKey": "url"}, "needs redis.existingSecret"),
     ],
 )
 def test_rendering_fails_on_a_missing_or_ambiguous_redis_password(
@@ -458,8 +383,8 @@ def test_rendering_fails_on_a_missing_or_ambiguous_redis_password(
         helm.Chart.load(str(CHART)).render(values, name="gw", namespace="pay")
 
 
-def test_values_schema_refuses_a_redis_password_that_is_not_url_safe() -> None:
-    bad = {**values_for("kind"), "redis": {"url": "redis://redis:6379/0", "password": "a@b/c"}}
+def test_values_schema_refuses_credentials_in_the_redis_url() -> None:
+    bad = {**values_for("kind"), "redis": {"url": "redis://:pw@redis:6379/0"}}
     with pytest.raises(helm.HelmValuesError):
         helm.Chart.load(str(CHART)).validate_schema(bad)
 
@@ -478,6 +403,8 @@ def admitted(policy: dict[str, Any]) -> set[tuple[str, str]]:
                 )
             else:
                 labels = peer["podSelector"].get("matchLabels", {})
+                # A pod peer is one of this release's pods, never another release's.
+                assert labels["app.kubernetes.io/instance"] == "gw", policy["metadata"]["name"]
                 name = labels.get("app.kubernetes.io/name", "*")
                 component = labels.get("app.kubernetes.io/component")
                 for expression in peer["podSelector"].get("matchExpressions", []):
@@ -489,11 +416,25 @@ def admitted(policy: dict[str, Any]) -> set[tuple[str, str]]:
 
 
 def policies(name: str) -> dict[str, dict[str, Any]]:
-    return {p["metadata"]["name"]: p for p in of_kind(render(name), "NetworkPolicy")}
+    return {short(p): p for p in of_kind(render(name), "NetworkPolicy")}
+
+
+def selector(name: str, component: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/instance": "gw",
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/component": component,
+    }
 
 
 PUBLIC = {("pod:edge", "http"), ("ns:ingress-nginx", "http")}
 METRICS = {("ns:monitoring", "http")}
+
+
+def scrapers(name: str, port: str) -> set[tuple[str, str]]:
+    """The monitoring namespace's Prometheus, and with devObservability the release's own."""
+    own = {("pod:prometheus", port)} if "observability" in name else set()
+    return {("ns:monitoring", port)} | own
 
 
 @pytest.mark.parametrize("name", ["defaults", "kind"])
@@ -506,10 +447,7 @@ def test_each_api_admits_the_public_its_internal_callers_and_prometheus_only(nam
     }
     for service in ("merchants", "orders", "payments", "refunds", "webhooks", "ui"):
         policy = by_name[f"{service}-api"]
-        assert policy["spec"]["podSelector"]["matchLabels"] == {
-            "app.kubernetes.io/name": service,
-            "app.kubernetes.io/component": "api",
-        }
+        assert policy["spec"]["podSelector"]["matchLabels"] == selector(service, "api")
         internal = {(peer, "internal") for peer in callers.get(service, set())}
         assert admitted(policy) == PUBLIC | internal | METRICS, service
     merchants = {peer for peer, _ in admitted(by_name["merchants-api"])}
@@ -520,17 +458,16 @@ def test_each_api_admits_the_public_its_internal_callers_and_prometheus_only(nam
 def test_internal_routes_are_served_and_called_on_their_own_port() -> None:
     docs = render("kind")
     for deployment in of_kind(docs, "Deployment"):
-        name = deployment["metadata"]["name"]
+        name = short(deployment)
         if not name.endswith("-api") or name == "ui-api":
             continue
-        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        [container] = pod(deployment)["containers"]
         assert container["command"][-2:] == ["--internal-port", "8001"], name
         assert {"name": "internal", "containerPort": 8001} in container["ports"], name
         urls = {e["name"]: e.get("value") for e in container["env"] if e["name"].endswith("S_URL")}
         for other in ("MERCHANTS", "ORDERS", "PAYMENTS"):
-            assert urls[f"{other}_URL"] == f"http://{other.lower()}-api:8001", name
-    services = {s["metadata"]["name"]: s for s in of_kind(docs, "Service")}
-    ports = {p["name"]: p["port"] for p in services["orders-api"]["spec"]["ports"]}
+            assert urls[f"{other}_URL"] == f"http://{PREFIX}{other.lower()}-api:8001", name
+    ports = {p["name"]: p["port"] for p in named(docs, "Service", "orders-api")["spec"]["ports"]}
     assert ports == {"http": 80, "internal": 8001}
 
 
@@ -539,11 +476,8 @@ def test_workers_admit_only_prometheus_and_the_edge_only_the_ui(name: str) -> No
     by_name = policies(name)
     for service in ("orders", "payments", "refunds", "webhooks"):
         policy = by_name[f"{service}-worker"]
-        assert policy["spec"]["podSelector"]["matchLabels"] == {
-            "app.kubernetes.io/name": service,
-            "app.kubernetes.io/component": "worker",
-        }
-        assert admitted(policy) == {("ns:monitoring", "metrics")}  # WORKER_METRICS_PORT
+        assert policy["spec"]["podSelector"]["matchLabels"] == selector(service, "worker")
+        assert admitted(policy) == scrapers(name, "metrics")  # WORKER_METRICS_PORT
     assert admitted(by_name["edge"]) == {("pod:ui/api", "api")}
 
 
@@ -584,11 +518,7 @@ def test_a_service_nothing_routes_to_admits_no_public_traffic() -> None:
         **values["edge"],
         "routes": [r for r in values["edge"]["routes"] if r["service"] != "refunds"],
     }
-    out = helm.Chart.load(str(CHART)).render(values, name="gw", namespace="pay")
-    docs = [d for p, t in out.items() if p.endswith(".yaml") for d in yaml.safe_load_all(t) if d]
-    [refunds] = [
-        d for d in of_kind(docs, "NetworkPolicy") if d["metadata"]["name"] == "refunds-api"
-    ]
+    refunds = named(render_values(values), "NetworkPolicy", "refunds-api")
     assert admitted(refunds) == METRICS
 
 
@@ -599,7 +529,8 @@ def test_dev_data_stores_admit_only_the_gateways_processes() -> None:
     for store in ("postgres", "redis"):
         [peer] = by_name[store]["spec"]["ingress"][0]["from"]
         assert peer["podSelector"]["matchLabels"] == {
-            "app.kubernetes.io/part-of": "payment-gateway"
+            "app.kubernetes.io/part-of": "payment-gateway",
+            "app.kubernetes.io/instance": "gw",
         }
 
 
@@ -612,8 +543,8 @@ def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
 @pytest.mark.parametrize("name", VALUES)
 def test_every_gateway_pod_is_fenced_by_a_default_deny_and_its_own_policy(name: str) -> None:
     docs = render(name)
-    by_name = {p["metadata"]["name"]: p for p in of_kind(docs, "NetworkPolicy")}
-    deny = by_name.pop("gateway-default-deny")["spec"]
+    by_name = {short(p): p for p in of_kind(docs, "NetworkPolicy")}
+    deny = by_name.pop("default-deny")["spec"]
     assert (deny["policyTypes"], deny.get("ingress")) == (["Ingress"], None)
     for policy in by_name.values():
         admitted(policy)  # every rule names its sources and its ports

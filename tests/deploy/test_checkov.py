@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import helm_python as helm
-import yaml
+
+from tests.deploy.chart import values_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKOV = Path(sys.executable).parent / "checkov"
@@ -49,12 +50,10 @@ def summary_and_failures(reports: list[dict[str, Any]]) -> tuple[int, list[str]]
 
 
 def test_rendered_chart_passes_checkov(tmp_path: Path) -> None:
-    routes = yaml.safe_load((ROOT / "k8s/values/routes.yaml").read_text())
     files = []
-    for name in ("kind", "production"):
-        values = {**routes, **yaml.safe_load((ROOT / f"k8s/values/{name}.yaml").read_text())}
+    for name in ("kind+observability", "production"):
         rendered = helm.Chart.load(str(ROOT / "charts/gateway")).render(
-            values, name="gw", namespace="pay"
+            values_for(name), name="gw", namespace="pay"
         )
         path = tmp_path / f"{name}.yaml"
         path.write_text("\n---\n".join(t for p, t in rendered.items() if p.endswith(".yaml")))

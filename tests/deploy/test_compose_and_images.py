@@ -1,6 +1,7 @@
 """docker-compose, the Dockerfiles and the generated edge/Postgres files, checked offline."""
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -30,7 +31,14 @@ def test_compose_matches_the_compose_specification(schemas_dir: Path) -> None:
 def test_compose_has_the_contracts_containers_and_gates_each_api_on_its_migration() -> None:
     services = compose()["services"]
     names = {s.get("container_name") for s in services.values()}
-    assert {"pg_gateway", "redis_gateway", "gateway_api", "gateway_worker"} <= names
+    assert {
+        "pg_gateway",
+        "redis_gateway",
+        "gateway_api",
+        "gateway_worker",
+        "gateway_dashboard",
+        "gateway_checkout",
+    } <= names
     assert services["gateway"]["ports"] == [
         "127.0.0.1:8000:8000",
         "127.0.0.1:3000:3000",
@@ -94,6 +102,70 @@ def test_dockerfile_installs_only_its_service_and_runs_as_non_root(service: str)
     assert f'CMD ["python", "-m", "kit.serve", "{service}", "--port", "8000"' in text
 
 
+def build_steps(service: str) -> list[tuple[str, list[str]]]:
+    """The build stage's COPY (from the context) and RUN steps, in order."""
+    text = (ROOT / "services" / service / "Dockerfile").read_text().replace("\\\n", " ")
+    stage = text.split("\nFROM ")[1]  # [0]: the header comments; [2]: the final stage
+    steps = []
+    for line in stage.splitlines():
+        words = line.split()
+        if words[:1] == ["COPY"] and not words[1].startswith("--from"):
+            steps.append(("COPY", words[1:]))
+        elif words[:1] == ["RUN"]:
+            steps.append(("RUN", words[1:]))
+    return steps
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_dockerfile_copies_only_the_lock_kit_and_its_service(service: str) -> None:
+    """A change to another service must not rebuild this image."""
+    copied = [src for op, args in build_steps(service) if op == "COPY" for src in args[:-1]]
+    assert copied == ["pyproject.toml", "uv.lock", "libs/kit", f"services/{service}"]
+    # Dependencies are installed before any source is copied (their layer outlives edits).
+    ops = [op for op, _ in build_steps(service)]
+    assert ops == ["COPY", "RUN", "COPY", "COPY", "RUN"]
+
+
+@pytest.mark.parametrize("service", ["payments", "ui"])
+def test_the_image_build_resolves_with_only_what_it_copies(service: str, tmp_path: Path) -> None:
+    """The build stage replayed outside Docker: copy what its COPY lines copy (minus
+    .dockerignore's tests), run its `uv sync` steps offline from the uv cache, and import the
+    service. Would fail if the lock needed a workspace member the image leaves out."""
+    uv = ROOT / ".tools" / "bin" / "uv"
+    if not uv.exists():
+        pytest.skip("the pinned uv (scripts/uv) is not installed")
+    for op, args in build_steps(service):
+        if op == "COPY":
+            *sources, destination = args
+            for source in sources:
+                target = tmp_path / (source if destination.endswith("/") else destination)
+                if (ROOT / source).is_dir():
+                    shutil.copytree(
+                        ROOT / source, target, ignore=shutil.ignore_patterns("tests", "__pycache__")
+                    )
+                else:
+                    shutil.copy(ROOT / source, target)
+            continue
+        assert args[:2] == ["uv", "sync"], args
+        done = subprocess.run(
+            [str(uv), *args[1:]],
+            cwd=tmp_path,
+            env={**os.environ, "UV_OFFLINE": "1", "UV_PYTHON_DOWNLOADS": "never",
+                 "UV_PROJECT_ENVIRONMENT": str(tmp_path / ".venv"), "VIRTUAL_ENV": ""},
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    python = tmp_path / ".venv" / "bin" / "python"
+    imported = subprocess.run(
+        [str(python), "-c", f"import {service}.main, kit.serve, kit.migrate"],
+        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    [site] = (tmp_path / ".venv" / "lib").glob("python3*/site-packages")
+    installed = {p.name for p in site.iterdir()} & {*SERVICES, "kit", "devstack"}
+    assert installed == {service, "kit"}
+
+
 def test_generated_files_are_up_to_date() -> None:
     for path, content in generated().items():
         assert path.read_text() == content, (
@@ -104,13 +176,26 @@ def test_generated_files_are_up_to_date() -> None:
 def test_compose_edge_routes_every_rule_of_the_table_to_its_api() -> None:
     caddy = json.loads((ROOT / "deploy/caddy/caddy.json").read_text())
     table = load_routes()
+    services = compose()["services"]
+    by_container = {s.get("container_name"): name for name, s in services.items()}
+    # The contract's containers: the dashboard and the checkout hosts each have their own.
+    upstream = {
+        "dashboard": by_container["gateway_dashboard"],
+        "checkout": by_container["gateway_checkout"],
+    }
     for host, port in table.hosts.items():
         server = caddy["apps"]["http"]["servers"][host]
         assert server["listen"] == [f":{port}"]
         dials = [r["handle"][-1]["upstreams"][0]["dial"] for r in server["routes"][:-1]]
-        assert dials == [f"{r.service}-api:8000" for r in table.routes if r.host == host]
-    services = compose()["services"]
-    assert all(f"{r.service}-api" in services for r in table.routes)
+        assert dials == [
+            f"{upstream.get(host, f'{r.service}-api')}:8000" for r in table.routes if r.host == host
+        ]
+        for dial in dials:
+            assert dial.split(":")[0] in services, dial
+            assert dial.split(":")[0] in services["gateway"]["depends_on"], dial
+    checkout = services[by_container["gateway_checkout"]]
+    assert checkout["image"] == services["ui-api"]["image"]
+    assert checkout["environment"] == services["ui-api"]["environment"]
 
 
 def test_compose_redis_is_durable_and_never_evicts() -> None:

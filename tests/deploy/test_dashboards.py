@@ -89,23 +89,9 @@ def test_the_parser_finds_metrics() -> None:
 
 
 def test_alerts_query_only_exported_metrics() -> None:
-    import helm_python as helm
-    import yaml
+    from tests.deploy.chart import of_kind, render
 
-    values = {
-        **yaml.safe_load((ROOT / "k8s/values/routes.yaml").read_text()),
-        **yaml.safe_load((ROOT / "k8s/values/production.yaml").read_text()),
-    }
-    rendered = helm.Chart.load(str(ROOT / "charts/gateway")).render(
-        values, name="gw", namespace="pay"
-    )
-    [rule] = [
-        doc
-        for path, text in rendered.items()
-        if path.endswith(".yaml")
-        for doc in yaml.safe_load_all(text)
-        if doc and doc["kind"] == "PrometheusRule"
-    ]
+    [rule] = of_kind(render("production"), "PrometheusRule")
     alerts = rule["spec"]["groups"][0]["rules"]
     assert {a["alert"] for a in alerts} >= {
         "GatewayHighErrorRate",

@@ -64,3 +64,34 @@ async def test_a_loop_that_ends_is_started_again(caplog: pytest.LogCaptureFixtur
     [ended] = [r for r in caplog.records if r.getMessage().startswith("background loop ended")]
     assert "boom" in ended.__dict__["error"]
     await supervisor.stop()
+
+
+async def test_no_heartbeat_while_the_receive_loop_is_stalled(redis_url: str) -> None:
+    """`/health` reads the heartbeat: a worker whose receive loop hangs shows as stopped."""
+    from redis.asyncio import Redis
+
+    from kit import health
+    from kit.probes import Liveness
+
+    worker = f"stalled-{id(object())}"
+    liveness = Liveness(allowance=0.2)
+    liveness.watch("receive")  # and never again
+    async with Redis.from_url(redis_url) as redis:
+        await asyncio.sleep(0.3)
+        running = asyncio.create_task(Supervisor([], liveness).run(redis, worker, ttl=3))
+        await asyncio.sleep(0.1)
+        assert not await health.workers_running(redis, [worker])
+        progress = liveness.watch("receive")
+
+        async def reads_again() -> None:
+            while True:
+                progress()
+                await asyncio.sleep(0.05)
+
+        reading = asyncio.create_task(reads_again())
+        await asyncio.sleep(1.1)  # the next round (ttl / 3)
+        assert await health.workers_running(redis, [worker])
+        for task in (running, reading):
+            task.cancel()
+        await asyncio.gather(running, reading, return_exceptions=True)
+        await redis.delete(health.heartbeat_key(worker))

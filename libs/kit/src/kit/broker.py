@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from taskiq import AckableMessage, AsyncBroker
+from taskiq import AckableMessage
 from taskiq.middlewares.opentelemetry_middleware import OpenTelemetryMiddleware
 from taskiq_redis import RedisStreamBroker
 
@@ -60,11 +60,13 @@ class Acks:
 
 class ReclaimingStreamBroker(RedisStreamBroker):
     """A stream broker that runs XAUTOCLAIM at least every `reclaim_interval` seconds and
-    batches acknowledgements (`Acks`)."""
+    batches acknowledgements (`Acks`). Its receive loop calls `progress()` after every read
+    (at least every `block` ms while the stream is idle): the worker's liveness probe."""
 
     def __init__(self, *args: Any, reclaim_interval: float = 10.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.reclaim_interval = reclaim_interval
+        self.progress: Callable[[], None] = lambda: None
         self._acks = Acks(Redis(connection_pool=self.connection_pool), self.consumer_group_name)
 
     def _ack_generator(self, id: str, queue_name: str) -> Callable[[], Awaitable[None]]:
@@ -104,6 +106,7 @@ class ReclaimingStreamBroker(RedisStreamBroker):
         async with Redis(connection_pool=self.connection_pool) as redis:
             while True:
                 batches: Any = await self._read(redis)
+                self.progress()
                 for stream, entries in batches or []:
                     for msg_id, fields in entries:
                         yield self._message(msg_id, fields, stream)
@@ -131,7 +134,7 @@ def make_broker(
     *,
     idle_timeout_ms: int = 60_000,
     reclaim_interval: float = 10.0,
-) -> AsyncBroker:
+) -> ReclaimingStreamBroker:
     """The broker for `queue` (one stream per consuming service), traced with OpenTelemetry
     while an exporter is configured.
 

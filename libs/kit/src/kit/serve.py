@@ -11,6 +11,9 @@ import os
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+# On SIGTERM, requests in flight get this long to finish (the chart's grace period covers it).
+GRACEFUL_SHUTDOWN_SECONDS = 20
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m kit.serve")
@@ -32,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
         workers=args.workers,
         log_level=args.log_level,
         access_log=False,  # kit.http logs each request
-        timeout_graceful_shutdown=20,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         # Longer than any proxy in front keeps an idle upstream connection (Caddy 2 min,
         # ingress-nginx 60 s): else the proxy may send a request on a connection uvicorn is
         # closing (its default is 5 s) and answer 502.

@@ -1,7 +1,7 @@
 """Settings every service shares; read from environment variables only."""
 
-from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from typing import Annotated, Any, Literal
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -29,13 +29,28 @@ def is_known_default(password: str | None) -> bool:
     )
 
 
+def with_password(url: str, password: str) -> str:
+    """`url` with `password` (any characters, percent-encoded) in its user info."""
+    parts = urlsplit(url)
+    if parts.password is not None:
+        raise ValueError("REDIS_URL already holds a password; do not set REDIS_PASSWORD as well")
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    netloc = f"{userinfo}:{quote(password, safe='')}@{hostport}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 class ServiceSettings(BaseSettings):
     """Base for each service's `Settings`; a service adds its own fields."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     database_url: SecretStr
+    # libpq's PGPASSWORD: asyncpg uses it when DATABASE_URL holds no password (so a password
+    # from a Secret needs no escaping). Read here only to refuse a development one in production.
+    pgpassword: SecretStr | None = None
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # The Redis password, when REDIS_URL holds none: put into the URL percent-encoded.
+    redis_password: SecretStr | None = None
     db_pool_min: int = 1
     db_pool_max: int = 10
     log_level: str = "INFO"
@@ -56,6 +71,10 @@ class ServiceSettings(BaseSettings):
     worker_metrics_addr: str = "0.0.0.0"  # noqa: S104 - containers must expose it to the scraper
     # A worker refreshes its heartbeat every third of this; silent longer, /health says stopped.
     worker_heartbeat_seconds: int = 15
+    # A worker whose receive loop (or supervisor) made no progress for this long is stalled: its
+    # /livez answers 503 and it stops beating its heartbeat. A busy worker reads again once a
+    # task ends, so this must exceed TASK_TIMEOUT_SECONDS.
+    worker_stall_seconds: float = 75.0
     # A request body larger than this is answered 413 before anything reads it.
     max_body_bytes: int = 64 * 1024
     # Requests per window: per merchant on authenticated routes, per client address on the
@@ -95,6 +114,17 @@ class ServiceSettings(BaseSettings):
     def production(self) -> bool:
         return self.environment == "production"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _redis_password_into_url(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not data.get("redis_password"):
+            return data
+        password = data["redis_password"]
+        if isinstance(password, SecretStr):
+            password = password.get_secret_value()
+        url = data.get("redis_url") or cls.model_fields["redis_url"].default
+        return {**data, "redis_url": with_password(url, password)}
+
     @model_validator(mode="after")
     def _production_is_not_a_test_setup(self) -> "ServiceSettings":
         if not self.production:
@@ -107,11 +137,13 @@ class ServiceSettings(BaseSettings):
                 "INTERNAL_TOKEN must be set to a random value of at least 32 characters when"
                 " ENVIRONMENT=production"
             )
-        for name, url in (
-            ("DATABASE_URL", self.database_url.get_secret_value()),
-            ("REDIS_URL", self.redis_url),
+        pgpassword = self.pgpassword.get_secret_value() if self.pgpassword else None
+        for name, password in (
+            ("DATABASE_URL", urlsplit(self.database_url.get_secret_value()).password),
+            ("PGPASSWORD", pgpassword),
+            ("REDIS_URL", urlsplit(self.redis_url).password),
         ):
-            if is_known_default(urlsplit(url).password):
+            if is_known_default(password):
                 raise ValueError(
                     f"{name} uses a development default password; set a real one when"
                     " ENVIRONMENT=production"
@@ -124,5 +156,10 @@ class ServiceSettings(BaseSettings):
             raise ValueError(
                 "TASK_TIMEOUT_SECONDS must be shorter than QUEUE_IDLE_TIMEOUT_MS, or a task that"
                 " is still running is handed to another worker"
+            )
+        if self.worker_stall_seconds <= self.task_timeout_seconds:
+            raise ValueError(
+                "WORKER_STALL_SECONDS must exceed TASK_TIMEOUT_SECONDS, or a worker busy with"
+                " long tasks is restarted as stalled"
             )
         return self

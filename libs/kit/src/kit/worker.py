@@ -1,5 +1,5 @@
 """The one way every service builds its taskiq worker: broker, consumer, outbox relay and
-confirmer, failed-message retries, heartbeat, metrics.
+confirmer, failed-message retries, heartbeat, probes and metrics.
 
 `<service>/worker.py` calls `create_worker(...)` at import time, because the taskiq CLI loads a
 module-level broker (`taskiq worker <service>.worker:broker`). It declares an event handler and
@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any
 
 import asyncpg
-from prometheus_client import Counter, Gauge, start_http_server
+from prometheus_client import Counter, Gauge
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from taskiq import AsyncBroker, TaskiqEvents, TaskiqState
@@ -31,6 +31,7 @@ from kit.db import Database
 from kit.jobs import JobStatsMiddleware, stream_counts
 from kit.logs import configure_logging
 from kit.outbox import Confirmer, Relay, StreamPublisher
+from kit.probes import Liveness, serve_probes
 from kit.settings import ServiceSettings
 from kit.telemetry import setup_tracing
 
@@ -72,10 +73,12 @@ class Supervisor:
     """Keeps the worker's background loops (relay, chores) running: a loop that ended, or made
     no progress within its allowance, is logged with where it was stuck and started again, so
     a hang the timeouts inside it missed costs a restart, never a silently stopped pipeline.
-    It beats the worker's heartbeat (what `/health` and the liveness probe read) as it goes."""
+    Every round it reports its own progress to `liveness` and, while no watched loop (the
+    receive loop above all) has stalled, beats the worker's heartbeat that `/health` reads."""
 
-    def __init__(self, loops: list[Loop]) -> None:
+    def __init__(self, loops: list[Loop], liveness: Liveness | None = None) -> None:
         self.loops = loops
+        self.liveness = liveness or Liveness(allowance=float("inf"))
 
     def check(self) -> None:
         now = time.monotonic()
@@ -101,9 +104,15 @@ class Supervisor:
             loop.start()
 
     async def run(self, redis: Redis, worker: str, ttl: int) -> None:
+        progress = self.liveness.watch("supervisor")
         while True:
             self.check()
-            await health.beat(redis, worker, ttl)
+            progress()
+            stalled = self.liveness.stalled()
+            if stalled:
+                log.error("worker loop stalled; no heartbeat", extra={"stalled": stalled})
+            else:
+                await health.beat(redis, worker, ttl)
             await asyncio.sleep(ttl / 3)
 
     async def stop(self) -> None:
@@ -208,7 +217,8 @@ def create_worker(
     ]
     stack = contextlib.AsyncExitStack()
     background: list[asyncio.Task[None]] = []
-    supervisor = Supervisor([])
+    liveness = Liveness(settings.worker_stall_seconds)
+    supervisor = Supervisor([], liveness)
 
     @broker.on_event(TaskiqEvents.WORKER_STARTUP)
     async def startup(state: TaskiqState) -> None:
@@ -225,6 +235,7 @@ def create_worker(
             Loop("outbox_relay", partial(relay.run, listen), 2 * relay.round_timeout),
             *(_every(s, c, state) for s, c in chores),
         ]
+        broker.progress = liveness.watch("receive")
         background.append(
             asyncio.create_task(
                 supervisor.run(resources.redis, service, settings.worker_heartbeat_seconds)
@@ -232,7 +243,7 @@ def create_worker(
         )
         if settings.worker_metrics_port:
             try:
-                start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_addr)
+                serve_probes(settings.worker_metrics_port, settings.worker_metrics_addr, liveness)
             except OSError:  # a sibling process of the same worker (`--workers N`) serves it
                 log.warning("worker metrics port taken; this process exports none",
                             extra={"port": settings.worker_metrics_port})  # fmt: skip

@@ -77,19 +77,23 @@ def caddy_config(
     upstreams: dict[str, str],
     host_ports: dict[str, int],
     bind: str = "127.0.0.1",
+    host_upstreams: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Caddy's JSON config: one server per host, the table's rules in order, then a JSON 404.
 
-    `upstreams` maps a service to `host:port`; `host_ports` maps each edge host to its port.
+    `upstreams` maps a service to `host:port`; `host_ports` maps each edge host to its port;
+    `host_upstreams` overrides a service's upstream on one host (compose runs the checkout as a
+    container of its own).
     """
     servers: dict[str, Any] = {}
     for host in table.hosts:
+        dials = {**upstreams, **(host_upstreams or {}).get(host, {})}
         routes: list[dict[str, Any]] = [
             {
                 "match": [_matcher(route)],
                 "handle": [
                     {"handler": "request_body", "max_size": MAX_BODY_BYTES},
-                    {"handler": "reverse_proxy", "upstreams": [{"dial": upstreams[route.service]}]},
+                    {"handler": "reverse_proxy", "upstreams": [{"dial": dials[route.service]}]},
                 ],
                 "terminal": True,
             }

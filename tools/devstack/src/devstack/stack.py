@@ -319,10 +319,11 @@ class Stack:
 
     def wait_ready(self, name: str, timeout: float = 60) -> None:
         """Until `<svc>-api` answers `/readyz` or `<svc>-worker` has finished its startup (its
-        metrics endpoint opens last, just before it starts reading its stream)."""
+        probe server opens last, just before it starts reading its stream, and its `/readyz`
+        says whether that loop reads)."""
         service, _, kind = name.rpartition("-")
         port = self.ports.api[service] if kind == "api" else self.ports.worker_metrics[service]
-        url = f"http://127.0.0.1:{port}/{'readyz' if kind == 'api' else 'metrics'}"
+        url = f"http://127.0.0.1:{port}/readyz"
         deadline = time.monotonic() + timeout
         while True:
             self.check_alive()
