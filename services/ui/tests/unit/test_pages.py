@@ -1,0 +1,16 @@
+"""What the dashboard's pages decide before calling the API: filters, times, bad requests."""
+
+import httpx
+
+from ui.main import create_app
+from ui.settings import Settings
+
+
+async def test_a_bad_query_is_a_400_page_that_says_what_was_wrong() -> None:
+    transport = httpx.ASGITransport(create_app(Settings()))
+    async with httpx.AsyncClient(transport=transport, base_url="http://ui") as client:
+        response = await client.get("/dashboard/webhooks?page=0")  # refused before any API call
+    assert response.status_code == 400
+    assert "This request is not valid (page: Input should be greater than or equal to 1)" in (
+        response.text
+    )
