@@ -3,6 +3,7 @@
 import httpx
 
 from ui.main import create_app
+from ui.pages.endpoints import event_types
 from ui.settings import Settings
 
 
@@ -14,3 +15,9 @@ async def test_a_bad_query_is_a_400_page_that_says_what_was_wrong() -> None:
     assert "This request is not valid (page: Input should be greater than or equal to 1)" in (
         response.text
     )
+
+
+def test_endpoint_filters_offer_the_event_types_the_api_declares() -> None:
+    assert event_types()[:2] == ("payment.created", "payment.pending")
+    assert "refund.processed" in event_types()
+    assert "webhook.test" not in event_types()  # not filterable
