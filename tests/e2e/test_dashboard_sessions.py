@@ -238,14 +238,16 @@ async def test_every_dashboard_post_needs_the_token(
             .replace("{webhook_id}", delivered["id"])
             .replace("{key_id}", key_id)
             .replace("{endpoint_id}", endpoint_id)
+            .replace("{event_id}", delivered["event_id"])
             for route in pages.dashboard.routes
             if isinstance(route, APIRoute) and "POST" in (route.methods or ())
         ]
         # login, logout, capture, refund, save, regenerate, test, retry, key create, roll, revoke,
-        # endpoint create, edit, delete, rotate, enable
-        assert len(posts) == 16
+        # endpoint create, edit, delete, rotate, enable, event resend, replay
+        assert len(posts) == 18
         form = {"amount": "100", "webhook_url": "https://attacker.example/hook", "label": "x",
-                "url": "https://attacker.example/hook", "expires_in_seconds": "0"}  # fmt: skip
+                "url": "https://attacker.example/hook", "expires_in_seconds": "0",
+                "created_from": "2000-01-01T00:00", "created_to": "2100-01-01T00:00"}  # fmt: skip
         for path in posts:
             response = await browser.post(path, data=form, headers={"Origin": DEV})
             assert response.status_code == 403, path
