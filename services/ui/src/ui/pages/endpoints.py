@@ -49,7 +49,7 @@ async def _list_page(request: Request, code: int = 200, **context: Any) -> HTMLR
     context.setdefault("form", {"url": "", "description": "", "event_types": []})
     response = render(
         request, "endpoints.html", code, endpoints=await endpoints_of(request),
-        event_types=event_types(), page="endpoints", **context,
+        event_types=event_types(), page="webhooks", **context,
     )  # fmt: skip
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -94,7 +94,7 @@ async def edit_endpoint(request: Request, endpoint_id: str) -> HTMLResponse:
     endpoint = await _endpoint(request, endpoint_id)
     return render(
         request, "endpoint_edit.html", endpoint=endpoint, form=endpoint,
-        event_types=event_types(), page="endpoints",
+        event_types=event_types(), page="webhooks",
     )  # fmt: skip
 
 
@@ -130,7 +130,7 @@ async def update_endpoint(
     if problem:
         return render(
             request, "endpoint_edit.html", 400, endpoint=endpoint, form=form,
-            event_types=event_types(), page="endpoints", problem=problem,
+            event_types=event_types(), page="webhooks", problem=problem,
         )  # fmt: skip
     return back(HERE, notice=f"Endpoint {url.strip() or endpoint['id']} saved")
 
@@ -141,7 +141,7 @@ async def confirm_delete(request: Request, endpoint_id: str) -> Response:
     endpoint = await _endpoint(request, endpoint_id)
     if endpoint["is_default"]:
         return back(HERE, problem="The default endpoint cannot be deleted")
-    return render(request, "endpoint_delete.html", endpoint=endpoint, page="endpoints")
+    return render(request, "endpoint_delete.html", endpoint=endpoint, page="webhooks")
 
 
 @dashboard.post(HERE + "/{endpoint_id}/delete")
@@ -158,7 +158,7 @@ async def confirm_rotate(request: Request, endpoint_id: str) -> HTMLResponse:
     """A new secret needs the receiver updated, so the overlap is chosen on a second page."""
     endpoint = await _endpoint(request, endpoint_id)
     return render(
-        request, "endpoint_rotate.html", endpoint=endpoint, overlaps=OVERLAPS, page="endpoints"
+        request, "endpoint_rotate.html", endpoint=endpoint, overlaps=OVERLAPS, page="webhooks"
     )
 
 
