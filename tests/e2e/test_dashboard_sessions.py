@@ -212,6 +212,8 @@ async def test_every_dashboard_post_needs_the_token(
         assert delivered["status"] == "success"
         session = await signed_in(browser, merchant)
         [key_id] = [k["id"] for k in await keys_of(gateway, session)]
+        endpoints = await gateway.get("/api/v1/webhooks/endpoints", headers=key)
+        [endpoint_id] = [e["id"] for e in endpoints.json()["data"]]
 
         async def state() -> list[Any]:
             """What the forms change, as the API tells it (payment events may still add
@@ -227,6 +229,7 @@ async def test_every_dashboard_post_needs_the_token(
                 test_webhook.json(),
                 refunds.json(),
                 await keys_of(gateway, session),  # and the session still works
+                (await gateway.get("/api/v1/webhooks/endpoints", headers=key)).json(),
             ]
 
         before = await state()
@@ -234,12 +237,17 @@ async def test_every_dashboard_post_needs_the_token(
             route.path.replace("{payment_id}", payment_id)
             .replace("{webhook_id}", delivered["id"])
             .replace("{key_id}", key_id)
+            .replace("{endpoint_id}", endpoint_id)
+            .replace("{event_id}", delivered["event_id"])
             for route in pages.dashboard.routes
             if isinstance(route, APIRoute) and "POST" in (route.methods or ())
         ]
-        # login, logout, capture, refund, save, regenerate, test, retry, key create, roll, revoke
-        assert len(posts) == 11
-        form = {"amount": "100", "webhook_url": "https://attacker.example/hook", "label": "x"}
+        # login, logout, capture, refund, save, regenerate, test, retry, key create, roll, revoke,
+        # endpoint create, edit, delete, rotate, enable, event resend, replay
+        assert len(posts) == 18
+        form = {"amount": "100", "webhook_url": "https://attacker.example/hook", "label": "x",
+                "url": "https://attacker.example/hook", "expires_in_seconds": "0",
+                "created_from": "2000-01-01T00:00", "created_to": "2100-01-01T00:00"}  # fmt: skip
         for path in posts:
             response = await browser.post(path, data=form, headers={"Origin": DEV})
             assert response.status_code == 403, path

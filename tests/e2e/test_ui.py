@@ -7,6 +7,7 @@ import re
 import secrets
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -689,4 +690,273 @@ def test_the_api_reference_is_served_through_the_edge(
     shot(page, "api-reference")
     assert (
         page.evaluate("() => getComputedStyle(document.querySelector('main')).maxWidth") != "none"
+    )
+
+
+def endpoint_of(api: httpx.Client, headers: dict[str, str], endpoint_id: str) -> dict[str, Any]:
+    found = api.get(f"/api/v1/webhooks/endpoints/{endpoint_id}", headers=headers)
+    assert found.status_code == 200, found.text
+    return found.json()  # type: ignore[no-any-return]
+
+
+def new_secret(page: Page) -> tuple[str, str]:
+    """The endpoint id and secret the page shows once, after a create or a rotation."""
+    expect(page.locator("[data-test-id=new-endpoint-secret-warning]")).to_contain_text(
+        "it will not be shown again"
+    )
+    return (
+        page.locator("[data-test-id=new-endpoint-id]").inner_text(),
+        page.locator("[data-test-id=new-endpoint-secret-value]").inner_text(),
+    )
+
+
+def test_endpoints_page_creates_edits_rotates_reenables_and_deletes(
+    page: Page, stack: Stack, api: httpx.Client, receiver: Receiver,
+    merchant_with_password: Merchant,
+) -> None:  # fmt: skip
+    merchant = merchant_with_password
+    headers = merchant.headers
+    log_in(page, stack, merchant.email, merchant.password)
+    page.goto(f"{stack.url('dashboard')}/dashboard/webhooks")
+    page.click("[data-test-id=endpoints-link]")
+    expect(page).to_have_url(re.compile(r"/dashboard/endpoints$"))
+    rows = page.locator("[data-test-id=endpoint-row]")
+    expect(rows).to_have_count(1)
+    default_id = rows.first.get_attribute("data-endpoint-id")
+    expect(rows.first.locator("[data-test-id=endpoint-default]")).to_have_text("default")
+    expect(rows.first.locator("[data-test-id=delete-endpoint-link]")).to_have_count(0)
+
+    page.click("[data-test-id=create-endpoint-button]")  # no URL: said, nothing created
+    expect(page.get_by_role("alert")).to_have_text("Enter the endpoint's URL")
+    page.get_by_label("URL").fill("ftp://example.com/hook")
+    page.get_by_label("Description").fill("refunds desk")
+    page.click("[data-test-id=create-endpoint-button]")
+    expect(page.get_by_role("alert")).to_contain_text("Endpoint not created:")
+    expect(page.get_by_label("Description")).to_have_value("refunds desk")  # kept
+    assert api.get("/api/v1/webhooks/endpoints", headers=headers).json()["total"] == 1
+
+    page.get_by_label("URL").fill(receiver.url)
+    page.get_by_label("refund.created").check()
+    page.get_by_label("refund.processed").check()
+    page.click("[data-test-id=create-endpoint-button]")
+    endpoint_id, secret = new_secret(page)
+    assert re.fullmatch(r"whsec_\S+", secret)
+    created = endpoint_of(api, headers, endpoint_id)
+    assert (created["url"], created["description"], created["secret"]) == (
+        receiver.url,
+        "refunds desk",
+        secret,
+    )
+    assert created["event_types"] == ["refund.created", "refund.processed"]
+    row = page.locator(f"[data-test-id=endpoint-row][data-endpoint-id='{endpoint_id}']")
+    expect(row.locator("[data-test-id=endpoint-events]")).to_have_text(
+        "refund.created, refund.processed"
+    )
+    expect(row.locator("[data-test-id=endpoint-state]")).to_have_text("enabled")
+    shot(page, "endpoints")
+    page.reload()  # shown once
+    expect(page.locator("[data-test-id=endpoints-table]")).to_be_visible()
+    assert secret not in page.content()
+
+    row.locator("[data-test-id=edit-endpoint-link]").click()
+    expect(page.get_by_label("refund.created")).to_be_checked()
+    page.get_by_label("Description").fill("successful payments")
+    page.get_by_label("refund.created").uncheck()
+    page.get_by_label("refund.processed").uncheck()
+    page.get_by_label("payment.success").check()
+    shot(page, "endpoint-edit")
+    page.click("[data-test-id=save-endpoint-button]")
+    expect(page.get_by_role("status")).to_have_text(f"Endpoint {receiver.url} saved")
+    expect(row.locator("[data-test-id=endpoint-description]")).to_have_text("successful payments")
+    expect(row.locator("[data-test-id=endpoint-events]")).to_have_text("payment.success")
+    assert endpoint_of(api, headers, endpoint_id)["event_types"] == ["payment.success"]
+
+    row.locator("[data-test-id=rotate-endpoint-link]").click()
+    expect(page.locator("[data-test-id=rotate-endpoint-confirmation]")).to_contain_text(
+        receiver.url
+    )
+    assert endpoint_of(api, headers, endpoint_id)["secret"] == secret  # asking changed nothing
+    page.get_by_label("The old secret keeps signing for").select_option(label="1 hour")
+    shot(page, "endpoint-rotate")
+    page.click("[data-test-id=confirm-rotate-button]")
+    expect(page.get_by_role("status")).to_have_text(
+        f"New secret for {receiver.url}; the old one signs too for 1 hour"
+    )
+    rotated_id, rotated = new_secret(page)
+    after = endpoint_of(api, headers, endpoint_id)
+    assert (rotated_id, after["secret"]) == (endpoint_id, rotated)
+    assert rotated != secret
+    assert after["previous_secret_expires_at"] is not None
+
+    page.goto(f"{stack.url('dashboard')}/dashboard/endpoints/{default_id}/delete")
+    expect(page.get_by_role("alert")).to_have_text("The default endpoint cannot be deleted")
+
+    # Auto-disable, provoked with a disable period of seconds in the worker that retries.
+    stack.kill("webhooks-worker")
+    stack.restart("webhooks-worker", WEBHOOK_DISABLE_AFTER_SECONDS="2")
+    try:
+        receiver.fail_next = 1000
+        body = {"order_id": new_order(api, 4500, headers), "method": "upi", "vpa": "payer@upi"}
+        paid = api.post("/api/v1/payments", json=body, headers=headers)
+        assert paid.status_code == 201, paid.text
+        eventually(
+            lambda: not endpoint_of(api, headers, endpoint_id)["enabled"],
+            "the failing endpoint disabled",
+        )
+    finally:
+        stack.kill("webhooks-worker")
+        stack.restart("webhooks-worker")
+    page.goto(f"{stack.url('dashboard')}/dashboard/endpoints")
+    expect(row.locator("[data-test-id=endpoint-state]")).to_have_text("disabled")
+    expect(row.locator("[data-test-id=endpoint-disabled-reason]")).to_contain_text(
+        re.compile(r"every attempt failed since .*, at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+    )
+    shot(page, "endpoints-disabled")
+    receiver.fail_next = 0
+    row.locator("[data-test-id=enable-replay-checkbox]").check()
+    row.locator("[data-test-id=enable-endpoint-button]").click()
+    expect(page.get_by_role("status")).to_have_text(
+        re.compile(rf"^Endpoint {re.escape(receiver.url)} enabled; [1-9]\d* missed deliver")
+    )
+    expect(row.locator("[data-test-id=endpoint-state]")).to_have_text("enabled")
+
+    def delivered_after_replay() -> bool:
+        query = {"endpoint_id": endpoint_id, "payment_id": paid.json()["id"]}
+        logs = api.get("/api/v1/webhooks", params=query, headers=headers).json()["data"]
+        return [(log["event"], log["status"]) for log in logs] == [("payment.success", "success")]
+
+    eventually(delivered_after_replay, "the missed payment.success delivered after the replay")
+
+    row.locator("[data-test-id=delete-endpoint-link]").click()
+    expect(page.locator("[data-test-id=delete-endpoint-confirmation]")).to_contain_text(
+        receiver.url
+    )
+    endpoint_of(api, headers, endpoint_id)  # asking deleted nothing
+    page.click("[data-test-id=confirm-delete-endpoint-button]")
+    expect(page.get_by_role("status")).to_have_text("Endpoint deleted; its logs are kept")
+    expect(rows).to_have_count(1)
+    gone = api.get(f"/api/v1/webhooks/endpoints/{endpoint_id}", headers=headers)
+    assert gone.status_code == 404
+
+
+def utc_minute(delta: timedelta = timedelta()) -> str:
+    """A `datetime-local` field's value, in UTC as the dashboard reads it."""
+    return (datetime.now(UTC) + delta).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_events_page_filters_pages_resends_and_replays(
+    page: Page, stack: Stack, api: httpx.Client, receiver: Receiver,
+    merchant_with_password: Merchant,
+) -> None:  # fmt: skip
+    merchant = merchant_with_password
+    headers = merchant.headers
+    url = {"webhook_url": receiver.url}
+    assert api.put("/api/v1/webhooks/config", json=url, headers=headers).is_success
+    for _ in range(20):
+        assert api.post("/api/v1/webhooks/test", headers=headers).json()["status"] == "success"
+    order_id = new_order(api, 12300, headers)
+    body = {"order_id": order_id, "method": "upi", "vpa": "payer@upi"}
+    payment = api.post("/api/v1/payments", json=body, headers=headers)
+    assert payment.status_code == 201, payment.text
+    payment_id = payment.json()["id"]
+
+    def success_event() -> dict[str, Any] | None:
+        query = {"type": "payment.success", "object_id": payment_id}
+        found = api.get("/api/v1/events", params=query, headers=headers).json()["data"]
+        return found[0] if found else None
+
+    event = eventually(success_event, "the payment.success event")
+    log_in(page, stack, merchant.email, merchant.password)
+    page.get_by_role("link", name="Events").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/events$"))
+    expect(page.locator("[data-test-id=event-row]")).to_have_count(20)
+    expect(page.locator("[data-test-id=events-page]")).to_have_text(re.compile(r"Page 1 of 2"))
+    shot(page, "events")
+    page.click("[data-test-id=events-next]")
+    expect(page.locator("[data-test-id=events-page]")).to_have_text("Page 2 of 2")
+
+    page.get_by_label("Type").select_option("payment.success")
+    page.get_by_label("Object").fill(payment_id)
+    page.get_by_label("From (UTC)").fill(utc_minute(timedelta(hours=-1)))
+    page.get_by_label("To (UTC)").fill(utc_minute(timedelta(hours=1)))
+    page.click("[data-test-id=event-filter-button]")
+    expect(page.locator("[data-test-id=event-total]")).to_contain_text("1 event ")
+    row = page.locator(f"[data-test-id=event-row][data-event-id='{event['id']}']")
+    expect(row.locator("[data-test-id=event-object]")).to_have_text(payment_id)
+    page.get_by_label("From (UTC)").fill(utc_minute(timedelta(hours=1)))
+    page.click("[data-test-id=event-filter-button]")
+    expect(page.get_by_role("alert")).to_have_text(  # the API's 400, as it came
+        "The time window's start must be before its end"
+    )
+    expect(page.locator("[data-test-id=event-row]")).to_have_count(0)
+    response = page.goto(f"{stack.url('dashboard')}/dashboard/events?created_from=soon")
+    assert response is not None
+    assert response.status == 400
+    expect(page.get_by_role("alert")).to_have_text(
+        "From “soon” is not a date and time (YYYY-MM-DDTHH:MM)"
+    )
+
+    page.goto(f"{stack.url('dashboard')}/dashboard/events/{event['id']}")
+    expect(page.locator("[data-test-id=event-detail-id]")).to_have_text(event["id"])
+    expect(page.locator("[data-test-id=event-payload]")).to_contain_text(payment_id)
+    [delivery] = page.locator("[data-test-id=event-delivery-row]").all()
+    expect(delivery.locator("[data-test-id=event-delivery-endpoint]")).to_have_text(receiver.url)
+    shot(page, "event-detail")
+
+    def sent_again(times: int) -> bool:
+        with receiver.lock:
+            ids = [r.headers.get("webhook-id") for r in receiver.requests]
+        return ids.count(event["id"]) >= times
+
+    eventually(lambda: sent_again(1), "the event at the receiver")
+    page.click("[data-test-id=resend-event-button]")
+    expect(page.get_by_role("status")).to_have_text(f"Event {event['id']} resent to 1 endpoint")
+    eventually(lambda: sent_again(2), "the resent event at the receiver")
+    page.get_by_label("Send to").select_option(label=f"Only {receiver.url}")
+    page.click("[data-test-id=resend-event-button]")
+    expect(page.get_by_role("status")).to_have_text(f"Event {event['id']} resent to 1 endpoint")
+    eventually(lambda: sent_again(3), "the event resent to the one endpoint")
+    delivery.locator("[data-test-id=event-delivery-link]").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/webhooks/[0-9a-f-]{36}$"))
+    page.click("[data-test-id=webhook-event-link]")
+    expect(page.locator("[data-test-id=event-detail-id]")).to_have_text(event["id"])
+
+    page.goto(f"{stack.url('dashboard')}/dashboard/webhooks")  # a log row's Resend
+    log_row = page.locator("[data-test-id=webhook-log-item]", has_text="payment.success")
+    log_row.locator("[data-test-id=resend-event-button]").click()
+    expect(page.get_by_role("status")).to_have_text(f"Event {event['id']} resent to 1 endpoint")
+    expect(page).to_have_url(re.compile(r"/dashboard/webhooks\?"))
+    eventually(lambda: sent_again(4), "the event resent from its log row")
+
+    # A failed delivery to replay: an endpoint disabled while its delivery fails, then enabled.
+    receiver.fail_next = 1000
+    extra = api.post(
+        "/api/v1/webhooks/endpoints", json={"url": receiver.url, "description": "replays"},
+        headers=headers,
+    ).json()  # fmt: skip
+    failing = api.post(f"/api/v1/webhooks/endpoints/{extra['id']}/test", headers=headers).json()
+    for enabled in (False, True):
+        patch = {"enabled": enabled}
+        assert api.patch(
+            f"/api/v1/webhooks/endpoints/{extra['id']}", json=patch, headers=headers
+        ).is_success
+    failed = api.get(f"/api/v1/webhooks/{failing['id']}", headers=headers).json()
+    assert failed["status"] == "failed"
+    receiver.fail_next = 0
+    page.goto(f"{stack.url('dashboard')}/dashboard/events")
+    page.get_by_label("From", exact=True).fill(utc_minute(timedelta(hours=1)))
+    page.get_by_label("To", exact=True).fill(utc_minute(timedelta(hours=-1)))
+    page.click("[data-test-id=replay-button]")
+    expect(page.get_by_role("alert")).to_contain_text("Nothing replayed:")
+    page.get_by_label("From", exact=True).fill(utc_minute(timedelta(hours=-1)))
+    page.get_by_label("To", exact=True).fill(utc_minute(timedelta(minutes=2)))
+    page.get_by_label("Endpoint").select_option(extra["id"])
+    page.click("[data-test-id=replay-button]")
+    expect(page.get_by_role("status")).to_have_text("1 failed delivery sent again")
+    eventually(
+        lambda: (
+            api.get(f"/api/v1/webhooks/{failing['id']}", headers=headers).json()["status"]
+            == "success"
+        ),
+        "the replayed delivery delivered",
     )

@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -89,6 +91,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return pages.templates.TemplateResponse(
             request, "error.html", {"message": message, "title": "Request refused"}, 403
         )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_page(request: Request, exc: Exception) -> Response:
+        # A dashboard page asked with a bad query or form (a page number of 0, a field too
+        # long) says what was wrong; the checkout's relay answers as FastAPI does.
+        if request.url.path.startswith("/checkout") or not isinstance(exc, RequestValidationError):
+            return await request_validation_exception_handler(request, exc)  # type: ignore[arg-type]
+        wrong = "; ".join(
+            f"{e['loc'][-1]}: {e['msg']}" if len(e["loc"]) > 1 else e["msg"] for e in exc.errors()
+        )
+        return pages.templates.TemplateResponse(
+            request, "error.html",
+            {"message": f"This request is not valid ({wrong}).", "title": "Invalid request"}, 400,
+        )  # fmt: skip
 
     @app.exception_handler(GatewayError)
     async def error_page(request: Request, exc: Exception) -> Response:

@@ -134,6 +134,7 @@ class WebhookLog(BaseModel):
 
     id: UUID
     event: str
+    event_id: str = Field(description="The event delivered (evt_…): GET /api/v1/events/{id}")
     status: str
     attempts: int
     created_at: Timestamp

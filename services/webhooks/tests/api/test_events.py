@@ -67,6 +67,8 @@ async def test_list_get_and_resend(
     detail = (await client.get(f"{EVENTS}/{success.id}", headers=headers)).json()
     [delivery] = detail["deliveries"]
     assert (delivery["event"], delivery["status"]) == ("payment.success", "pending")
+    log = (await client.get(f"/api/v1/webhooks/{delivery['id']}", headers=headers)).json()
+    assert log["event_id"] == success.id  # a log leads back to its event
 
     resent = await client.post(f"{EVENTS}/{success.id}/resend", headers=headers)
     assert resent.status_code == 200

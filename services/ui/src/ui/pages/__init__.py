@@ -4,8 +4,8 @@ Each module registers its pages on one of the two routers of `base`; importing t
 what puts every page on the app.
 """
 
-from ui.pages import account, hosted, keys, payments, webhooks
+from ui.pages import account, endpoints, events, hosted, keys, payments, webhooks
 from ui.pages.base import checkout, dashboard, templates
 
-__all__ = ["account", "checkout", "dashboard", "hosted", "keys", "payments", "templates",
-           "webhooks"]  # fmt: skip
+__all__ = ["account", "checkout", "dashboard", "endpoints", "events", "hosted", "keys",
+           "payments", "templates", "webhooks"]  # fmt: skip

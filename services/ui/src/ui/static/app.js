@@ -12,6 +12,10 @@
   if (document.querySelector("[data-test-id=new-key]") && history.replaceState) {
     history.replaceState(null, "", "/dashboard/keys");
   }
+  // The same for a new webhook endpoint secret (after a create or a rotation).
+  if (document.querySelector("[data-test-id=new-endpoint-secret]") && history.replaceState) {
+    history.replaceState(null, "", "/dashboard/endpoints");
+  }
   // <button type="button" data-post="/path">: POST without a form of its own, with the page's
   // CSRF token (every dashboard page has one, in its log-out form).
   document.addEventListener("click", function (event) {
