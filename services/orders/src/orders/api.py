@@ -16,6 +16,7 @@ from orders.domain import Order, OrderNotFound
 from orders.schemas import (
     OrderCheckout,
     OrderCreate,
+    OrderHostedCheckout,
     OrderInternal,
     OrderPublic,
     OrdersPublic,
@@ -79,6 +80,15 @@ async def get_order(order_id: OrderIdPath, db: Db, merchant: CurrentMerchant) ->
 async def get_order_for_checkout(order_id: OrderIdPath, db: Db, _: ClientLimited) -> OrderCheckout:
     """What the checkout page shows; no authentication."""
     return OrderCheckout.model_validate(await service.get_order(db, order_id))
+
+
+@router.get("/{order_id}/checkout", responses=problems(OrderNotFound))
+async def get_order_for_hosted_checkout(
+    order_id: OrderIdPath, db: Db, _: ClientLimited
+) -> OrderHostedCheckout:
+    """The checkout's view plus the merchant (to name it) and the order's callback URL; no
+    authentication (the contract keeps `/public` to its four fields)."""
+    return OrderHostedCheckout.model_validate(await service.get_order(db, order_id))
 
 
 @internal.get("/{order_id}", responses=problems(OrderNotFound))

@@ -92,7 +92,7 @@ class OrdersPublic(BaseModel):
 
 
 class OrderCheckout(BaseModel):
-    """`GET /api/v1/orders/{id}/public`: only what a checkout page may show."""
+    """`GET /api/v1/orders/{id}/public`: the contract's four fields, no more."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -100,8 +100,13 @@ class OrderCheckout(BaseModel):
     amount: int
     currency: str
     status: str
+
+
+class OrderHostedCheckout(OrderCheckout):
+    """`GET /api/v1/orders/{id}/checkout`: what the hosted checkout page needs besides."""
+
     merchant_id: UUID = Field(description="Whose order: the checkout names the merchant")
-    callback_url: str | None = None
+    callback_url: str | None = Field(None, description="Where the customer returns after paying")
 
 
 class OrderInternal(BaseModel):

@@ -64,11 +64,11 @@ async def test_get_and_public_views(client: httpx.AsyncClient) -> None:
     fetched = await client.get(f"/api/v1/orders/{order['id']}", headers=TEST_HEADERS)
     assert fetched.json() == order
     public = await client.get(f"/api/v1/orders/{order['id']}/public")
-    assert public.json() == {
-        "id": order["id"],
-        "amount": 12345,
-        "currency": "INR",
-        "status": "created",
+    contract = {"id": order["id"], "amount": 12345, "currency": "INR", "status": "created"}
+    assert public.json() == contract  # the contract's "only" these four
+    hosted = await client.get(f"/api/v1/orders/{order['id']}/checkout")
+    assert hosted.json() == {
+        **contract,
         "merchant_id": "550e8400-e29b-41d4-a716-446655440000",
         "callback_url": None,
     }
@@ -80,8 +80,8 @@ async def test_a_callback_url_is_kept_and_given_to_the_checkout(client: httpx.As
     assert order["callback_url"] == url
     fetched = await client.get(f"/api/v1/orders/{order['id']}", headers=TEST_HEADERS)
     assert fetched.json()["callback_url"] == url
-    public = await client.get(f"/api/v1/orders/{order['id']}/public")
-    assert public.json()["callback_url"] == url
+    hosted = await client.get(f"/api/v1/orders/{order['id']}/checkout")
+    assert hosted.json()["callback_url"] == url
 
 
 @pytest.mark.parametrize(
@@ -161,6 +161,7 @@ async def test_missing_order_is_404(client: httpx.AsyncClient) -> None:
     for path in (
         "/api/v1/orders/order_0000000000000000",
         "/api/v1/orders/order_0000000000000000/public",
+        "/api/v1/orders/order_0000000000000000/checkout",
     ):
         response = await client.get(path, headers=TEST_HEADERS)
         assert (response.status_code, response.json()) == (404, not_found)

@@ -23,7 +23,7 @@ async def checkout_page(
     says so instead (and offers the way back to the merchant)."""
     gateway = gateway_of(request)
     try:
-        order = await gateway.call("GET", f"/api/v1/orders/{segment(order_id)}/public")
+        order = await gateway.call("GET", f"/api/v1/orders/{segment(order_id)}/checkout")
     except (NotFound, ApiError):
         return render(request, "checkout_missing.html", 404, order_id=order_id)
     return render(
