@@ -35,6 +35,7 @@
       });
       forms[method].querySelector("input").focus();
     });
+    button.disabled = false;
   });
 
   // Back to the merchant with the ids (as Razorpay's callback_url): the merchant checks the
