@@ -617,6 +617,17 @@ def test_webhook_log_pages_filters_and_shows_every_attempt(
     expect(page.locator("[data-test-id=webhook-log-item]")).to_have_count(0)
     page.get_by_role("link", name="Show all").click()
     expect(page.locator("[data-test-id=webhook-total]")).to_contain_text("21 deliveries")
+    page.select_option("[data-test-id=webhook-status-filter]", "pending")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("[data-test-id=webhook-total]")).to_contain_text("1 delivery")
+    expect(page.locator("[data-test-id=webhook-log-item]")).to_have_attribute(
+        "data-webhook-id", failing["id"]
+    )
+    page.select_option("[data-test-id=webhook-status-filter]", "success")
+    page.select_option("[data-test-id=webhook-event-filter]", "payment.success")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("[data-test-id=webhook-total]")).to_contain_text("0 deliveries")
+    page.get_by_role("link", name="Show all").click()
 
     page.click(f"[data-webhook-id='{failing['id']}'] [data-test-id=webhook-detail-link]")
     expect(page.locator("[data-test-id=webhook-detail]")).to_contain_text(failing["id"])

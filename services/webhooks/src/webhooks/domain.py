@@ -45,6 +45,16 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
 
 
+@dataclass(frozen=True)
+class DeliveryFilter:
+    """Which webhook logs a list shows; None: any."""
+
+    payment_id: str | None = None
+    endpoint_id: str | None = None
+    status: DeliveryStatus | None = None
+    event: str | None = None
+
+
 class EventNotFound(NotFound):
     description = "Event not found"
 

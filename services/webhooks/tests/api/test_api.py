@@ -165,3 +165,27 @@ async def test_every_route_needs_credentials(
 ) -> None:
     response = await client.request(method, path, json={"webhook_url": None})
     assert (response.status_code, response.json()) == (401, AUTH_ERROR)
+
+
+async def test_logs_filter_by_status_and_event(
+    client: httpx.AsyncClient, pooled_db: Database, receiver: Receiver
+) -> None:
+    await configure(client, receiver.url)
+    payment = {**PAYMENT, "id": "pay_FFFFFFFFFFFFFFFF"}
+    for kind in ("payment.pending", "payment.failed"):
+        sent = Envelope.new(kind, TEST_MERCHANT, payment)
+        await consume_event(pooled_db, f"api-{sent.id}", sent, service.receive_event)
+
+    async def listed(query: str) -> list[tuple[str, str]]:
+        url = f"/api/v1/webhooks?limit=100&payment_id={payment['id']}&{query}"
+        page = (await client.get(url, headers=TEST_HEADERS)).json()
+        assert page["total"] == len(page["data"])
+        return sorted((log["event"], log["status"]) for log in page["data"])
+
+    both = [("payment.failed", "pending"), ("payment.pending", "pending")]
+    assert await listed("status=pending") == both
+    assert await listed("event=payment.failed") == [("payment.failed", "pending")]
+    assert await listed("status=pending&event=payment.pending") == [("payment.pending", "pending")]
+    assert await listed("status=success") == []
+    refused = await client.get("/api/v1/webhooks?status=delivered", headers=TEST_HEADERS)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (400, "BAD_REQUEST_ERROR")

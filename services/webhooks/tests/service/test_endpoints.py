@@ -17,6 +17,7 @@ from webhooks import service
 from webhooks.domain import (
     MAX_ENDPOINTS,
     DefaultEndpointIsKept,
+    DeliveryFilter,
     DeliveryStatus,
     EndpointNotFound,
     EndpointUnusable,
@@ -101,7 +102,9 @@ class TestFanOut:
                                                          "webhook-signature")}  # fmt: skip
             Webhook(secret).verify(body, standard)
         assert successes.secret != default.secret
-        logs, total = await service.list_deliveries(db, merchant, 10, 0, endpoint_id=successes.id)
+        logs, total = await service.list_deliveries(
+            db, merchant, 10, 0, DeliveryFilter(endpoint_id=successes.id)
+        )
         assert (total, logs[0].endpoint_id, logs[0].status) == (
             1,
             successes.id,
@@ -331,7 +334,9 @@ class TestHealth:
         assert disabled_count() - before == 1
         # the other endpoint keeps receiving; the disabled one's pending deliveries stopped
         assert (await service.get_endpoint(db, merchant, healthy.id)).enabled
-        logs, _ = await service.list_deliveries(db, merchant, 100, 0, endpoint_id=failing.id)
+        logs, _ = await service.list_deliveries(
+            db, merchant, 100, 0, DeliveryFilter(endpoint_id=failing.id)
+        )
         assert {d.status for d in logs} == {DeliveryStatus.FAILED}
         assert queued.endpoint_id == failing.id
         later = await consume_event(db, "health-4", event(merchant), service.receive_event) or []
@@ -380,7 +385,9 @@ class TestHealth:
         ids = [r.headers["webhook-id"] for r in receiver.requests]
         assert ids[0] == failed.id
         assert sorted(ids[1:]) == sorted([failed.id, missed.id])
-        logs, total = await service.list_deliveries(db, merchant, 10, 0, endpoint_id=endpoint.id)
+        logs, total = await service.list_deliveries(
+            db, merchant, 10, 0, DeliveryFilter(endpoint_id=endpoint.id)
+        )
         assert total == 2  # the failed delivery was sent again, not duplicated
         assert {(d.status, d.attempts, d.payment_id) for d in logs} == {
             (DeliveryStatus.SUCCESS, 1, PAYMENT["id"])

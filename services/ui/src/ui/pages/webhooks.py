@@ -1,8 +1,10 @@
 """The webhooks page: URL and secret (regenerated after a confirmation), a test delivery, the
-deliveries a page at a time (of one payment, if asked) and one delivery with every attempt."""
+deliveries a page at a time (filtered by payment, status or event type, if asked) and one
+delivery with every attempt."""
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import Form, Query, Request, Response
@@ -20,6 +22,7 @@ from ui.pages.base import (
     render,
     token_of,
 )
+from ui.pages.endpoints import event_types
 
 HERE = "/dashboard/webhooks"
 
@@ -36,16 +39,19 @@ async def webhooks(
     request: Request,
     page: PageNumber = 1,
     payment_id: Annotated[str, Query(max_length=64)] = "",
+    status: Annotated[Literal["", "pending", "success", "failed"], Query()] = "",
+    event: Annotated[str, Query(max_length=50)] = "",
 ) -> HTMLResponse:
     token, gateway = token_of(request), gateway_of(request)
     config = await gateway.call("GET", "/api/v1/webhooks/config", token)
-    params: dict[str, Any] = {"limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE}
-    if payment_id := payment_id.strip():
-        params["payment_id"] = payment_id
+    filters = {"payment_id": payment_id.strip(), "status": status, "event": event.strip()}
+    chosen = {name: value for name, value in filters.items() if value}
+    params: dict[str, Any] = {"limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE, **chosen}
     logs = await gateway.call("GET", "/api/v1/webhooks", token, params=params)
     return render(
         request, "webhooks.html", config=config, logs=logs["data"], total=logs["total"],
-        page_number=page, pages=page_count(logs["total"]), payment_id=payment_id, page="webhooks",
+        page_number=page, pages=page_count(logs["total"]), filters=filters,
+        filter_query=urlencode(chosen), event_types=event_types(), page="webhooks",
     )  # fmt: skip
 
 

@@ -13,7 +13,9 @@ from kit.http import problems
 from kit.strings import Text
 from webhooks import service
 from webhooks.domain import (
+    DeliveryFilter,
     DeliveryNotFound,
+    DeliveryStatus,
     EndpointNotFound,
     EndpointUnusable,
     InvalidWindow,
@@ -39,12 +41,13 @@ async def list_logs(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     payment_id: Annotated[Text | None, Query(max_length=64)] = None,
     endpoint_id: Annotated[Text | None, Query(max_length=64)] = None,
+    status: DeliveryStatus | None = None,
+    event: Annotated[Text | None, Query(max_length=50)] = None,
 ) -> WebhookLogs:
-    """The merchant's webhook deliveries, newest first, optionally of one payment or one
-    endpoint."""
-    deliveries, total = await service.list_deliveries(
-        db, merchant.merchant_id, limit, offset, payment_id, endpoint_id
-    )
+    """The merchant's webhook deliveries, newest first; each filter given narrows them: one
+    payment, one endpoint, one status, one event type."""
+    only = DeliveryFilter(payment_id, endpoint_id, status, event)
+    deliveries, total = await service.list_deliveries(db, merchant.merchant_id, limit, offset, only)
     data = [WebhookLog.model_validate(d) for d in deliveries]
     return WebhookLogs(data=data, total=total, limit=limit, offset=offset)
 

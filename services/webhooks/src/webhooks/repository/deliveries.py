@@ -10,6 +10,7 @@ from webhooks.domain import (
     MAX_ATTEMPTS,
     Attempt,
     Delivery,
+    DeliveryFilter,
     DeliveryId,
     DeliveryStatus,
     EndpointId,
@@ -140,21 +141,21 @@ async def list_deliveries(
     merchant_id: UUID,
     limit: int,
     offset: int,
-    payment_id: str | None,
-    endpoint_id: str | None,
+    only: DeliveryFilter,
 ) -> tuple[list[Delivery], int]:
     where = (
         "merchant_id = $1 AND ($2::text IS NULL OR payment_id = $2)"
-        " AND ($3::text IS NULL OR endpoint_id = $3)"
+        " AND ($3::text IS NULL OR endpoint_id = $3) AND ($4::text IS NULL OR status = $4)"
+        " AND ($5::text IS NULL OR event = $5)"
     )
+    status = only.status.value if only.status else None
+    matching = (merchant_id, only.payment_id, only.endpoint_id, status, only.event)
     rows = await conn.fetch(
         f"SELECT {DELIVERY_ROW} FROM delivery WHERE {where}"
-        " ORDER BY created_at DESC, id LIMIT $4 OFFSET $5",
-        merchant_id, payment_id, endpoint_id, limit, offset,
+        " ORDER BY created_at DESC, id LIMIT $6 OFFSET $7",
+        *matching, limit, offset,
     )  # fmt: skip
-    total = await conn.fetchval(
-        f"SELECT count(*) FROM delivery WHERE {where}", merchant_id, payment_id, endpoint_id
-    )
+    total = await conn.fetchval(f"SELECT count(*) FROM delivery WHERE {where}", *matching)
     return [delivery_of(r) for r in rows], int(total)
 
 

@@ -15,6 +15,7 @@ from webhooks.domain import (
     TEST_EVENT,
     Attempt,
     Delivery,
+    DeliveryFilter,
     DeliveryNotFound,
     DeliveryStatus,
     EndpointId,
@@ -147,12 +148,11 @@ async def list_deliveries(
     merchant_id: UUID,
     limit: int,
     offset: int,
-    payment_id: str | None = None,
-    endpoint_id: str | None = None,
+    only: DeliveryFilter | None = None,
 ) -> tuple[list[Delivery], int]:
     async with db.transaction() as conn:
         return await repository.list_deliveries(
-            conn, merchant_id, limit, offset, payment_id, endpoint_id
+            conn, merchant_id, limit, offset, only or DeliveryFilter()
         )
 
 
