@@ -98,8 +98,16 @@ def test_alerts_query_only_exported_metrics() -> None:
         "WebhookBacklog",
         "WorkerDown",
         "QueueLag",
+        "WebhookEndpointDisabled",
     }
     available = exported() | {"up"}  # `up` is Prometheus's own
+    runbooks = {
+        line.removeprefix("## ").strip().lower()
+        for line in (ROOT / "docs/operations.md").read_text().splitlines()
+        if line.startswith("## ")
+    }
     for alert in alerts:
         assert metric_names(alert["expr"]) - available == set(), alert["alert"]
-        assert alert["annotations"]["runbook"].startswith("docs/operations.md#")
+        runbook = alert["annotations"]["runbook"]
+        assert runbook.startswith("docs/operations.md#")
+        assert runbook.removeprefix("docs/operations.md#") in runbooks, alert["alert"]
