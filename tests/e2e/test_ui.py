@@ -275,9 +275,15 @@ def test_webhooks_page_saves_regenerates_lists_and_retries(
     page.click("[data-test-id=cancel-regenerate-link]")
     expect(page.locator("[data-test-id=webhook-secret]")).to_have_text(old_secret)
     page.click("[data-test-id=regenerate-secret-button]")
+    expect(page.locator("[data-test-id=regenerate-overlap-select]")).to_have_value("86400")
     page.click("[data-test-id=confirm-regenerate-button]")
-    expect(page.get_by_role("status")).to_have_text("A new secret is in use; update your receiver")
+    expect(page.get_by_role("status")).to_have_text(
+        "A new secret is in use; the old one signs too for 24 hours"
+    )
     expect(page.locator("[data-test-id=webhook-secret]")).not_to_have_text(old_secret)
+    endpoints = api.get("/api/v1/webhooks/endpoints", headers=TEST_HEADERS).json()["data"]
+    [default] = [e for e in endpoints if e["is_default"]]
+    assert default["previous_secret_expires_at"] is not None  # the overlap was asked for
     assert page.locator("[data-test-id=webhook-secret]").inner_text().startswith("whsec_")
     receiver.fail_next = 1
     page.click("[data-test-id=test-webhook-button]")

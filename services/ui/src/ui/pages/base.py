@@ -15,6 +15,8 @@ from ui.session import check_form, check_origin, csrf_input, remember_login_cook
 from ui.settings import Settings
 
 PAGE_SIZE = 20
+# How long an old secret keeps working after a roll or rotation: the choices the pages offer.
+OVERLAPS = {0: "Now", 3600: "1 hour", 86_400: "24 hours", 604_800: "7 days"}
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
 templates.env.filters["money"] = money

@@ -15,11 +15,10 @@ from fastapi import Form, Request, Response
 from fastapi.responses import HTMLResponse
 
 from ui.gateway import ApiError
-from ui.pages.base import back, dashboard, gateway_of, render, segment, token_of
+from ui.pages.base import OVERLAPS, back, dashboard, gateway_of, render, segment, token_of
 
 HERE = "/dashboard/endpoints"
 API = "/api/v1/webhooks/endpoints"
-OVERLAPS = {0: "Now", 3600: "1 hour", 86_400: "24 hours", 604_800: "7 days"}
 DOCUMENT = Path(__file__).parent.parent / "openapi.json"
 
 Checked = Annotated[list[str] | None, Form()]  # the ticked checkboxes (none: absent)

@@ -10,9 +10,8 @@ from fastapi import Form, Request, Response
 from fastapi.responses import HTMLResponse
 
 from ui.gateway import ApiError
-from ui.pages.base import back, dashboard, gateway_of, render, segment, token_of
+from ui.pages.base import OVERLAPS, back, dashboard, gateway_of, render, segment, token_of
 
-OVERLAPS = {0: "Now", 3600: "1 hour", 86_400: "24 hours", 604_800: "7 days"}
 USABLE = ("active", "expiring")
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from kit.errors import NotFound
 from ui.gateway import ApiError
 from ui.pages.base import (
+    OVERLAPS,
     PAGE_SIZE,
     PageNumber,
     back,
@@ -74,18 +75,31 @@ async def confirm_regenerate(request: Request) -> HTMLResponse:
     """A new secret makes the merchant's receiver reject deliveries until it is updated, so
     regenerating takes a second step."""
     config = await gateway_of(request).call("GET", "/api/v1/webhooks/config", token_of(request))
-    return render(request, "regenerate_confirm.html", config=config, page="webhooks")
+    return render(
+        request, "regenerate_confirm.html", config=config, overlaps=OVERLAPS, page="webhooks"
+    )
 
 
 @dashboard.post(f"{HERE}/regenerate")
-async def regenerate_secret(request: Request) -> Response:
+async def regenerate_secret(
+    request: Request, expires_in_seconds: Annotated[str, Form(max_length=10)] = "86400"
+) -> Response:
+    if not expires_in_seconds.isdigit() or int(expires_in_seconds) not in OVERLAPS:
+        return back(HERE, problem="Choose how long the old secret keeps signing")
+    overlap = int(expires_in_seconds)
     try:
         await gateway_of(request).call(
-            "POST", "/api/v1/webhooks/regenerate-secret", token_of(request)
-        )
+            "POST", "/api/v1/webhooks/regenerate-secret", token_of(request),
+            json={"expires_in_seconds": overlap},
+        )  # fmt: skip
     except ApiError as error:
         return back(HERE, problem=f"Secret not regenerated: {error.description}")
-    return back(HERE, notice="A new secret is in use; update your receiver")
+    if overlap == 0:
+        return back(HERE, notice="A new secret is in use; update your receiver")
+    return back(
+        HERE,
+        notice=f"A new secret is in use; the old one signs too for {OVERLAPS[overlap].lower()}",
+    )
 
 
 @dashboard.post(f"{HERE}/test")
