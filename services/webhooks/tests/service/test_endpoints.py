@@ -1,6 +1,5 @@
 """Several endpoints per merchant, on real Postgres, delivering to real receivers on loopback."""
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from uuid import UUID, uuid4
 
@@ -26,34 +25,14 @@ from webhooks.domain import (
     TooManyEndpoints,
     UnknownEventType,
     UrlRequired,
-    parse_networks,
     signature,
 )
-from webhooks.sender import Sender, outbound_session
+from webhooks.sender import Sender
 
 FAST = Schedule.of(test_intervals=True)
 PAYMENT = {"id": "pay_EEEEEEEEEEEEEEEE", "order_id": "order_FFFFFFFFFFFFFFFF", "amount": 900,
            "currency": "INR", "method": "upi", "vpa": "a@b", "status": "success",
            "created_at": "2026-11-26T10:00:00Z"}  # fmt: skip
-
-
-@pytest.fixture
-async def sender() -> AsyncIterator[Sender]:
-    async with outbound_session(4) as client:
-        yield Sender(client, parse_networks(["127.0.0.0/8"]), timeout=5)
-
-
-@pytest.fixture
-async def clean(db: Database) -> Database:
-    """This test's transaction sees no due deliveries but its own."""
-    async with db.transaction() as conn:
-        await conn.execute("UPDATE delivery SET status = 'failed' WHERE status = 'pending'")
-    return db
-
-
-@pytest.fixture
-def merchant() -> UUID:
-    return uuid4()
 
 
 def event(merchant: UUID, kind: str = "payment.success") -> Envelope:

@@ -1,6 +1,5 @@
 """The events API's use cases on real Postgres, delivering to a real receiver on loopback."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -19,9 +18,8 @@ from webhooks.domain import (
     InvalidWindow,
     Schedule,
     Window,
-    parse_networks,
 )
-from webhooks.sender import Sender, outbound_session
+from webhooks.sender import Sender
 
 FAST = Schedule.of(test_intervals=True)
 
@@ -35,25 +33,6 @@ def payment(n: int) -> dict[str, object]:
 REFUND = {"id": "rfnd_RRRRRRRRRRRRRRRR", "payment_id": "pay_0000000000000001", "amount": 100,
           "reason": None, "status": "processed", "created_at": "2026-11-26T10:00:00Z",
           "processed_at": "2026-11-26T10:00:05Z"}  # fmt: skip
-
-
-@pytest.fixture
-async def sender() -> AsyncIterator[Sender]:
-    async with outbound_session(4) as client:
-        yield Sender(client, parse_networks(["127.0.0.0/8"]), timeout=5)
-
-
-@pytest.fixture
-async def clean(db: Database) -> Database:
-    """This test's transaction sees no due deliveries but its own."""
-    async with db.transaction() as conn:
-        await conn.execute("UPDATE delivery SET status = 'failed' WHERE status = 'pending'")
-    return db
-
-
-@pytest.fixture
-def merchant() -> UUID:
-    return uuid4()
 
 
 async def receive(db: Database, event: Envelope) -> Envelope:

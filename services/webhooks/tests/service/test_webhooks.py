@@ -5,7 +5,6 @@ import gzip
 import json
 import logging
 import socket
-from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -41,30 +40,7 @@ PAYMENT = {
 }
 
 
-@pytest.fixture
-async def sender() -> AsyncIterator[Sender]:
-    """The production outbound pool (no redirects, bounded), allowed to reach loopback."""
-    from webhooks.main import outbound_client
-    from webhooks.settings import Settings
-
-    async with outbound_client(Settings(database_url="postgresql://unused")) as client:
-        yield Sender(client, parse_networks(["127.0.0.0/8"]), timeout=5)
-
-
 SECRET = "whsec_service_tests"
-
-
-@pytest.fixture
-async def clean(db: Database) -> Database:
-    """This test's transaction sees no due deliveries but its own."""
-    async with db.transaction() as conn:
-        await conn.execute("UPDATE delivery SET status = 'failed' WHERE status = 'pending'")
-    return db
-
-
-@pytest.fixture
-def merchant() -> UUID:
-    return uuid4()
 
 
 async def endpoint(db: Database, merchant: UUID, url: str | None) -> None:
