@@ -46,6 +46,7 @@ def up() -> None:
         print(f"\nready in {time.monotonic() - started:.1f}s\n", flush=True)
         print(f"  API          {stack.url('api')}", flush=True)
         print(f"  health       {stack.url('api')}/health", flush=True)
+        print(f"  API docs     {stack.url('api')}/api/docs", flush=True)
         for host in stack.ports.edge:
             if host != "api":
                 print(f"  {host:<12} {stack.url(host)}", flush=True)
