@@ -589,16 +589,23 @@ def test_support_finds_captures_and_refunds_a_payment(
     expect(row.locator("[data-test-id=amount]")).to_have_attribute("title", "₹500.00")
 
 
+def twenty_test_webhooks_delivered(
+    api: httpx.Client, headers: dict[str, str], receiver: Receiver
+) -> None:
+    """A page's worth of deliveries: the merchant's URL set to `receiver`, 20 test webhooks."""
+    url = {"webhook_url": receiver.url}
+    assert api.put("/api/v1/webhooks/config", json=url, headers=headers).is_success
+    for _ in range(20):
+        assert api.post("/api/v1/webhooks/test", headers=headers).json()["status"] == "success"
+
+
 def test_webhook_log_pages_filters_and_shows_every_attempt(
     page: Page, stack: Stack, api: httpx.Client, receiver: Receiver,
     merchant_with_password: Merchant,
 ) -> None:  # fmt: skip
     merchant = merchant_with_password
     headers = merchant.headers
-    url = {"webhook_url": receiver.url}
-    assert api.put("/api/v1/webhooks/config", json=url, headers=headers).is_success
-    for _ in range(20):
-        assert api.post("/api/v1/webhooks/test", headers=headers).json()["status"] == "success"
+    twenty_test_webhooks_delivered(api, headers, receiver)
     receiver.fail_next = 1000  # the newest delivery keeps failing, so it keeps a next retry
     failing = api.post("/api/v1/webhooks/test", headers=headers).json()
     assert (failing["status"], failing["response_code"]) == ("pending", 500)
@@ -867,10 +874,7 @@ def test_events_page_filters_pages_resends_and_replays(
 ) -> None:  # fmt: skip
     merchant = merchant_with_password
     headers = merchant.headers
-    url = {"webhook_url": receiver.url}
-    assert api.put("/api/v1/webhooks/config", json=url, headers=headers).is_success
-    for _ in range(20):
-        assert api.post("/api/v1/webhooks/test", headers=headers).json()["status"] == "success"
+    twenty_test_webhooks_delivered(api, headers, receiver)
     order_id = new_order(api, 12300, headers)
     body = {"order_id": order_id, "method": "upi", "vpa": "payer@upi"}
     payment = api.post("/api/v1/payments", json=body, headers=headers)
