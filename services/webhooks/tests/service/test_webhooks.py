@@ -232,6 +232,24 @@ class TestDelivery:
         assert await service.attempt_delivery(db, sender, claimed, FAST) is not None
         assert await service.attempt_delivery(db, sender, claimed, FAST) is None
 
+    async def test_an_attempt_in_flight_during_a_manual_retry_stays_in_the_history(
+        self, clean: Database, merchant: UUID, sender: Sender, receiver: Receiver
+    ) -> None:
+        db = clean
+        await endpoint(db, merchant, receiver.url)
+        await consume_event(db, "m51", event(merchant), service.receive_event)
+        receiver.fail_next = 1
+        [in_flight] = await service.claim_due(db, [], 8, 100, 30)
+        restarted = await service.retry_delivery(db, merchant, in_flight.id)  # clicked meanwhile
+        assert (restarted.status, restarted.attempts) == (DeliveryStatus.PENDING, 0)
+        # The late outcome (a 500) leaves the restarted delivery alone but is not forgotten.
+        assert await service.attempt_delivery(db, sender, in_flight, FAST) is None
+        [delivered] = await deliver_all(db, sender)
+        assert (delivered.status, delivered.attempts) == (DeliveryStatus.SUCCESS, 1)
+        _, _, history = await service.get_delivery(db, merchant, in_flight.id)
+        assert [(a["attempt"], a["response_code"]) for a in history] == [(1, 500), (1, 200)]
+        assert len(receiver.requests) == 2
+
     async def test_claims_are_bounded_per_merchant(
         self, clean: Database, merchant: UUID, receiver: Receiver
     ) -> None:

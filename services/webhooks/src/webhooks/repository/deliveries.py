@@ -112,7 +112,16 @@ async def record_attempt(
     attempts: int,
     next_retry_at: datetime | None,
 ) -> Delivery | None:
-    """Store the attempt unless someone else recorded one since the claim (stale lease)."""
+    """Add the attempt to the delivery's history (the POST happened, whatever came since) and
+    store its outcome unless the delivery changed since the claim: a stale lease, or a manual
+    retry or resend that restarted it (None then)."""
+    await conn.execute(  # (a delivery pruned meanwhile has no history left to add to)
+        "INSERT INTO delivery_attempt (delivery_id, attempt, attempted_at, url, response_code,"
+        " response_body, error, duration_ms) SELECT id, $2::int, $3::timestamptz, $4::text,"
+        " $5::int, $6::text, $7::text, $8::int FROM delivery WHERE id = $1",
+        claimed.id, attempts, at, claimed.url, attempt.response_code, attempt.response_body,
+        attempt.error, attempt.duration_ms,
+    )  # fmt: skip
     row = await conn.fetchrow(
         "UPDATE delivery SET status = $3, attempts = $4, last_attempt_at = $5, next_retry_at = $6,"
         " response_code = $7, response_body = $8"
@@ -120,15 +129,7 @@ async def record_attempt(
         claimed.id, claimed.attempts, status.value, attempts, at, next_retry_at,
         attempt.response_code, attempt.response_body if attempt.response_code else attempt.error,
     )  # fmt: skip
-    if row is None:
-        return None
-    await conn.execute(
-        "INSERT INTO delivery_attempt (delivery_id, attempt, attempted_at, url, response_code,"
-        " response_body, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        claimed.id, attempts, at, claimed.url, attempt.response_code, attempt.response_body,
-        attempt.error, attempt.duration_ms,
-    )  # fmt: skip
-    return delivery_of(row)
+    return None if row is None else delivery_of(row)
 
 
 async def get_delivery(conn: asyncpg.Connection, delivery_id: UUID) -> Delivery | None:
@@ -162,7 +163,7 @@ async def list_deliveries(
 async def list_attempts(conn: asyncpg.Connection, delivery_id: UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT attempt, attempted_at, url, response_code, response_body, error, duration_ms"
-        " FROM delivery_attempt WHERE delivery_id = $1 ORDER BY attempt, id",
+        " FROM delivery_attempt WHERE delivery_id = $1 ORDER BY attempted_at, id",
         delivery_id,
     )
 

@@ -79,16 +79,19 @@ async def attempt_delivery(
         if delivery is not None and claimed.endpoint_id is not None:
             await _judge_endpoint(conn, claimed.endpoint_id, attempt.ok, at, schedule)
     DELIVERY_SECONDS.observe(attempt.duration_ms / 1000)
+    details = {"delivery_id": str(claimed.id), "event_id": claimed.event_id, "attempt": attempts}
+    details |= {"code": attempt.response_code, "error": attempt.error}
+    details |= {"detail": attempt.detail}  # for operators only: may name internal addresses
+    if delivery is None:  # in its history, but a retry, resend or newer lease owns the state
+        log.info("webhook attempt superseded", extra=details)
+        return None
     outcome = {DeliveryStatus.SUCCESS: "delivered", DeliveryStatus.FAILED: "failed"}.get(
         status, "retrying"
     )
     DELIVERIES.labels(outcome).inc()
     if status is not DeliveryStatus.PENDING:
         ATTEMPTS.observe(attempts)
-    details = {"delivery_id": str(claimed.id), "event_id": claimed.event_id, "attempt": attempts}
-    details |= {"status": status.value, "code": attempt.response_code, "error": attempt.error}
-    details |= {"detail": attempt.detail}  # for operators only: may name internal addresses
-    log.info("webhook attempt", extra=details)
+    log.info("webhook attempt", extra=details | {"status": status.value})
     return delivery
 
 
