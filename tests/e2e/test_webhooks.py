@@ -69,6 +69,16 @@ def wait_for_events(receiver: Receiver, payment_id: str, count: int) -> list[Rec
     )
 
 
+def settled_logs(
+    api: httpx.Client, headers: dict[str, str], payment_id: str, count: int
+) -> list[dict[str, Any]] | None:
+    """The payment's webhook logs once there are `count` and none is pending, else None."""
+    params = {"payment_id": payment_id, "limit": 20}
+    logs = api.get("/api/v1/webhooks", params=params, headers=headers).json()["data"]
+    settled = len(logs) == count and all(d["status"] != "pending" for d in logs)
+    return logs if settled else None
+
+
 def test_payment_events_arrive_signed(
     api: httpx.Client, merchant_headers: dict[str, str], receiver: Receiver
 ) -> None:
@@ -106,8 +116,12 @@ def test_payment_events_arrive_signed(
     )
     verify(paid, secret)
     assert paid.json["data"]["order"]["status"] == "paid"
-    logs = api.get("/api/v1/webhooks", params={"limit": 10}, headers=merchant_headers).json()
-    mine = [d for d in logs["data"] if d["payment_id"] == payment["id"]]
+    # The receiver answered before the worker recorded the attempt: wait for all three logs to
+    # leave `pending` (a failed first attempt would settle too, and fail the assertion below).
+    mine = eventually(
+        lambda: settled_logs(api, merchant_headers, payment["id"], 3),
+        f"three settled webhook logs of {payment['id']}",
+    )
     assert {(d["status"], d["attempts"], d["response_code"]) for d in mine} == {("success", 1, 200)}
 
 
