@@ -337,10 +337,16 @@ def test_a_poison_message_is_dead_lettered_and_the_queue_keeps_flowing(
     [dead] = eventually(dead_letters, "the poison message among the dead letters")
     assert dead["attempts"] == 3
     assert dead["last_error"].startswith("ValidationError")
-    metrics = httpx.get(
-        f"http://127.0.0.1:{chaos_stack.ports.worker_metrics['orders']}/metrics"
-    ).text
-    assert 'consumer_dead_letters_total{task_name="orders.handle_event"} 1.0' in metrics
+    # The worker counts the dead letter after the transaction that parks it commits: the list
+    # above can show it before /metrics does, so wait for the count itself.
+    metrics = f"http://127.0.0.1:{chaos_stack.ports.worker_metrics['orders']}/metrics"
+    eventually(
+        lambda: (
+            'consumer_dead_letters_total{task_name="orders.handle_event"} 1.0'
+            in httpx.get(metrics).text
+        ),
+        "the orders worker's consumer_dead_letters_total at 1",
+    )
     order_id = new_order(api)  # the orders worker still follows payments
     body = {"order_id": order_id, "method": "upi", "vpa": "buyer@okbank"}
     assert api.post("/api/v1/payments/public", json=body).status_code == 201

@@ -8,10 +8,8 @@ import asyncio
 import json
 import re
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -22,6 +20,7 @@ import yaml
 from devstack.servers import Server, start_postgres
 from tests.deploy.chart import ROOT, Doc, of_kind, pod, render_values, values_for
 from tests.deploy.wiring import Container, Dns, Probe, listen_here, rewrite, running
+from tests.waits import eventually
 
 TEST_MERCHANT = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
 POSTGRES_PORT, REDIS_PORT = 5432, 6379
@@ -202,23 +201,16 @@ def assert_drained(codes: dict[str, int | None], apis: int, workers: int) -> Non
     assert set(api_codes.values()) <= {0, -signal.SIGTERM}, codes
 
 
-def wait_for(check: Any, what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"{what} not within {timeout}s"
-        time.sleep(0.2)
-
-
 def first_requests(api: str, dashboard: str | None, checkout: str) -> str:
     """The contract's first steps through the edge: health, an order, a payment processed by
     the workers, the dashboard and the hosted checkout (which asks the API through the edge)."""
     with httpx.Client(timeout=10) as client:
-        health = wait_for(
-            lambda: (h := client.get(f"{api}/health")).status_code == 200 and h, "a healthy /health"
-        ).json()
+
+        def healthy() -> httpx.Response | None:
+            answer = client.get(f"{api}/health")
+            return answer if answer.status_code == 200 else None
+
+        health = eventually(healthy, "a healthy /health").json()
         assert (health["database"], health["redis"], health["worker"]) == (
             "connected",
             "connected",
@@ -238,11 +230,11 @@ def first_requests(api: str, dashboard: str | None, checkout: str) -> str:
         )
         assert payment.status_code == 201, payment.text
         url = f"{api}/api/v1/payments/{payment.json()['id']}"
-        wait_for(
+        eventually(
             lambda: client.get(url, headers=TEST_MERCHANT).json()["status"] == "success",
             "the payment processed by the payments worker",
         )
-        wait_for(
+        eventually(
             lambda: client.get(f"{api}/api/v1/orders/{order_id}/public").json()["status"] == "paid",
             "the order marked paid by the orders worker",
         )
@@ -343,8 +335,12 @@ def test_docker_compose_wiring_runs(postgres: Server, tmp_path: Path) -> None:
         first_requests(f"http://127.0.0.1:{edge[8000]}", f"http://127.0.0.1:{edge[3000]}",
                        f"http://127.0.0.1:{edge[3001]}")  # fmt: skip
         by_container = {s.get("container_name"): n for n, s in services.items()}
-        served = processes.log(by_container["gateway_checkout"])
-        assert "/checkout.js" in served  # the contract's checkout container served the SDK
+        # The contract's checkout container served the SDK. It logs a request once the answer
+        # has been sent, so the line may follow the response the client already has.
+        eventually(
+            lambda: "/checkout.js" in processes.log(by_container["gateway_checkout"]),
+            "the checkout container's log line for /checkout.js",
+        )
         codes = processes.stop()
     assert_drained(
         {n: c for n, c in codes.items() if n not in {"redis", "gateway", "ui-checkout"}},

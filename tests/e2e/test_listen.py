@@ -69,13 +69,15 @@ def test_the_stream_refuses_an_unknown_key(stack: Stack) -> None:
 def test_listen_forwards_each_event_signed_and_prints_the_answer(
     stack: Stack, api: httpx.Client, merchant_headers: dict[str, str]
 ) -> None:
-    config = api.get("/api/v1/webhooks/config", headers=merchant_headers).json()
     env = {
         **os.environ,
         "GATEWAY_API_KEY": merchant_headers["X-Api-Key"],
         "GATEWAY_API_SECRET": merchant_headers["X-Api-Secret"],
     }
-    with running_receiver() as local:
+    with running_receiver() as local, running_receiver() as configured:
+        # A webhook URL of its own, so that test webhooks can be sent (see below).
+        url = {"webhook_url": configured.url}
+        config = api.put("/api/v1/webhooks/config", json=url, headers=merchant_headers).json()
         command = [sys.executable, "-m", "webhooks.listen", "--api", stack.url("api"),
                    "--forward-to", local.url]  # fmt: skip
         listener = subprocess.Popen(
@@ -86,6 +88,18 @@ def test_listen_forwards_each_event_signed_and_prints_the_answer(
         reader.start()
         try:
             eventually(lambda: any(line.startswith("Ready.") for line in lines), "listen ready")
+
+            # "Ready." is printed before the listener opens its stream, which sends only what is
+            # stored after it opened: a test webhook forwarded shows it is open.
+            def streaming() -> bool:
+                with local.lock:
+                    if any(r.json["event"] == "webhook.test" for r in local.requests):
+                        return True
+                sent = api.post("/api/v1/webhooks/test", headers=merchant_headers)
+                assert sent.status_code == 200, sent.text
+                return False
+
+            eventually(streaming, "a test webhook forwarded by listen (its stream open)")
             payment = pay(api, merchant_headers)
 
             def success_forwarded() -> list[Received]:

@@ -2,8 +2,8 @@
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from uuid import UUID, uuid4
 
 import httpx
@@ -89,12 +89,17 @@ async def test_api_key_pair_and_session_token_both_authenticate(client: httpx.As
     assert by_session.json() == {"merchant_id": str(MERCHANT), "via": "session"}
 
 
-def test_cache_entries_expire_and_the_oldest_are_evicted() -> None:
+def test_cache_entries_expire_and_the_oldest_are_evicted(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The cache's clock is set by the test: with a real one a busy machine can let a short ttl
+    # run out between a put and the get that expects the entry still there.
+    now = [1000.0]
+    monkeypatch.setattr("kit.auth.time", SimpleNamespace(monotonic=lambda: now[0]))
     cache = TtlCache(ttl=0.05, max_entries=2)
     principal = Principal(merchant_id=UUID(int=1), credential="api_key")
     cache.put("a", principal)
+    now[0] += 0.04
     assert cache.get("a") == principal
-    time.sleep(0.06)
+    now[0] += 0.02
     assert cache.get("a") is None
     for key in ("x", "y", "z"):
         cache.put(key, principal)

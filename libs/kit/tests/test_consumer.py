@@ -100,7 +100,8 @@ async def test_a_failure_is_recorded_acknowledged_and_retried_from_postgres(
     scratch_db: Database,
 ) -> None:
     handler = Flaky(failures=1)
-    consumer = Consumer({"svc.do": handler}, settings())
+    # A backoff of minutes: "not due yet" must not depend on this test outrunning the clock.
+    consumer = Consumer({"svc.do": handler}, settings(consumer_retry_base_seconds=600))
     assert await deliver(consumer, scratch_db, "svc.do", "m1") == ["m1"]
     [row] = await failed_rows(scratch_db)
     assert (row["attempts"], row["dead_at"]) == (1, None)

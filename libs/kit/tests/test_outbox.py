@@ -15,6 +15,7 @@ from kit import outbox
 from kit.db import Database
 from kit.events import Envelope
 from kit.inbox import first_delivery
+from tests.waits import eventually_async
 
 
 def queue_name() -> str:
@@ -84,11 +85,23 @@ class RecordingPublisher:
         return [f"1-{n}" for n in range(len(batch))]
 
 
+class CountingRelay(outbox.Relay):
+    """A relay that counts its rounds: each LISTENs (once), publishes what is pending, then
+    waits for a NOTIFY or its poll."""
+
+    rounds = 0
+
+    async def publish_pending(self) -> int:
+        published = await super().publish_pending()
+        self.rounds += 1
+        return published
+
+
 async def test_relay_wakes_on_notify_well_before_its_poll(
     scratch_db: Database, scratch_url: str
 ) -> None:
     publisher = RecordingPublisher()
-    relay = outbox.Relay(scratch_db, publisher, "kit_scratch", poll_interval=30)
+    relay = CountingRelay(scratch_db, publisher, "kit_scratch", poll_interval=3600)
     listeners: list[asyncpg.Connection] = []
 
     async def connect() -> asyncpg.Connection:
@@ -97,7 +110,12 @@ async def test_relay_wakes_on_notify_well_before_its_poll(
 
     running = asyncio.create_task(relay.run(connect))
     try:
-        await asyncio.sleep(0.2)  # the relay is now waiting on its 30 s poll
+
+        async def first_round_done() -> bool:
+            return relay.rounds >= 1
+
+        # Only a NOTIFY can wake it within the hour now: its first round found nothing.
+        await eventually_async(first_round_done, "the relay's first round")
         message = outbox.job_message("q", "q.do", {})
         async with scratch_db.transaction() as conn:
             await outbox.add(conn, [message])

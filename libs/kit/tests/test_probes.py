@@ -12,6 +12,7 @@ from prometheus_client import Counter
 
 from kit.broker import ReclaimingStreamBroker
 from kit.probes import Liveness, ProbeServer, serve_probes
+from tests.waits import eventually_async
 
 SERVED = Counter("probe_test_served_total", "A metric the probe server must export")
 
@@ -101,9 +102,13 @@ async def test_the_broker_receive_loop_reports_progress_until_it_hangs(redis_url
                 await hang.wait()
 
             broker._read = read_forever  # type: ignore[method-assign]
-            await asyncio.sleep(1.0)  # the read in flight returns once; the next one hangs
-            stalled = await client.get(url)
-            assert stalled.status_code == 503
+
+            async def refused() -> httpx.Response | None:
+                # the read in flight returns once; the next one hangs past the allowance
+                answer = await client.get(url)
+                return answer if answer.status_code == 503 else None
+
+            stalled = await eventually_async(refused, "/livez answering 503 for the hung read")
             assert stalled.json()["stalled"] == ["receive"]
         finally:
             listening.cancel()

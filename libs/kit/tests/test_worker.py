@@ -4,6 +4,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from kit.worker import Loop, Progress, Supervisor
+from tests.waits import eventually_async
 
 
 def restarts(name: str) -> float:
@@ -74,24 +75,26 @@ async def test_no_heartbeat_while_the_receive_loop_is_stalled(redis_url: str) ->
     from kit.probes import Liveness
 
     worker = f"stalled-{id(object())}"
-    liveness = Liveness(allowance=0.2)
-    liveness.watch("receive")  # and never again
+    now = [1000.0]  # the liveness clock, moved by the test
+    liveness = Liveness(allowance=0.2, clock=lambda: now[0])
+    receive = liveness.watch("receive")
+    now[0] += 0.3  # the receive loop reported nothing for longer than its allowance
     async with Redis.from_url(redis_url) as redis:
-        await asyncio.sleep(0.3)
         running = asyncio.create_task(Supervisor([], liveness).run(redis, worker, ttl=3))
-        await asyncio.sleep(0.1)
+
+        async def first_round_done() -> bool:
+            # The supervisor watches itself first; with a loop stalled, its round ends in a
+            # sleep without a beat, before this check can run.
+            return "supervisor" in liveness.marks
+
+        await eventually_async(first_round_done, "the supervisor's first round")
         assert not await health.workers_running(redis, [worker])
-        progress = liveness.watch("receive")
+        receive()  # the receive loop reads again
 
-        async def reads_again() -> None:
-            while True:
-                progress()
-                await asyncio.sleep(0.05)
+        async def beating() -> bool:
+            return await health.workers_running(redis, [worker])
 
-        reading = asyncio.create_task(reads_again())
-        await asyncio.sleep(1.1)  # the next round (ttl / 3)
-        assert await health.workers_running(redis, [worker])
-        for task in (running, reading):
-            task.cancel()
-        await asyncio.gather(running, reading, return_exceptions=True)
+        await eventually_async(beating, "a heartbeat once the receive loop reads again")
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
         await redis.delete(health.heartbeat_key(worker))

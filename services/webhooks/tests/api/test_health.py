@@ -30,7 +30,7 @@ async def test_a_failing_endpoint_is_disabled_and_can_be_enabled_with_a_replay(
         endpoint: dict[str, Any] = (await client.get(one, headers=headers)).json()
         return None if endpoint["enabled"] else endpoint
 
-    disabled = await eventually_async(failing_until_disabled, "the endpoint disabled", 30)
+    disabled = await eventually_async(failing_until_disabled, "the endpoint disabled")
     assert disabled["failing_since"] is not None
     assert disabled["disabled_at"] is not None
     assert disabled["disabled_reason"].endswith("for more than 0.5 seconds")
