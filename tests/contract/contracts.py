@@ -160,9 +160,6 @@ CONTRACTS: dict[str, Callable[[], dict[str, Any]]] = {
     ),
     "tests/contract/schemas/merchants.authenticate.response.json": _model(Principal),
     "tests/contract/schemas/orders.order.internal.json": _model(orders.schemas.OrderInternal),
-    "tests/contract/schemas/orders.order.created.v1.json": lambda: event_schema(
-        "order.created.v1", orders.schemas.OrderInEvent
-    ),
     "tests/contract/schemas/orders.order.paid.v1.json": lambda: event_schema(
         "order.paid.v1", orders.schemas.OrderInEvent
     ),

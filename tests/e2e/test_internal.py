@@ -37,8 +37,8 @@ def test_the_edge_routes_no_internal_path(api: httpx.Client, order_id: str) -> N
 
 
 def test_services_calling_each_other_send_the_token(api: httpx.Client, order_id: str) -> None:
-    # payments reads the order from orders' internal API (unless it already saw order.created)
-    # and every service asks merchants to authenticate the caller: both need the token.
+    # Every service asks merchants to authenticate the caller over the internal API, with the
+    # token (payments reads orders through their published view, ADR 0011).
     body = {"order_id": order_id, "method": "upi", "vpa": "user@paytm"}
     created = api.post("/api/v1/payments", json=body, headers=AS_TEST_MERCHANT)
     assert created.status_code == 201, created.text

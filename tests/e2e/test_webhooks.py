@@ -73,7 +73,7 @@ def settled_logs(
     api: httpx.Client, headers: dict[str, str], payment_id: str, count: int
 ) -> list[dict[str, Any]] | None:
     """The payment's webhook logs once there are `count` and none is pending, else None."""
-    params = {"payment_id": payment_id, "limit": 20}
+    params: dict[str, str | int] = {"payment_id": payment_id, "limit": 20}
     logs = api.get("/api/v1/webhooks", params=params, headers=headers).json()["data"]
     settled = len(logs) == count and all(d["status"] != "pending" for d in logs)
     return logs if settled else None

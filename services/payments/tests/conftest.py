@@ -9,7 +9,8 @@ from asgi_lifespan import LifespanManager
 import orders.main
 import orders.settings
 from kit.db import Database, init_connection
-from payments.clients import OrdersClient
+from payments import service
+from payments.domain import Payment, ProcessingRules
 from payments.main import create_app
 from payments.settings import Settings
 
@@ -52,10 +53,24 @@ async def orders_api(orders_app: Any) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+INSTANT = ProcessingRules(True, True, 0, 0.9, 0.95, 5000, 10000)
+Process = Callable[..., Awaitable[dict[str, Payment]]]
+
+
 @pytest.fixture
-def orders_client(orders_api: httpx.AsyncClient) -> OrdersClient:
-    """What the payments service uses to read orders, wired to the real orders app."""
-    return OrdersClient(orders_api)
+def process() -> Process:
+    """`await process(db, *payment_ids, rules=INSTANT)`: the worker's claim, batch after batch,
+    until those payments are completed or nothing due is left; every payment it completed."""
+
+    async def run(db: Database, *payment_ids: str, rules: ProcessingRules = INSTANT) -> Any:
+        done: dict[str, Payment] = {}
+        while True:
+            batch, _ = await service.process_due_payments(db, rules)
+            done.update((p.id, p) for p in batch)
+            if not batch or all(i in done for i in payment_ids):
+                return done
+
+    return run
 
 
 MakeOrder = Callable[..., Awaitable[dict[str, Any]]]
@@ -77,7 +92,6 @@ def settings(database_urls: dict[str, str], redis_url: str) -> Settings:
         database_url=database_urls["payments"],
         redis_url=redis_url,
         merchants_url="http://merchants",
-        orders_url="http://orders",
         test_mode=True,
         test_processing_delay=0,
     )
@@ -90,7 +104,6 @@ async def client(
     app = create_app(
         settings,
         merchants_transport=httpx.ASGITransport(merchants_app),
-        orders_transport=httpx.ASGITransport(orders_app),
     )
     async with (
         LifespanManager(app) as manager,

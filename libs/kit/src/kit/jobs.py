@@ -83,3 +83,9 @@ async def job_counts(redis: Redis, queues: list[str]) -> dict[str, int]:
         "completed": int(completed or 0),
         "failed": int(failed or 0),
     }
+
+
+async def count_completed(redis: Redis, count: int) -> None:
+    """Add work a worker did outside taskiq's tasks (a claimed batch) to `completed`."""
+    with contextlib.suppress(RedisError):  # informational, as the middleware's counts
+        await redis.incrby(COMPLETED, count)

@@ -180,6 +180,9 @@ class Relay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self._wake = asyncio.Event()
+        # Set too when a commit NOTIFYs the outbox: loops that claim work from the service's
+        # own tables (kit.worker's claims) wake on the same commit as the relay.
+        self.also_wake: list[asyncio.Event] = []
 
     async def publish_pending(self) -> int:
         """Publish one batch of unpublished messages; return how many."""
@@ -214,6 +217,8 @@ class Relay:
 
     def _notified(self, *_: object) -> None:
         self._wake.set()
+        for event in self.also_wake:
+            event.set()
 
     async def _listen(self, connect: Connect) -> asyncpg.Connection | None:
         """A fresh LISTEN connection, or None (polling covers until the next try)."""

@@ -39,6 +39,11 @@ log = logging.getLogger("kit.worker")
 CHORE_TIMEOUT = 60.0
 
 Chore = Callable[[TaskiqState], Awaitable[object]]
+# Work a worker claims from its own tables (`FOR UPDATE SKIP LOCKED`) instead of receiving it
+# as a message: one batch per call; returns the seconds until more is due (0: more now), or
+# None when nothing waits.
+Claim = Callable[[TaskiqState], Awaitable[float | None]]
+CLAIM_POLL_SECONDS = 1.0
 
 LOOP_RESTARTS = Counter(
     "worker_loop_restarts_total", "Background loops that ended or stalled, restarted", ["loop"]
@@ -136,6 +141,29 @@ def _every(seconds: float, chore: Chore, state: TaskiqState) -> Loop:
     return Loop(chore.__name__, run, seconds + 2 * CHORE_TIMEOUT)
 
 
+def _claiming(claim: Claim, state: TaskiqState, wake: asyncio.Event) -> Loop:
+    """Run `claim` until it finds nothing due, then sleep until the next due time, a commit
+    that NOTIFYs the outbox (the relay's LISTEN sets `wake`), or the poll interval."""
+
+    async def run(progress: Progress) -> None:
+        while True:
+            progress()
+            wake.clear()
+            try:
+                async with asyncio.timeout(CHORE_TIMEOUT):  # never stuck on a dead connection
+                    due_in = await claim(state)
+            except Exception:
+                log.exception("claim failed", extra={"claim": claim.__name__})
+                due_in = CLAIM_POLL_SECONDS
+            if due_in == 0:
+                continue
+            wait = CLAIM_POLL_SECONDS if due_in is None else min(due_in, CLAIM_POLL_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), wait)
+
+    return Loop(claim.__name__, run, CLAIM_POLL_SECONDS + 2 * CHORE_TIMEOUT)
+
+
 def reconciler(name: str, repair: Callable[[TaskiqState], Awaitable[int]]) -> Chore:
     """A chore that repairs what waited past its deadline and counts how much it repaired."""
 
@@ -181,13 +209,15 @@ def create_worker(
     event_types: Iterable[str] = (),
     jobs: dict[str, Handler] | None = None,
     chores: list[tuple[float, Chore]] | None = None,
+    claims: list[Claim] | None = None,
     on_startup: Chore | None = None,
     on_shutdown: Chore | None = None,
 ) -> AsyncBroker:
     """`on_event(conn, event)` applies the events of `event_types` this service subscribes to
     (task `<service>.handle_event`; kit opens the transaction and records the inbox entry);
     `jobs` maps task names to handlers. `chores`: (interval in seconds, coroutine) pairs run in
-    the background. `on_startup` runs once the database and Redis are open, before any chore or
+    the background. `claims` run whenever work may be due in the service's own tables (see
+    `Claim`). `on_startup` runs once the database and Redis are open, before any chore or
     task."""
     configure_logging(service, settings.log_level)
     setup_tracing(f"{service}-worker")
@@ -225,6 +255,11 @@ def create_worker(
         resources = await stack.enter_async_context(open_resources(settings))
         state.db, state.redis, state.settings = resources.db, resources.redis, settings
         relay = Relay(resources.db, StreamPublisher(resources.redis), schema=service)
+        claim_loops = []
+        for claim in claims or []:
+            wake = asyncio.Event()
+            relay.also_wake.append(wake)
+            claim_loops.append(_claiming(claim, state, wake))
         if on_startup:
             await on_startup(state)
 
@@ -233,6 +268,7 @@ def create_worker(
 
         supervisor.loops = [
             Loop("outbox_relay", partial(relay.run, listen), 2 * relay.round_timeout),
+            *claim_loops,
             *(_every(s, c, state) for s, c in chores),
         ]
         broker.progress = liveness.watch("receive")

@@ -5,13 +5,13 @@ from kit.outbox import OutboxMessage, event_messages
 from orders.domain import Order, OrderStatus
 from orders.schemas import OrderInEvent
 
-ORDER_CREATED = "order.created"
 ORDER_PAID = "order.paid"
 
 # Subscribers by event type: exactly the services that declare them in `EVENTS_IN` (checked by
-# the contract tests), so no worker spends a message on an event it ignores.
+# the contract tests), so no worker spends a message on an event it ignores. A new order has
+# none: payments reads it through the `order_ref_v1` view (ADR 0011), so creating one is a
+# single INSERT with no outbox row.
 CONSUMERS: dict[str, tuple[str, ...]] = {
-    ORDER_CREATED: ("payments",),  # payments keeps amount, currency and merchant
     ORDER_PAID: ("webhooks",),  # merchants are told their order is paid
 }
 
@@ -23,7 +23,3 @@ def order_event(event_type: str, order: Order) -> tuple[Envelope, list[OutboxMes
     data = OrderInEvent.model_validate(order).model_dump(mode="json")
     envelope = Envelope.new(event_type, order.merchant_id, data)
     return envelope, event_messages(envelope, CONSUMERS[event_type])
-
-
-def order_created(order: Order) -> tuple[Envelope, list[OutboxMessage]]:
-    return order_event(ORDER_CREATED, order)

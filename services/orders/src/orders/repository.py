@@ -4,8 +4,6 @@ from uuid import UUID
 
 import asyncpg
 
-from kit import outbox
-from kit.outbox import OutboxMessage
 from orders.domain import Order, OrderStatus
 
 _COLUMNS = (
@@ -21,20 +19,16 @@ def _order(row: asyncpg.Record) -> Order:
     return Order(**values)
 
 
-async def insert_order(
-    conn: asyncpg.Connection, order: Order, messages: list[OutboxMessage]
-) -> bool:
-    """Insert the order and queue its messages in one statement; False if the id is already
-    taken (nothing written; the caller draws a new one)."""
-    row = await outbox.insert_with(
-        conn,
+async def insert_order(conn: asyncpg.Connection, order: Order) -> bool:
+    """Insert the order; False if the id is already taken (nothing written; the caller draws a
+    new one)."""
+    row = await conn.fetchrow(
         "INSERT INTO merchant_order (id, merchant_id, amount_minor, currency, receipt, notes,"
         " status, created_at, updated_at, callback_url)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)"
         " ON CONFLICT (id) DO NOTHING RETURNING id",
-        [order.id, order.merchant_id, order.amount, order.currency, order.receipt, order.notes,
-         order.status.value, order.created_at, order.callback_url],
-        messages,
+        order.id, order.merchant_id, order.amount, order.currency, order.receipt, order.notes,
+        order.status.value, order.created_at, order.callback_url,
     )  # fmt: skip
     return row is not None
 

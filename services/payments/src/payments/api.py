@@ -84,7 +84,7 @@ async def create_payment(
     """
     stored = await service.create_payment(
         db,
-        request.state.orders,
+        request.state.rules,
         _new_payment(body),
         render_created,
         merchant_id=merchant.merchant_id,
@@ -112,7 +112,7 @@ async def create_payment_for_checkout(
     The checkout sends an `Idempotency-Key` per attempt, so a double click makes one payment.
     """
     stored = await service.create_payment(
-        db, request.state.orders, _new_payment(body), render_created, merchant_id=None,
+        db, request.state.rules, _new_payment(body), render_created, merchant_id=None,
         idempotency_key=idempotency_key,
         max_pending=request.state.settings.max_pending_payments_per_order,
     )  # fmt: skip
@@ -191,11 +191,15 @@ async def capture_payment(
 
 
 @test_router.get("/jobs/status")
-async def jobs_status(request: Request) -> JobsStatus:
-    """Jobs waiting, in progress, done and failed across the queues; worker from its heartbeat."""
+async def jobs_status(request: Request, db: Db) -> JobsStatus:
+    """Jobs waiting, in progress, done and failed across the queues and the payments waiting
+    to be processed (not yet due: waiting; due: in progress); worker from its heartbeat."""
     settings: Settings = request.state.settings
     redis = request.state.redis
     counts = await job_counts(redis, settings.job_queues)
+    waiting, due = await service.processing_backlog(db)
+    counts["pending"] += waiting
+    counts["processing"] += due
     running = await workers_running(redis, settings.job_workers)
     return JobsStatus(**counts, worker_status="running" if running else "stopped")
 

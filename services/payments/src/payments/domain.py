@@ -223,7 +223,9 @@ def redacted_card(card: CardInput) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class ProcessingRules:
-    """The worker's delay and outcome: exact in test mode, random otherwise (the contract)."""
+    """A payment's processing delay and outcome: exact in test mode, random otherwise (the
+    contract). `delay_for` and `outcome_for` draw from the payment's id, so deciding again
+    (a worker that processes a payment after a lost commit) decides the same."""
 
     test_mode: bool
     test_payment_success: bool
@@ -244,3 +246,10 @@ class ProcessingRules:
             return self.test_payment_success
         rate = self.upi_success_rate if method is PaymentMethod.UPI else self.card_success_rate
         return rng.random() < rate
+
+    # Seeded from the payment on purpose: a simulated outcome must be reproducible, not secret.
+    def delay_for(self, payment_id: str) -> float:
+        return self.delay_seconds(random.Random(f"{payment_id}:delay"))  # noqa: S311
+
+    def outcome_for(self, payment_id: str, method: PaymentMethod) -> bool:
+        return self.succeeds(method, random.Random(f"{payment_id}:outcome"))  # noqa: S311

@@ -1,7 +1,7 @@
 """Events the payments service publishes, and which services' queues receive them."""
 
 from kit.events import Envelope
-from kit.outbox import OutboxMessage, event_messages, job_message
+from kit.outbox import OutboxMessage, event_messages
 from payments.domain import Payment, PaymentStatus
 from payments.schemas import PaymentPublic
 
@@ -21,8 +21,6 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
     PAYMENT_CAPTURED: ("webhooks",),
 }
 
-PROCESS_PAYMENT = "payments.process_payment"
-
 
 def payment_event(event_type: str, payment: Payment) -> list[OutboxMessage]:
     data = PaymentPublic.model_validate(payment).model_dump(mode="json")
@@ -31,16 +29,8 @@ def payment_event(event_type: str, payment: Payment) -> list[OutboxMessage]:
 
 
 def payment_created(payment: Payment) -> list[OutboxMessage]:
-    """`payment.created` and `payment.pending`, and the job that processes the payment."""
-    return [
-        *payment_event(PAYMENT_CREATED, payment),
-        *payment_event(PAYMENT_PENDING, payment),
-        process_job(payment.id),
-    ]
-
-
-def process_job(payment_id: str) -> OutboxMessage:
-    return job_message("payments", PROCESS_PAYMENT, {"payment_id": payment_id})
+    """`payment.created` and `payment.pending` (the worker finds the payment in its table)."""
+    return [*payment_event(PAYMENT_CREATED, payment), *payment_event(PAYMENT_PENDING, payment)]
 
 
 def payment_completed(payment: Payment) -> list[OutboxMessage]:

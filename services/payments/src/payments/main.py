@@ -10,16 +10,14 @@ from fastapi import FastAPI
 from kit.app import create_service_app, open_resources
 from kit.auth import MerchantsAuthenticator, internal_client
 from payments import api
-from payments.clients import OrdersClient
 from payments.settings import Settings
 
 
 def create_app(
     settings: Settings | None = None,
     merchants_transport: httpx.AsyncBaseTransport | None = None,
-    orders_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    """The transports let tests call in-process merchants and orders apps."""
+    """The transport lets tests call an in-process merchants app."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -28,14 +26,13 @@ def create_app(
         async with (
             open_resources(settings) as resources,
             internal_client(settings.merchants_url, token, merchants_transport) as merchants,
-            internal_client(settings.orders_url, token, orders_transport) as orders,
         ):
             yield {
                 "db": resources.db,
                 "redis": resources.redis,
                 "settings": settings,
                 "authenticator": MerchantsAuthenticator(merchants, settings.auth_cache_ttl_seconds),
-                "orders": OrdersClient(orders),
+                "rules": settings.processing_rules(),
             }
 
     return create_service_app(

@@ -14,6 +14,10 @@ _COLUMNS = (
     " card_last4, error_code, error_description, captured, captured_at, amount_refunded_minor,"
     " created_at, updated_at"
 )
+_PAYMENT_COLUMNS = ", ".join(f"payment.{c.strip()}" for c in _COLUMNS.split(","))
+# pg_advisory_xact_lock(ORDER_LOCKS, hashtext(order_id)) serialises completing one order's
+# payments; the first key keeps these locks apart from any other advisory lock.
+ORDER_LOCKS = 7001
 
 
 def _payment(row: asyncpg.Record) -> Payment:
@@ -26,22 +30,28 @@ def _payment(row: asyncpg.Record) -> Payment:
 
 
 async def insert_payment(
-    conn: asyncpg.Connection, payment: Payment, messages: list[OutboxMessage], max_pending: int
+    conn: asyncpg.Connection,
+    payment: Payment,
+    messages: list[OutboxMessage],
+    max_pending: int,
+    delay_seconds: float,
 ) -> bool:
-    """Insert the payment and queue its messages in one statement, unless its order already has
-    a successful payment or `max_pending` pending ones; False if nothing was written (the order
-    is paid, has too many pending payments, or the id is taken)."""
+    """Insert the payment, due for processing `delay_seconds` from now by the database's
+    clock, and queue its messages in one statement, unless its order already has a successful
+    payment or `max_pending` pending ones; False if nothing was written (the order is paid, has
+    too many pending payments, or the id is taken)."""
     row = await outbox.insert_with(
         conn,
         "INSERT INTO payment (id, order_id, merchant_id, amount_minor, currency, method, status,"
-        " vpa, card_network, card_last4, created_at, updated_at)"
-        " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11 WHERE NOT EXISTS"
+        " vpa, card_network, card_last4, created_at, updated_at, due_at)"
+        " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11,"
+        " clock_timestamp() + make_interval(secs => $13) WHERE NOT EXISTS"
         " (SELECT FROM payment WHERE order_id = $2::varchar AND status = 'success')"
         " AND (SELECT count(*) FROM payment WHERE order_id = $2::varchar AND status = 'pending')"
         " < $12 ON CONFLICT (id) DO NOTHING RETURNING id",
         [payment.id, payment.order_id, payment.merchant_id, payment.amount, payment.currency,
          payment.method.value, payment.status.value, payment.vpa, payment.card_network,
-         payment.card_last4, payment.created_at, max_pending],
+         payment.card_last4, payment.created_at, max_pending, delay_seconds],
         messages,
     )  # fmt: skip
     return row is not None
@@ -73,37 +83,75 @@ async def update_payment(conn: asyncpg.Connection, payment: Payment) -> Payment:
 
 
 async def get_order_ref(conn: asyncpg.Connection, order_id: str) -> OrderRef | None:
+    """From `orders.order_ref_v1`, the view the orders service publishes for payments."""
     row = await conn.fetchrow(
-        "SELECT id, merchant_id, amount_minor, currency FROM order_ref WHERE id = $1", order_id
+        "SELECT id, merchant_id, amount_minor, currency FROM orders.order_ref_v1 WHERE id = $1",
+        order_id,
     )
     return None if row is None else OrderRef(*row)
 
 
-async def save_order_ref(conn: asyncpg.Connection, order: OrderRef) -> None:
+async def lock_orders(conn: asyncpg.Connection, order_ids: list[str]) -> None:
+    """Serialise completing these orders' payments until the transaction ends; the locks are
+    taken in one order, so two workers never wait on each other in a cycle."""
     await conn.execute(
-        "INSERT INTO order_ref (id, merchant_id, amount_minor, currency) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT (id) DO NOTHING",
-        order.id, order.merchant_id, order.amount, order.currency,
+        "SELECT count(pg_advisory_xact_lock($1, k)) FROM"
+        " (SELECT DISTINCT hashtext(o) AS k FROM unnest($2::text[]) AS o ORDER BY k) AS s",
+        ORDER_LOCKS, order_ids,
     )  # fmt: skip
 
 
-async def lock_order(conn: asyncpg.Connection, order_id: str) -> None:
-    """Serialise the completions of one order's payments (the row exists: create saves it)."""
-    await conn.execute("SELECT 1 FROM order_ref WHERE id = $1 FOR UPDATE", order_id)
-
-
-async def claim_stuck_pending(
-    conn: asyncpg.Connection, older_than_seconds: float, limit: int = 100
-) -> list[str]:
-    """Pending payments past their deadline (and not requeued within it), stamped as requeued."""
+async def lock_due(conn: asyncpg.Connection, limit: int) -> list[Payment]:
+    """Pending payments whose processing time has come, oldest due first, locked for this
+    transaction; those another worker holds are skipped."""
     rows = await conn.fetch(
-        "UPDATE payment SET requeued_at = now() WHERE id IN (SELECT id FROM payment"
-        " WHERE status = 'pending' AND coalesce(requeued_at, created_at)"
-        "  < now() - make_interval(secs => $1) ORDER BY created_at LIMIT $2"
-        "  FOR UPDATE SKIP LOCKED) RETURNING id",
-        older_than_seconds, limit,
+        f"SELECT {_COLUMNS} FROM payment WHERE status = 'pending'"
+        " AND due_at <= clock_timestamp() ORDER BY due_at, id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        limit,
+    )
+    return [_payment(r) for r in rows]
+
+
+async def next_due_in(conn: asyncpg.Connection) -> float | None:
+    """Seconds until the next pending payment is due (0 if one is due now), None if none."""
+    seconds = await conn.fetchval(
+        "SELECT extract(epoch FROM min(due_at) - clock_timestamp())"
+        " FROM payment WHERE status = 'pending'"
+    )
+    return None if seconds is None else max(0.0, float(seconds))
+
+
+async def paid_orders(conn: asyncpg.Connection, order_ids: list[str]) -> set[str]:
+    rows = await conn.fetch(
+        "SELECT order_id FROM payment WHERE order_id = ANY($1) AND status = 'success'", order_ids
+    )
+    return {r["order_id"] for r in rows}
+
+
+async def complete_payments(conn: asyncpg.Connection, payments: list[Payment]) -> list[Payment]:
+    """Record the outcomes of locked pending payments in one statement; the rows as stored, in
+    the order given."""
+    rows = await conn.fetch(
+        "UPDATE payment SET status = u.status, error_code = u.code,"
+        " error_description = u.reason, updated_at = clock_timestamp()"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(id, status, code,"
+        " reason) WHERE payment.id = u.id AND payment.status = 'pending'"
+        f" RETURNING {_PAYMENT_COLUMNS}",
+        [p.id for p in payments], [p.status.value for p in payments],
+        [p.error_code for p in payments], [p.error_description for p in payments],
     )  # fmt: skip
-    return [r["id"] for r in rows]
+    stored = {r["id"]: _payment(r) for r in rows}
+    return [stored[p.id] for p in payments if p.id in stored]
+
+
+async def processing_backlog(conn: asyncpg.Connection) -> tuple[int, int]:
+    """(pending payments not yet due, pending payments due now)."""
+    row = await conn.fetchrow(
+        "SELECT count(*) FILTER (WHERE due_at > clock_timestamp()),"
+        " count(*) FILTER (WHERE due_at <= clock_timestamp()) FROM payment"
+        " WHERE status = 'pending'"
+    )
+    return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
 async def pending_payments(conn: asyncpg.Connection, order_id: str) -> int:

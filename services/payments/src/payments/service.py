@@ -1,12 +1,9 @@
 """Payment use cases; each opens its transactions visibly."""
 
-import asyncio
 import logging
-import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import Protocol
 from uuid import UUID
 
 from asyncpg import Connection
@@ -43,10 +40,6 @@ CAPTURE_ENDPOINT = "POST /api/v1/payments/{id}/capture"
 log = logging.getLogger("payments.service")
 
 
-class Orders(Protocol):
-    async def get_order(self, order_id: str) -> OrderRef | None: ...
-
-
 @dataclass(frozen=True)
 class NewPayment:
     order_id: str
@@ -65,7 +58,7 @@ Render = Callable[[Payment], bytes]
 
 async def create_payment(
     db: Database,
-    orders: Orders,
+    rules: ProcessingRules,
     request: NewPayment,
     render: Render,
     *,
@@ -74,15 +67,16 @@ async def create_payment(
     today: date | None = None,
     max_pending: int = 10,
 ) -> StoredResponse:
-    """Validate, insert a pending payment with its events and processing job, answer 201.
+    """Validate, insert a pending payment with its events and the time it is due for
+    processing (`rules`), answer 201. The worker claims it from the table when it is due.
 
     `merchant_id` None is the public checkout (the order's merchant is used, and owns its
     idempotency keys). With a key the first response is stored and replayed; errors are not.
     """
 
     async def respond(conn: Connection) -> StoredResponse:
-        order = await _order_for(conn, orders, request.order_id, merchant_id)
-        payment = await _insert_payment(conn, order, request, today, max_pending)
+        order = await _order_for(conn, request.order_id, merchant_id)
+        payment = await _insert_payment(conn, order, request, today, max_pending, rules)
         return StoredResponse(201, render(payment))
 
     if idempotency_key is None:  # the payment and its messages are one statement
@@ -91,24 +85,31 @@ async def create_payment(
     async with db.transaction() as conn:
         scope = merchant_id
         if scope is None:
-            scope = (await _order_for(conn, orders, request.order_id, None)).merchant_id
+            scope = (await _order_for(conn, request.order_id, None)).merchant_id
         endpoint = CREATE_ENDPOINT if merchant_id else PUBLIC_CREATE_ENDPOINT
         return await idempotency.once(
             conn, scope, endpoint, idempotency_key, request.fingerprint(), lambda: respond(conn)
         )
 
 
-async def _order_for(
-    conn: Connection, orders: Orders, order_id: str, merchant_id: UUID | None
-) -> OrderRef:
-    order = await _find_order(conn, orders, order_id)
+async def _order_for(conn: Connection, order_id: str, merchant_id: UUID | None) -> OrderRef:
+    """The order from the orders service's published view (ADR 0011); another merchant's
+    order is reported as missing."""
+    order = None
+    if ORDER_ID_PATTERN.fullmatch(order_id):
+        order = await repository.get_order_ref(conn, order_id)
     if order is None or (merchant_id is not None and order.merchant_id != merchant_id):
         raise OrderNotFound()
     return order
 
 
 async def _insert_payment(
-    conn: Connection, order: OrderRef, request: NewPayment, today: date | None, max_pending: int
+    conn: Connection,
+    order: OrderRef,
+    request: NewPayment,
+    today: date | None,
+    max_pending: int,
+    rules: ProcessingRules,
 ) -> Payment:
     vpa, network, last4 = None, None, None
     if request.method == PaymentMethod.UPI:
@@ -130,7 +131,8 @@ async def _insert_payment(
             amount_refunded=0, created_at=now, updated_at=now,
         )  # fmt: skip
         messages = events.payment_created(payment)
-        if await repository.insert_payment(conn, payment, messages, max_pending):
+        delay = rules.delay_for(payment.id)
+        if await repository.insert_payment(conn, payment, messages, max_pending, delay):
             break
         if await repository.order_is_paid(conn, order.id):
             raise OrderAlreadyPaid()
@@ -143,30 +145,13 @@ async def _insert_payment(
     return payment
 
 
-async def _find_order(conn: Connection, orders: Orders, order_id: str) -> OrderRef | None:
-    """From the `order.created` events already seen, else from the orders service (and kept)."""
-    if not ORDER_ID_PATTERN.fullmatch(order_id):
-        return None
-    if order := await repository.get_order_ref(conn, order_id):
-        return order
-    if order := await orders.get_order(order_id):
-        await repository.save_order_ref(conn, order)
-    return order
-
-
-EVENTS_IN = frozenset({"order.created", "refund.processed"})
+EVENTS_IN = frozenset({"refund.processed"})
 
 
 async def apply_event(conn: Connection, event: Envelope) -> Payment | None:
-    """Events payments follows (kit.consumer runs each once, in the transaction that records
-    it): `order.created` keeps the order's reference, `refund.processed` adds to the payment's
-    `amount_refunded`."""
+    """`refund.processed` adds to the payment's `amount_refunded` (kit.consumer runs each
+    event once, in the transaction that records it)."""
     data = event.data
-    if event.type == "order.created":
-        order = OrderRef(str(data["id"]), event.merchant_id, int(data["amount"]),
-                         str(data["currency"]))  # fmt: skip
-        await repository.save_order_ref(conn, order)
-        return None
     if event.type != "refund.processed":
         return None
     payment = await repository.lock_payment(conn, str(data["payment_id"]))
@@ -177,55 +162,48 @@ async def apply_event(conn: Connection, event: Envelope) -> Payment | None:
     return await repository.update_payment(conn, refunded)
 
 
-async def process_payment(
-    db: Database,
-    payment_id: str,
-    rules: ProcessingRules,
-    rng: random.Random,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> Payment | None:
-    """The worker's job: wait, decide, record the outcome with its event. Safe to run twice."""
+async def process_due_payments(
+    db: Database, rules: ProcessingRules, limit: int = 100
+) -> tuple[list[Payment], float | None]:
+    """The worker's job: complete a batch of pending payments whose time has come, each with
+    its event, in one transaction; (completed, seconds until the next one is due or None).
+
+    Claimed `FOR UPDATE SKIP LOCKED`, so replicas share the work and a crashed worker's batch
+    is simply claimed again. The outcome is decided from the payment itself (`rules`), so
+    processing it again after a lost commit decides the same; a payment is never re-rolled.
+    """
     async with db.transaction() as conn:
-        payment = await repository.get_payment(conn, payment_id)
-    if payment is None or payment.status is not PaymentStatus.PENDING:
-        return payment  # a redelivery of a job already done
-    await sleep(rules.delay_seconds(rng))
-    success = rules.succeeds(payment.method, rng)
-    async with db.transaction() as conn:
-        payment = await repository.lock_payment(conn, payment_id)
-        if payment is None or payment.status is not PaymentStatus.PENDING:
-            return payment
-        # Two payments of one order (a double click) complete one at a time: the second sees
-        # the first's success and fails with a reason, instead of breaking the one-success rule.
-        await repository.lock_order(conn, payment.order_id)
+        due = await repository.lock_due(conn, limit)
+        if not due:
+            return [], await repository.next_due_in(conn)
+        orders = sorted({p.order_id for p in due})
+        # Payments of one order complete one at a time, across replicas too: the second of a
+        # double click sees the first's success and fails with a reason.
+        await repository.lock_orders(conn, orders)
+        paid = await repository.paid_orders(conn, orders)
         at = await repository.clock(conn)
-        if success and await repository.order_is_paid(conn, payment.order_id):
-            completed = payment.complete(
-                False, at, "Order already paid by another payment", ORDER_ALREADY_PAID
-            )
-        else:
-            completed = payment.complete(success, at)
-        done = await repository.update_payment(conn, completed)
-        await outbox.add(conn, events.payment_completed(done))
-    PAYMENTS.labels(done.method.value, done.status.value).inc()
-    PROCESSING_SECONDS.labels(done.method.value, done.status.value).observe(
-        (done.updated_at - done.created_at).total_seconds()
-    )
-    if done.status is PaymentStatus.SUCCESS:
-        PAYMENT_AMOUNT.labels(done.currency).inc(done.amount)
-    log.info("payment processed", extra={"payment_id": done.id, "status": done.status.value})
-    return done
-
-
-async def requeue_stuck_payments(db: Database, deadline_seconds: float) -> int:
-    """Give every payment pending past its deadline its processing job again (the job is
-    idempotent, so a slow original does no harm); how many."""
-    async with db.transaction() as conn:
-        stuck = await repository.claim_stuck_pending(conn, deadline_seconds)
-        await outbox.add(conn, [events.process_job(payment_id) for payment_id in stuck])
-    if stuck:
-        log.warning("requeued stuck payments", extra={"payment_ids": stuck})
-    return len(stuck)
+        decided = []
+        for payment in due:
+            success = rules.outcome_for(payment.id, payment.method)
+            if success and payment.order_id in paid:
+                decided.append(payment.complete(
+                    False, at, "Order already paid by another payment", ORDER_ALREADY_PAID
+                ))  # fmt: skip
+                continue
+            decided.append(payment.complete(success, at))
+            if success:
+                paid.add(payment.order_id)
+        done = await repository.complete_payments(conn, decided)
+        await outbox.add(conn, [m for p in done for m in events.payment_completed(p)])
+    for payment in done:
+        PAYMENTS.labels(payment.method.value, payment.status.value).inc()
+        PROCESSING_SECONDS.labels(payment.method.value, payment.status.value).observe(
+            (payment.updated_at - payment.created_at).total_seconds()
+        )
+        if payment.status is PaymentStatus.SUCCESS:
+            PAYMENT_AMOUNT.labels(payment.currency).inc(payment.amount)
+    log.info("payments processed", extra={"payments": {p.id: p.status.value for p in done}})
+    return done, 0.0
 
 
 async def capture_payment(
@@ -280,3 +258,9 @@ async def list_payments(
 async def payment_stats(db: Database, merchant_id: UUID) -> tuple[int, int, int]:
     async with db.transaction() as conn:
         return await repository.payment_stats(conn, merchant_id)
+
+
+async def processing_backlog(db: Database) -> tuple[int, int]:
+    """(pending payments not yet due, due ones the worker has not completed yet)."""
+    async with db.connection() as conn:
+        return await repository.processing_backlog(conn)

@@ -2,7 +2,6 @@
 
 import asyncio
 import logging
-import random
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -11,10 +10,10 @@ import httpx
 import pytest
 
 from kit.db import Database
-from payments import service
 from payments.domain import ProcessingRules
 
 MakeOrder = Callable[..., Awaitable[dict[str, Any]]]
+Process = Callable[..., Awaitable[dict[str, Any]]]
 TEST_HEADERS = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
 CARD = {
     "number": "4111111111111111",
@@ -160,7 +159,7 @@ async def test_fifty_concurrent_requests_with_one_key_create_one_payment(
 
 
 async def test_get_list_public_and_capture(
-    client: httpx.AsyncClient, make_order: MakeOrder, pooled_db: Database
+    client: httpx.AsyncClient, make_order: MakeOrder, pooled_db: Database, process: Process
 ) -> None:
     order = await make_order(2500)
     created = (
@@ -174,7 +173,7 @@ async def test_get_list_public_and_capture(
         400,
         {"code": "BAD_REQUEST_ERROR", "description": "Payment not in capturable state"},
     )
-    await service.process_payment(pooled_db, pid, INSTANT, random.Random())
+    await process(pooled_db, pid)
     fetched = (await client.get(f"/api/v1/payments/{pid}", headers=TEST_HEADERS)).json()
     assert (fetched["status"], fetched["captured"], fetched["updated_at"].endswith("Z")) == (
         "success",
@@ -213,11 +212,11 @@ async def test_public_create_needs_no_credentials(
 
 
 async def test_a_retried_capture_with_its_key_replays_the_first_answer(
-    client: httpx.AsyncClient, make_order: MakeOrder, pooled_db: Database
+    client: httpx.AsyncClient, make_order: MakeOrder, pooled_db: Database, process: Process
 ) -> None:
     order = await make_order(1200)
     pid = (await pay(client, {"order_id": order["id"], "method": "upi", "vpa": "u@p"})).json()["id"]
-    await service.process_payment(pooled_db, pid, INSTANT, random.Random())
+    await process(pooled_db, pid)
     headers = {**TEST_HEADERS, "Idempotency-Key": f"capture-{pid}"}
     first = await client.post(f"/api/v1/payments/{pid}/capture", headers=headers)
     retried = await client.post(f"/api/v1/payments/{pid}/capture", headers=headers)

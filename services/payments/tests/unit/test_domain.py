@@ -220,3 +220,15 @@ def test_capture_only_a_successful_payment_once_and_in_full() -> None:
         payment(status=PaymentStatus.FAILED).capture(None, NOW)
     with pytest.raises(CaptureAmountMismatch):
         succeeded.capture(100, NOW)
+
+
+def test_a_payments_delay_and_outcome_are_decided_from_the_payment_alone() -> None:
+    live = rules()
+    ids = [f"pay_{n:016d}" for n in range(200)]
+    first = [(live.delay_for(i), live.outcome_for(i, PaymentMethod.UPI)) for i in ids]
+    assert first == [(live.delay_for(i), live.outcome_for(i, PaymentMethod.UPI)) for i in ids]
+    assert all(5 <= delay <= 10 for delay, _ in first)
+    successes = sum(ok for _, ok in first)
+    assert 160 <= successes < 200  # about 90 %, and some fail: the outcome is not fixed
+    delays = {delay for delay, _ in first}
+    assert len(delays) > 100  # spread across the window, not one value
