@@ -7,6 +7,7 @@ test_ui.py; these tests reach what a real browser will not send (a made-up token
 Origin) and the exact cookie attributes.
 """
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -505,3 +506,76 @@ async def test_revoke_asks_first_and_changes_nothing_until_confirmed(
     page = (await browser.get("/dashboard/keys")).text  # actions on the usable key only
     assert page.count('data-test-id="roll-key-button"') == 1
     assert page.count('data-test-id="revoke-key-button"') == 1
+
+
+# ---- money forms are idempotent ------------------------------------------------------------
+
+
+async def paid_payment(gateway: httpx.AsyncClient, merchant: Merchant) -> str:
+    order_id = await new_order(gateway, merchant)
+    body = {"order_id": order_id, "method": "upi", "vpa": "customer@okbank"}
+    created = await gateway.post("/api/v1/payments", json=body, headers=merchant.headers)
+    payment_id = str(created.json()["id"])
+
+    async def paid() -> bool:
+        answer = await gateway.get(f"/api/v1/payments/{payment_id}", headers=merchant.headers)
+        return bool(answer.json()["status"] == "success")
+
+    await eventually_async(paid, f"payment {payment_id} to succeed")
+    return payment_id
+
+
+async def test_a_refund_confirmation_submitted_twice_at_once_makes_one_refund(
+    browser: httpx.AsyncClient, gateway: httpx.AsyncClient, merchant_with_password: Merchant
+) -> None:
+    """A double click or a resubmitted page posts the same rendered form twice: its key makes
+    the API replay the first refund instead of making a second."""
+    merchant = merchant_with_password
+    payment_id = await paid_payment(gateway, merchant)
+    await signed_in(browser, merchant)
+    page = await browser.get(
+        f"/dashboard/transactions/{payment_id}/refund", params={"amount": "1000"}
+    )
+    assert page.status_code == 200
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page.text)
+    assert key, "the confirmation carries no idempotency key"
+    form = {"amount": "1000", "reason": "", "idempotency_key": key.group(1),
+            "csrf_token": token_of(page)}  # fmt: skip
+    action = f"/dashboard/transactions/{payment_id}/refund"
+    answers = await asyncio.gather(
+        *(browser.post(action, data=form, headers={"Origin": DEV}) for _ in range(2))
+    )
+    assert [a.status_code for a in answers] == [303, 303]
+    refunds = await gateway.get(f"/api/v1/payments/{payment_id}/refunds", headers=merchant.headers)
+    assert [r["amount"] for r in refunds.json()["data"]] == [1000]
+    again = await browser.get(
+        f"/dashboard/transactions/{payment_id}/refund", params={"amount": "1000"}
+    )
+    fresh = re.search(r'name="idempotency_key" value="([^"]+)"', again.text)
+    assert fresh
+    assert fresh.group(1) != key.group(1)  # a new page is a new refund
+
+
+# Full-width 1000, a superscript 2, Arabic-Indic 400: `str.isdigit` takes all three.
+@pytest.mark.parametrize("amount", ["\uff11\uff10\uff10\uff10", "\u00b2", "\u0664\u0660\u0660"])
+async def test_an_amount_in_other_digits_is_a_clear_message_not_a_500(
+    browser: httpx.AsyncClient, gateway: httpx.AsyncClient, merchant_with_password: Merchant,
+    amount: str,
+) -> None:  # fmt: skip
+    merchant = merchant_with_password
+    payment_id = await paid_payment(gateway, merchant)
+    await signed_in(browser, merchant)
+    asked = await browser.get(
+        f"/dashboard/transactions/{payment_id}/refund", params={"amount": amount}
+    )
+    assert asked.status_code == 303
+    assert "Enter+the+amount+in+paise" in asked.headers["location"]
+    for action in ("refund", "capture"):
+        posted = await submit(
+            browser, f"/dashboard/transactions/{payment_id}", f"/dashboard/transactions/"
+            f"{payment_id}/{action}", amount=amount,
+        )  # fmt: skip
+        assert posted.status_code == 303, (action, posted.text)
+        assert "problem=" in posted.headers["location"]
+    refunds = await gateway.get(f"/api/v1/payments/{payment_id}/refunds", headers=merchant.headers)
+    assert refunds.json()["data"] == []

@@ -1,5 +1,7 @@
 """What every page shares: the templates, the two routers and the helpers of a page handler."""
 
+import re
+import secrets
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -69,6 +71,28 @@ def back(path: str, **message: str) -> RedirectResponse:
     """303 to `path`, with a `notice` (success) or `problem` (failure) banner."""
     query = f"?{urlencode(message)}" if message else ""
     return RedirectResponse(path + query, status_code=303)
+
+
+_FORM_KEY = re.compile(r"^ui_[A-Za-z0-9_-]{24}$")
+
+
+def form_key() -> str:
+    """A fresh `Idempotency-Key` for one rendered money form (capture, refund): a double click
+    or a resubmitted page sends it again, so the API replays the first answer instead of
+    making a second refund."""
+    return f"ui_{secrets.token_urlsafe(18)}"
+
+
+def idempotency_header(key: str) -> dict[str, str]:
+    """The header for a key a form sent back; none for anything this UI did not issue."""
+    return {"Idempotency-Key": key} if _FORM_KEY.fullmatch(key) else {}
+
+
+def whole_number(text: str) -> int | None:
+    """`text` as a whole number if it is ASCII digits (`str.isdigit` also takes `²` and `٤`,
+    which `int` then refuses or reads as another number), else None."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def page_count(total: int) -> int:

@@ -15,7 +15,16 @@ from fastapi import Form, Request, Response
 from fastapi.responses import HTMLResponse
 
 from ui.gateway import ApiError
-from ui.pages.base import OVERLAPS, back, dashboard, gateway_of, render, segment, token_of
+from ui.pages.base import (
+    OVERLAPS,
+    back,
+    dashboard,
+    gateway_of,
+    render,
+    segment,
+    token_of,
+    whole_number,
+)
 
 HERE = "/dashboard/endpoints"
 API = "/api/v1/webhooks/endpoints"
@@ -165,9 +174,9 @@ async def confirm_rotate(request: Request, endpoint_id: str) -> HTMLResponse:
 async def rotate_secret(
     request: Request, endpoint_id: str, expires_in_seconds: Annotated[str, Form()] = ""
 ) -> Response:
-    if not expires_in_seconds.isdigit() or int(expires_in_seconds) not in OVERLAPS:
+    overlap = whole_number(expires_in_seconds)
+    if overlap is None or overlap not in OVERLAPS:
         return back(HERE, problem="Choose how long the old secret keeps signing")
-    overlap = int(expires_in_seconds)
     try:
         rotated = await gateway_of(request).call(
             "POST", f"{API}/{segment(endpoint_id)}/rotate-secret", token_of(request),

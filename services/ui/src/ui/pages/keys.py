@@ -10,7 +10,16 @@ from fastapi import Form, Request, Response
 from fastapi.responses import HTMLResponse
 
 from ui.gateway import ApiError
-from ui.pages.base import OVERLAPS, back, dashboard, gateway_of, render, segment, token_of
+from ui.pages.base import (
+    OVERLAPS,
+    back,
+    dashboard,
+    gateway_of,
+    render,
+    segment,
+    token_of,
+    whole_number,
+)
 
 USABLE = ("active", "expiring")
 
@@ -54,9 +63,10 @@ async def create_api_key(request: Request, label: Annotated[str, Form()] = "") -
 async def roll_api_key(
     request: Request, key_id: str, expires_in_seconds: Annotated[str, Form()] = "86400"
 ) -> Response:
-    if not expires_in_seconds.isdigit():
+    seconds = whole_number(expires_in_seconds)
+    if seconds is None:
         return back("/dashboard/keys", problem="Choose how long the old key keeps working")
-    body = {"expires_in_seconds": int(expires_in_seconds)}
+    body = {"expires_in_seconds": seconds}
     try:
         created = await gateway_of(request).call(
             "POST", _key_path(key_id, "roll"), token_of(request), json=body

@@ -13,11 +13,14 @@ from ui.pages.base import (
     PageNumber,
     back,
     dashboard,
+    form_key,
     gateway_of,
+    idempotency_header,
     page_count,
     render,
     segment,
     token_of,
+    whole_number,
 )
 
 STATUSES = ("pending", "success", "failed")
@@ -68,20 +71,24 @@ async def payment_detail(request: Request, payment_id: str) -> HTMLResponse:
     )  # fmt: skip
     return render(
         request, "payment.html", payment=payment, refunds=refunds, refundable=refundable,
-        webhooks=webhooks["data"], page="transactions",
+        webhooks=webhooks["data"], page="transactions", form_key=form_key(),
     )  # fmt: skip
 
 
 @dashboard.post("/dashboard/transactions/{payment_id}/capture")
 async def capture_payment(
-    request: Request, payment_id: str, amount: Annotated[str, Form()] = ""
+    request: Request,
+    payment_id: str,
+    amount: Annotated[str, Form(max_length=20)] = "",
+    idempotency_key: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    if not amount.isdigit():
+    value = whole_number(amount)
+    if value is None:
         return back(_payment_path(payment_id), problem="Capture needs the payment's amount")
     try:
         captured = await gateway_of(request).call(
             "POST", f"/api/v1/payments/{segment(payment_id)}/capture", token_of(request),
-            json={"amount": int(amount)},
+            json={"amount": value}, headers=idempotency_header(idempotency_key),
         )  # fmt: skip
     except ApiError as error:
         return back(_payment_path(payment_id), problem=f"Not captured: {error.description}")
@@ -91,11 +98,12 @@ async def capture_payment(
 
 def _refund_amount(amount: str, refundable: int, currency: str) -> int | str:
     """The amount asked for, or what is wrong with it."""
-    if not amount.strip().isdigit() or int(amount) < 1:
+    value = whole_number(amount)
+    if value is None or value < 1:
         return "Enter the amount in paise, e.g. 5000 for ₹50"
-    if int(amount) > refundable:
+    if value > refundable:
         return f"At most {money(refundable, currency)} ({refundable}) can be refunded"
-    return int(amount)
+    return value
 
 
 @dashboard.get("/dashboard/transactions/{payment_id}/refund")
@@ -112,7 +120,7 @@ async def confirm_refund(
         return back(_payment_path(payment_id), problem=checked)
     return render(
         request, "refund_confirm.html", payment=payment, amount=checked, reason=reason.strip(),
-        refundable=refundable, page="transactions",
+        refundable=refundable, page="transactions", form_key=form_key(),
     )  # fmt: skip
 
 
@@ -120,21 +128,25 @@ async def confirm_refund(
 async def refund_payment(
     request: Request,
     payment_id: str,
-    amount: Annotated[str, Form()] = "",
-    reason: Annotated[str, Form()] = "",
+    amount: Annotated[str, Form(max_length=20)] = "",
+    reason: Annotated[str, Form(max_length=500)] = "",
+    idempotency_key: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
+    """One refund per confirmation page: its key makes a double click or a resubmitted page
+    replay the first refund instead of making another."""
     here = _payment_path(payment_id)
-    if not amount.strip().isdigit():
+    value = whole_number(amount)
+    if value is None:
         return back(here, problem="Enter the amount in paise, e.g. 5000 for ₹50")
-    body = {"amount": int(amount), "reason": reason.strip() or None}
+    body = {"amount": value, "reason": reason.strip() or None}
     try:
         refund = await gateway_of(request).call(
             "POST", f"/api/v1/payments/{segment(payment_id)}/refunds", token_of(request),
-            json=body,
+            json=body, headers=idempotency_header(idempotency_key),
         )  # fmt: skip
     except ApiError as error:
         return back(here, problem=f"Not refunded: {error.description}")
-    return back(here, notice=f"Refund {refund['id']} of {money(int(amount))} created")
+    return back(here, notice=f"Refund {refund['id']} of {money(value)} created")
 
 
 @dashboard.get("/dashboard/orders/{order_id}")

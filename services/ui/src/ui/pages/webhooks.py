@@ -22,6 +22,7 @@ from ui.pages.base import (
     page_count,
     render,
     token_of,
+    whole_number,
 )
 from ui.pages.endpoints import event_types
 
@@ -84,9 +85,9 @@ async def confirm_regenerate(request: Request) -> HTMLResponse:
 async def regenerate_secret(
     request: Request, expires_in_seconds: Annotated[str, Form(max_length=10)] = "86400"
 ) -> Response:
-    if not expires_in_seconds.isdigit() or int(expires_in_seconds) not in OVERLAPS:
+    overlap = whole_number(expires_in_seconds)
+    if overlap is None or overlap not in OVERLAPS:
         return back(HERE, problem="Choose how long the old secret keeps signing")
-    overlap = int(expires_in_seconds)
     try:
         await gateway_of(request).call(
             "POST", "/api/v1/webhooks/regenerate-secret", token_of(request),
