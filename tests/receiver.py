@@ -37,7 +37,10 @@ class Receiver:
     fail_next: int = 0  # answer 500 to this many requests, then 200
     redirect_to: str | None = None  # answer 302 to this location instead
     delay: float = 0.0
+    # Answer 500 to the first request of each webhook (by webhook-id) of these event types.
+    fail_first_of: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    seen: set[str] = field(default_factory=set)
 
     def wait_for(self, count: int) -> list[Received]:
         def arrived() -> list[Received] | None:
@@ -60,6 +63,10 @@ def running_receiver() -> Iterator[Receiver]:
                 receiver.requests.append(Received(time.monotonic(), dict(self.headers), body))
                 failing = receiver.fail_next > 0
                 receiver.fail_next -= 1 if failing else 0
+                webhook_id = self.headers.get("webhook-id", "")
+                if receiver.fail_first_of and webhook_id not in receiver.seen:
+                    receiver.seen.add(webhook_id)
+                    failing = failing or json.loads(body)["event"] in receiver.fail_first_of
             if receiver.redirect_to:
                 self.send_response(302)
                 self.send_header("Location", receiver.redirect_to)

@@ -555,3 +555,40 @@ def test_a_receiver_down_and_back_gets_every_webhook_on_the_retry_schedule(
 
     mine = eventually(all_recorded_successful, "the 15 deliveries recorded as successful")
     assert all(2 <= x["attempts"] <= 5 for x in mine), [(x["event"], x["attempts"]) for x in mine]
+
+
+def test_a_retried_payment_pending_holds_back_its_payment_success(
+    api: httpx.Client, merchant_headers: dict[str, str]
+) -> None:
+    """A receiver that fails the first attempt of every `payment.pending`: each payment's
+    `payment.success` waits for the retry (5 s on the test schedule) instead of overtaking it,
+    and other payments are not held up behind it."""
+    with running_receiver() as receiver:
+        receiver.fail_first_of = {"payment.pending"}
+        configured = api.put(
+            "/api/v1/webhooks/config", json={"webhook_url": receiver.url}, headers=merchant_headers
+        )
+        assert configured.status_code == 200
+        paid = []
+        for _ in range(10):
+            order = api.post("/api/v1/orders", json={"amount": 1000}, headers=merchant_headers)
+            body = {"order_id": order.json()["id"], "method": "upi", "vpa": "payer@upi"}
+            created = api.post("/api/v1/payments", json=body, headers=merchant_headers)
+            assert created.status_code == 201, created.text
+            paid.append(created.json()["id"])
+
+        def arrivals() -> dict[str, list[str]]:
+            seen: dict[str, list[str]] = {p: [] for p in paid}
+            with receiver.lock:
+                for request in receiver.requests:
+                    payment = request.json["data"].get("payment", {}).get("id")
+                    if payment in seen:
+                        seen[payment].append(request.json["event"])
+            return seen
+
+        eventually(
+            lambda: all("payment.success" in events for events in arrivals().values()),
+            "payment.success of all ten payments at the receiver",
+        )
+        in_order = ["payment.created", "payment.pending", "payment.pending", "payment.success"]
+        assert arrivals() == dict.fromkeys(paid, in_order)  # the second pending: the retry

@@ -41,7 +41,33 @@ async def test_event_fans_out_to_each_consumer_queue(scratch_db: Database, redis
         [task] = await stream_tasks(redis_url, queue)
         assert task["task_name"] == f"{queue}.handle_event"
         assert task["labels"]["message_id"] == envelope.id
-        assert task["args"] == [envelope.model_dump(mode="json")]
+        [sent] = task["args"]
+        built = envelope.model_dump(mode="json")
+        assert sent | {"occurred_at": None} == built | {"occurred_at": None}  # stamped: below
+
+
+async def test_an_events_time_is_the_databases_clock_not_the_pods(scratch_db: Database) -> None:
+    from datetime import UTC, datetime
+
+    skewed = Envelope.new("thing.created", uuid4(), {"id": "thing_2"})
+    skewed = skewed.model_copy(update={"occurred_at": datetime(2001, 1, 1, tzinfo=UTC)})
+    async with scratch_db.transaction() as conn:
+        await outbox.add(conn, outbox.event_messages(skewed, ["q"]))
+        row = await conn.fetchrow(
+            "SELECT (payload->>'occurred_at')::timestamptz, now() FROM outbox"
+            " WHERE message_id = $1",
+            skewed.id,
+        )
+    assert row is not None
+    stamped, now = row
+    assert abs((now - stamped).total_seconds()) < 2
+    job = outbox.job_message("q", "q.do", {"n": 1})
+    async with scratch_db.transaction() as conn:
+        await outbox.add(conn, [job])
+        payload = await conn.fetchval(
+            "SELECT payload FROM outbox WHERE message_id = $1", job.message_id
+        )
+    assert payload == {"n": 1}  # a job's payload is left as it is
 
 
 async def test_rolled_back_use_case_publishes_nothing(scratch_db: Database, redis_url: str) -> None:

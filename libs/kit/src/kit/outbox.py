@@ -66,13 +66,22 @@ def job_message(queue: str, task_name: str, payload: dict[str, Any]) -> OutboxMe
     return OutboxMessage(new_id("job_", 24), queue, task_name, payload)
 
 
+# An event's `occurred_at` is the database's clock when its row is written, not the clock of
+# whichever pod built it: one clock for every service, so the webhooks' `timestamp` of one
+# object's events never runs backwards across pods.
+_STAMPED = (
+    "CASE WHEN p ? 'occurred_at' THEN jsonb_set(p, '{occurred_at}', to_jsonb(to_char("
+    """clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))) ELSE p END"""
+)
+
+
 def _insert_messages(first: int) -> str:
     """The outbox INSERT for `_message_args`, its parameters numbered from `first`."""
     m, q, t, p, c = (f"${first + i}" for i in range(5))
     return (
         "INSERT INTO outbox (message_id, queue, task_name, payload, trace_context)"
-        f" SELECT m, q, t, p, {c} FROM unnest({m}::text[], {q}::text[], {t}::text[], {p}::jsonb[])"
-        " AS u(m, q, t, p)"
+        f" SELECT m, q, t, {_STAMPED}, {c}"
+        f" FROM unnest({m}::text[], {q}::text[], {t}::text[], {p}::jsonb[]) AS u(m, q, t, p)"
     )
 
 

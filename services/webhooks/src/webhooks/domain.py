@@ -26,6 +26,14 @@ MERCHANT_EVENTS = frozenset(
      "refund.created", "refund.processed", "order.paid"}
 )  # fmt: skip
 TEST_EVENT = "webhook.test"
+# Each event's place in its object's life (ADR 0011): an endpoint receives one object's events
+# in this order, and a refund's only once its payment's outcome (PAYMENT_SETTLED) went out. It
+# is sent as the `webhook-sequence` header, so a receiver can drop a stale event.
+SEQUENCE = {
+    "payment.created": 1, "payment.pending": 2, "payment.success": 3, "payment.failed": 3,
+    "payment.captured": 4, "refund.created": 1, "refund.processed": 2, "order.paid": 1,
+}  # fmt: skip
+PAYMENT_SETTLED = SEQUENCE["payment.success"]
 MAX_ENDPOINTS = 10  # per merchant, the default endpoint included
 
 PRODUCTION_SCHEDULE = (0, 60, 300, 1800, 7200)  # seconds before attempt 1…5
@@ -210,15 +218,17 @@ class EventLinks:
     object_id: str | None = None
     payment_id: str | None = None
     refund_id: str | None = None
+    sequence: int | None = None
 
     @classmethod
     def of(cls, event_type: str, data: dict[str, Any]) -> "EventLinks":
+        sequence = SEQUENCE.get(event_type)
         if event_type.startswith("refund."):
-            return cls(data.get("id"), data.get("payment_id"), data.get("id"))
+            return cls(data.get("id"), data.get("payment_id"), data.get("id"), sequence)
         if event_type.startswith("order."):
-            return cls(data.get("id"))
+            return cls(data.get("id"), sequence=sequence)
         if event_type.startswith("payment."):
-            return cls(data.get("id"), data.get("id"))
+            return cls(data.get("id"), data.get("id"), sequence=sequence)
         return cls()
 
 

@@ -35,18 +35,28 @@ class Sender:
         self._allowed = allowed
         self._timeout = timeout
 
-    async def send(self, url: str, secrets: Sequence[str], message_id: str, body: str) -> Attempt:
-        """`secrets`: the current one (`X-Webhook-Signature`), then any still overlapping."""
+    async def send(
+        self, url: str, secrets: Sequence[str], message_id: str, body: str, sequence: int | None
+    ) -> Attempt:
+        """`secrets`: the current one (`X-Webhook-Signature`), then any still overlapping;
+        `sequence`: the event's place in its object's life (`webhook-sequence`), if it has one."""
         started = time.perf_counter()
+        extra = {} if sequence is None else {"webhook-sequence": str(sequence)}
         try:
             async with asyncio.timeout(self._timeout):
-                return await self._send(url, secrets, message_id, body, started)
+                return await self._send(url, secrets, message_id, body, started, extra)
         except TimeoutError:
             took = int((time.perf_counter() - started) * 1000)
             return Attempt(None, None, f"timed out after {self._timeout:g} s", took)
 
     async def _send(
-        self, url: str, secrets: Sequence[str], message_id: str, body: str, started: float
+        self,
+        url: str,
+        secrets: Sequence[str],
+        message_id: str,
+        body: str,
+        started: float,
+        extra: dict[str, str],
     ) -> Attempt:
         def took() -> int:
             return int((time.perf_counter() - started) * 1000)
@@ -81,6 +91,7 @@ class Sender:
             "webhook-id": message_id,
             "webhook-timestamp": str(timestamp),
             "webhook-signature": standard_signatures(secrets, message_id, timestamp, body),
+            **extra,
         }
         try:
             async with self._client.post(

@@ -65,6 +65,7 @@ class TestFanOut:
             created = event(merchant, "payment.created")
             [only] = await consume_event(db, "fan-2", created, service.receive_event) or []
             assert only.endpoint_id == default.id
+            await deliver_all(db, sender)  # created first: success waits for it at `default`
             await deliver_all(db, sender)
 
             assert {r.headers["webhook-id"] for r in receiver.requests} == {success.id, created.id}

@@ -352,6 +352,67 @@ def response_head(length: int, extra: str = "") -> bytes:
     return f"HTTP/1.1 200 OK\r\nContent-Length: {length}\r\n{extra}\r\n".encode()
 
 
+class TestOrderPerObject:
+    """One object's webhooks go out in the order its state changed (ADR 0011)."""
+
+    async def test_a_later_event_waits_while_an_earlier_one_is_retried_then_follows_it(
+        self, clean: Database, merchant: UUID, sender: Sender, receiver: Receiver
+    ) -> None:
+        db = clean
+        await endpoint(db, merchant, receiver.url)
+        other = {**PAYMENT, "id": "pay_OtherOtherOther0"}
+        refund = {"id": "rfnd_RRRRRRRRRRRRRRRR", "payment_id": PAYMENT["id"], "amount": 100,
+                  "status": "pending", "created_at": "2026-11-26T10:01:00Z"}  # fmt: skip
+        receiver.fail_next = 1  # the first request: payment.pending's first attempt
+        for n, kind in enumerate(("payment.pending", "payment.success")):
+            await consume_event(db, f"o{n}", event(merchant, kind), service.receive_event)
+        refund_event = Envelope.new("refund.created", merchant, refund)
+        await consume_event(db, "o2", refund_event, service.receive_event)
+        await consume_event(db, "o3", Envelope.new("payment.success", merchant, other),
+                            service.receive_event)  # fmt: skip
+        first = await deliver_all(db, sender)
+        # pending failed; success and the refund wait for it; another payment is not held up
+        assert sorted((d.event, d.payment_id, d.status) for d in first if d) == [
+            ("payment.pending", PAYMENT["id"], DeliveryStatus.PENDING),
+            ("payment.success", other["id"], DeliveryStatus.SUCCESS),
+        ]
+        async with db.transaction() as conn:  # every retry due now: only the order holds back
+            await conn.execute("UPDATE delivery SET next_retry_at = now() WHERE merchant_id = $1",
+                               merchant)  # fmt: skip
+        assert [(d.event, d.status) for d in await deliver_all(db, sender) if d] == [
+            ("payment.pending", DeliveryStatus.SUCCESS)
+        ]
+        assert [(d.event, d.status) for d in await deliver_all(db, sender) if d] == [
+            ("payment.success", DeliveryStatus.SUCCESS)
+        ]
+        assert [(d.event, d.status) for d in await deliver_all(db, sender) if d] == [
+            ("refund.created", DeliveryStatus.SUCCESS)
+        ]
+        mine = [r for r in receiver.requests if r.json["event"] != "payment.success"
+                or r.json["data"]["payment"]["id"] == PAYMENT["id"]]  # fmt: skip
+        assert [(r.json["event"], r.headers["webhook-sequence"]) for r in mine] == [
+            ("payment.pending", "2"),
+            ("payment.pending", "2"),
+            ("payment.success", "3"),
+            ("refund.created", "1"),
+        ]
+
+    async def test_a_given_up_event_holds_nothing_back(
+        self, clean: Database, merchant: UUID, sender: Sender, receiver: Receiver
+    ) -> None:
+        db = clean
+        await endpoint(db, merchant, receiver.url)
+        [pending] = (
+            await consume_event(db, "g1", event(merchant, "payment.pending"), service.receive_event)
+            or []
+        )
+        async with db.transaction() as conn:  # it failed for good (five attempts, or disabled)
+            await conn.execute("UPDATE delivery SET status = 'failed' WHERE id = $1", pending.id)
+        await consume_event(db, "g2", event(merchant, "payment.success"), service.receive_event)
+        [done] = await deliver_all(db, sender)
+        assert (done.event, done.status) == ("payment.success", DeliveryStatus.SUCCESS)
+
+
 class TestBoundedAttempts:
     async def test_a_dripping_receiver_is_cut_off_at_one_deadline(
         self, clean: Database, merchant: UUID

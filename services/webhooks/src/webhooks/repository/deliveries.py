@@ -8,6 +8,8 @@ import asyncpg
 
 from webhooks.domain import (
     MAX_ATTEMPTS,
+    PAYMENT_SETTLED,
+    SEQUENCE,
     Attempt,
     Delivery,
     DeliveryFilter,
@@ -15,6 +17,7 @@ from webhooks.domain import (
     DeliveryStatus,
     EndpointId,
     Event,
+    EventLinks,
     Window,
 )
 from webhooks.repository.rows import DELIVERY_ROW, delivery_of
@@ -30,6 +33,7 @@ class Claimed:
     endpoint_id: EndpointId | None
     event_id: str
     attempts: int
+    sequence: int | None
     body: str
     url: str | None
     secret: str | None
@@ -43,14 +47,15 @@ async def insert_delivery(
     endpoint_id: EndpointId,
     event_id: str,
     event_type: str,
-    payment_id: str | None,
-    refund_id: str | None,
+    links: EventLinks,
 ) -> Delivery:
     row = await conn.fetchrow(
         "INSERT INTO delivery (merchant_id, endpoint_id, event_id, event, payment_id, refund_id,"
-        " next_retry_at) VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp())"
+        " object_id, sequence, next_retry_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, clock_timestamp())"
         f" RETURNING {DELIVERY_ROW}",
-        merchant_id, endpoint_id, event_id, event_type, payment_id, refund_id,
+        merchant_id, endpoint_id, event_id, event_type, links.payment_id, links.refund_id,
+        links.object_id, links.sequence,
     )  # fmt: skip
     return delivery_of(row)  # type: ignore[arg-type]
 
@@ -63,7 +68,9 @@ async def claim_due(
     lease_seconds: float,
     only: DeliveryId | None = None,
 ) -> list[Claimed]:
-    """Lease due deliveries: at most `per_merchant` each, none for `busy` merchants.
+    """Lease due deliveries: at most `per_merchant` each, none for `busy` merchants, and none
+    while an earlier event of its object is still pending to the same endpoint (a refund's:
+    while its payment's outcome is), so one object's webhooks go out in order (ADR 0011).
 
     The lease moves `next_retry_at` forward, so a worker that dies mid-attempt only delays it.
     The attempt is counted when it is claimed: one whose outcome was never recorded (a crash,
@@ -74,9 +81,15 @@ async def claim_due(
         """
         WITH due AS (
             SELECT id, row_number() OVER (PARTITION BY merchant_id ORDER BY next_retry_at, id) AS rn
-            FROM delivery
+            FROM delivery o
             WHERE status = 'pending' AND next_retry_at <= clock_timestamp() AND attempts < $6
               AND NOT (merchant_id = ANY($1::uuid[])) AND ($5::uuid IS NULL OR id = $5)
+              AND NOT EXISTS (
+                  SELECT FROM delivery x
+                  WHERE x.endpoint_id = o.endpoint_id AND x.status = 'pending' AND x.id <> o.id
+                    AND ((x.object_id = o.object_id AND x.sequence < o.sequence)
+                         OR (x.object_id = o.payment_id AND o.object_id <> o.payment_id
+                             AND x.sequence <= $7)))
         ), picked AS (
             SELECT d.id, d.endpoint_id FROM delivery d JOIN due USING (id) WHERE due.rn <= $2
             ORDER BY d.next_retry_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED
@@ -85,10 +98,10 @@ async def claim_due(
             attempts = d.attempts + 1
         FROM picked LEFT JOIN endpoint p ON p.id = picked.endpoint_id, event e
         WHERE d.id = picked.id AND e.id = d.event_id
-        RETURNING d.id, d.merchant_id, d.endpoint_id, d.event_id, d.attempts - 1, e.body, p.url,
-            p.secret, p.previous_secret, p.previous_secret_expires_at
+        RETURNING d.id, d.merchant_id, d.endpoint_id, d.event_id, d.attempts - 1, d.sequence,
+            e.body, p.url, p.secret, p.previous_secret, p.previous_secret_expires_at
         """,
-        busy, per_merchant, limit, lease_seconds, only, MAX_ATTEMPTS,
+        busy, per_merchant, limit, lease_seconds, only, MAX_ATTEMPTS, PAYMENT_SETTLED,
     )  # fmt: skip
     return [Claimed(*row) for row in rows]
 
@@ -201,14 +214,15 @@ async def resend_event(
     rows = await conn.fetch(
         """
         INSERT INTO delivery (merchant_id, endpoint_id, event_id, event, payment_id, refund_id,
-                              next_retry_at)
-        SELECT $1, endpoint_id, $2, $3, $4, $5, clock_timestamp()
+                              object_id, sequence, next_retry_at)
+        SELECT $1, endpoint_id, $2, $3, $4, $5, $7, $8, clock_timestamp()
         FROM unnest($6::text[]) AS targets (endpoint_id)
         ON CONFLICT (event_id, endpoint_id) DO UPDATE
             SET status = 'pending', attempts = 0, next_retry_at = clock_timestamp()
         """
         f" RETURNING {DELIVERY_ROW}",
         event.merchant_id, event.id, event.type, event.payment_id, event.refund_id, endpoint_ids,
+        event.object_id, SEQUENCE.get(event.type),
     )  # fmt: skip
     return [delivery_of(r) for r in rows]
 

@@ -37,7 +37,7 @@ log = logging.getLogger("webhooks.service")
 
 class Sends(Protocol):
     async def send(
-        self, url: str, secrets: Sequence[str], message_id: str, body: str
+        self, url: str, secrets: Sequence[str], message_id: str, body: str, sequence: int | None
     ) -> Attempt: ...
 
 
@@ -67,7 +67,9 @@ async def attempt_delivery(
             claimed.previous_secret_expires_at,
             datetime.now(UTC),
         )
-        attempt = await sender.send(claimed.url, secrets, claimed.event_id, claimed.body)
+        attempt = await sender.send(
+            claimed.url, secrets, claimed.event_id, claimed.body, claimed.sequence
+        )
     at = datetime.now(UTC)
     status, attempts, next_retry_at = after_attempt(
         claimed.attempts, attempt.ok, at, schedule.seconds
@@ -140,7 +142,7 @@ async def send_test(
     async with db.transaction() as conn:
         await repository.insert_event(conn, event.id, merchant_id, TEST_EVENT, body, EventLinks())
         delivery = await repository.insert_delivery(
-            conn, merchant_id, endpoint.id, event.id, TEST_EVENT, None, None
+            conn, merchant_id, endpoint.id, event.id, TEST_EVENT, EventLinks()
         )
         [claimed] = await repository.claim_due(conn, [], 1, 1, 30.0, only=delivery.id)
     return await attempt_delivery(db, sender, claimed, schedule) or delivery

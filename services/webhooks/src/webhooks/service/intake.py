@@ -28,13 +28,7 @@ async def receive_event(conn: Connection, event: Envelope) -> list[Delivery]:
     # The contract's FAQ: no URL, no log, no attempt (a default endpoint without one is skipped).
     return [
         await repository.insert_delivery(
-            conn,
-            event.merchant_id,
-            endpoint.id,
-            event.id,
-            event.type,
-            links.payment_id,
-            links.refund_id,
+            conn, event.merchant_id, endpoint.id, event.id, event.type, links
         )
         for endpoint in await repository.receiving_endpoints(conn, event.merchant_id)
         if endpoint.receives(event.type)
