@@ -99,6 +99,8 @@ def test_alerts_query_only_exported_metrics() -> None:
         "WorkerDown",
         "QueueLag",
         "WebhookEndpointDisabled",
+        "OutboxBacklog",
+        "RedisMemoryHigh",
     }
     available = exported() | {"up"}  # `up` is Prometheus's own
     runbooks = {

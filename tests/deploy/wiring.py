@@ -177,7 +177,7 @@ class Running:
                 os.killpg(popen.pid, signal.SIGTERM)
         codes: dict[str, int | None] = {}
         started = time.monotonic()
-        for name, (container, popen, _) in self.processes.items():
+        for name, (container, popen, log) in self.processes.items():
             try:
                 codes[name] = popen.wait(max(0.1, container.grace - (time.monotonic() - started)))
             except subprocess.TimeoutExpired:
@@ -185,6 +185,9 @@ class Running:
                     os.killpg(popen.pid, signal.SIGKILL)
                 popen.wait()
                 codes[name] = None
+                # Shown with the failure: where the process was when its grace period ran out.
+                tail = log.read_text(errors="replace")[-4000:]
+                sys.stderr.write(f"--- {name} ignored SIGTERM for {container.grace:g} s:\n{tail}\n")
         self.processes.clear()
         return codes
 

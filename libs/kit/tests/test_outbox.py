@@ -86,7 +86,7 @@ async def test_rolled_back_use_case_publishes_nothing(scratch_db: Database, redi
 class FailingPublisher:
     """Redis going away mid-batch."""
 
-    async def publish(self, batch: Sequence[outbox.Outgoing]) -> list[str]:
+    async def publish(self, batch: Sequence[outbox.Outgoing]) -> list[str | None]:
         raise ConnectionError("redis went away")
 
 
@@ -105,7 +105,7 @@ class RecordingPublisher:
     def __init__(self) -> None:
         self.published = asyncio.Queue[str]()
 
-    async def publish(self, batch: Sequence[outbox.Outgoing]) -> list[str]:
+    async def publish(self, batch: Sequence[outbox.Outgoing]) -> list[str | None]:
         for item in batch:
             await self.published.put(item.message_id)
         return [f"1-{n}" for n in range(len(batch))]
@@ -310,3 +310,66 @@ async def test_a_row_and_its_messages_are_written_by_one_statement_or_not_at_all
         ("msg_1", {"n": 1}),
         ("msg_2", {"n": 2}),
     ]
+
+
+async def test_a_stream_at_its_window_waits_in_the_outbox_and_others_flow(
+    scratch_db: Database, redis_url: str
+) -> None:
+    """ADR 0011: a consumer that stopped reading holds back its own queue only; what its stream
+    cannot take waits in the outbox and goes out once the consumer catches up."""
+    stalled, flowing = queue_name(), queue_name()
+    messages = [outbox.job_message(stalled, "s.do", {"n": n}) for n in range(6)]
+    messages += [outbox.job_message(flowing, "f.do", {"n": n}) for n in range(2)]
+    async with scratch_db.transaction() as conn:
+        await outbox.add(conn, messages)
+    async with Redis.from_url(redis_url) as redis:
+        await redis.xgroup_create(stalled, outbox.GROUP, id="0", mkstream=True)
+        publisher = outbox.StreamPublisher(redis)
+        relay = outbox.Relay(
+            scratch_db, publisher, "kit_scratch", batch_size=2, poll_interval=3600,
+            window=3, depth=publisher.depth, window_check_seconds=0,
+        )  # fmt: skip
+        published = [await relay.publish_pending() for _ in range(4)]
+        assert published == [2, 2, 2, 0]  # stalled: 2 + 2 (then at its window); flowing: 2
+        assert relay.held() == [stalled]
+        assert await redis.xlen(stalled) == 4
+        assert await redis.xlen(flowing) == 2
+        async with scratch_db.transaction() as conn:
+            waiting = await conn.fetchval(
+                "SELECT count(*) FROM outbox WHERE queue = $1 AND published_at IS NULL", stalled
+            )
+        assert waiting == 2
+        # The consumer catches up: reads and acknowledges what it was sent.
+        entries: Any = await redis.xreadgroup(outbox.GROUP, "c", {stalled: ">"}, count=10)
+        await redis.xack(stalled, outbox.GROUP, *[i for i, _ in entries[0][1]])
+        relay._held.clear()  # its hold would lapse after poll_interval
+        assert await relay.publish_pending() == 2
+        assert await redis.xlen(stalled) == 6
+
+
+class RefusingPublisher:
+    """A Redis at its memory limit for one stream (noeviction: XADD answers OOM)."""
+
+    def __init__(self, refused: str) -> None:
+        self.refused = refused
+
+    async def publish(self, batch: Sequence[outbox.Outgoing]) -> list[str | None]:
+        return [None if i.queue == self.refused else f"1-{n}" for n, i in enumerate(batch)]
+
+
+async def test_messages_a_stream_refuses_stay_unpublished_and_the_rest_go(
+    scratch_db: Database,
+) -> None:
+    full, other = queue_name(), queue_name()
+    messages = [outbox.job_message(q, "x.do", {"n": 1}) for q in (full, other, full)]
+    async with scratch_db.transaction() as conn:
+        await outbox.add(conn, messages)
+    relay = outbox.Relay(scratch_db, RefusingPublisher(full), "kit_scratch", poll_interval=3600)
+    assert await relay.publish_pending() == 1
+    assert relay.held() == [full]
+    async with scratch_db.transaction() as conn:
+        unpublished = await conn.fetch(
+            "SELECT queue FROM outbox WHERE published_at IS NULL AND queue = ANY($1)",
+            [full, other],
+        )
+    assert [r["queue"] for r in unpublished] == [full, full]

@@ -33,11 +33,15 @@ from taskiq import TaskiqMessage
 from kit.db import Database
 from kit.events import Envelope
 from kit.ids import new_id
+from kit.jobs import stream_counts
 
 log = logging.getLogger("kit.outbox")
 tracer = trace.get_tracer("kit.outbox")
 
 OUTBOX_PUBLISHED = Counter("outbox_published_total", "Outbox messages published", ["task_name"])
+OUTBOX_HELD = Counter(
+    "outbox_held_total", "Relay rounds that held a queue at its stream window", ["queue"]
+)
 OUTBOX_REPUBLISHED = Counter(
     "outbox_republished_total", "Published messages lost by Redis and published again", ["queue"]
 )
@@ -134,9 +138,13 @@ class Outgoing:
 
 
 class Publisher(Protocol):
-    async def publish(self, batch: Sequence[Outgoing]) -> list[str]:
-        """Publish in order; the stream entry id of each."""
+    async def publish(self, batch: Sequence[Outgoing]) -> list[str | None]:
+        """Publish in order; the stream entry id of each, None for one its stream refused (a
+        full Redis). Raises if Redis cannot be reached at all."""
         ...
+
+
+Depth = Callable[[str], Awaitable[int]]
 
 
 class StreamPublisher:
@@ -150,7 +158,19 @@ class StreamPublisher:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
-    async def publish(self, batch: Sequence[Outgoing]) -> list[str]:
+    async def depth(self, queue: str) -> int:
+        """Entries of `queue` not yet acknowledged: waiting for a worker, or taken by one (every
+        entry, before its consumer ever created its group)."""
+        try:
+            groups: Any = await self.redis.xinfo_groups(queue)
+        except ResponseError:  # no stream yet
+            return 0
+        if not any(_text(g["name"]) == GROUP for g in groups):
+            return int(await self.redis.xlen(queue))
+        waiting, taken = await stream_counts(self.redis, queue)
+        return waiting + taken
+
+    async def publish(self, batch: Sequence[Outgoing]) -> list[str | None]:
         pipe = self.redis.pipeline(transaction=False)
         for item in batch:
             message = TaskiqMessage(
@@ -163,7 +183,8 @@ class StreamPublisher:
             )
             fields: Any = {b"data": message.model_dump_json().encode()}
             pipe.xadd(item.queue, fields)
-        return [_text(i) for i in await pipe.execute()]
+        results = await pipe.execute(raise_on_error=False)
+        return [None if isinstance(r, Exception) else _text(r) for r in results]
 
 
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
@@ -180,8 +201,19 @@ class Relay:
         poll_interval: float = 1.0,
         round_timeout: float = 30.0,
         linger: float = 0.005,
+        window: int | None = None,
+        depth: Depth | None = None,
+        window_check_seconds: float = 1.0,
     ) -> None:
+        """`window` with `depth`: hold a queue's messages in the outbox while `depth(queue)`
+        (its unacknowledged entries, looked at most every `window_check_seconds`) is at the
+        window."""
         self.db = db
+        self.window = window
+        self.depth = depth
+        self.window_check_seconds = window_check_seconds
+        self._held: dict[str, float] = {}  # queue → monotonic time until which it is held
+        self._open: dict[str, float] = {}  # queue → until when it is known to be under
         self.linger = linger
         self.publisher = publisher
         self.round_timeout = round_timeout
@@ -193,16 +225,55 @@ class Relay:
         # own tables (kit.worker's claims) wake on the same commit as the relay.
         self.also_wake: list[asyncio.Event] = []
 
+    def held(self) -> list[str]:
+        now = time.monotonic()
+        self._held = {q: until for q, until in self._held.items() if until > now}
+        return list(self._held)
+
+    def _hold(self, queue: str) -> None:
+        self._held[queue] = time.monotonic() + self.poll_interval
+
+    async def _over_window(self, queues: set[str]) -> set[str]:
+        """The queues among `queues` whose stream is at its window now (held from here on)."""
+        if self.window is None or self.depth is None:
+            return set()
+        now, full = time.monotonic(), set()
+        for queue in queues:
+            if self._open.get(queue, 0.0) > now:
+                continue
+            if await self.depth(queue) >= self.window:
+                full.add(queue)
+                self._hold(queue)
+                OUTBOX_HELD.labels(queue).inc()
+            else:
+                self._open[queue] = now + self.window_check_seconds
+        return full
+
     async def publish_pending(self) -> int:
-        """Publish one batch of unpublished messages; return how many."""
+        """Publish one batch of unpublished messages; return how many. Messages of a queue at
+        its window, or that its stream refused, stay in the outbox for a later round."""
+        while True:
+            published = await self._publish_batch()
+            if published is not None:
+                return published
+            # Only queues that just reached their window came up: they are held now, so
+            # look past them at once instead of waiting for the next round.
+
+    async def _publish_batch(self) -> int | None:
+        """One batch; None if every message in it belonged to a queue found at its window."""
         async with self.db.transaction() as conn:
             rows = await conn.fetch(
                 "SELECT id, message_id, queue, task_name, payload, trace_context FROM outbox"
-                " WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-                self.batch_size,
-            )
+                " WHERE published_at IS NULL AND NOT (queue = ANY($2::text[]))"
+                " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self.batch_size, self.held(),
+            )  # fmt: skip
             if not rows:
                 return 0
+            full = await self._over_window({r["queue"] for r in rows})
+            rows = [r for r in rows if r["queue"] not in full]
+            if not rows:
+                return None
             batch = [
                 Outgoing(
                     r["message_id"], r["queue"], r["task_name"], r["payload"], r["trace_context"]
@@ -214,15 +285,22 @@ class Relay:
             ) as span:
                 span.set_attribute("messaging.batch.message_count", len(batch))
                 stream_ids = await self.publisher.publish(batch)
+            sent = [(r["id"], sid) for r, sid in zip(rows, stream_ids, strict=True) if sid]
             await conn.execute(
                 "UPDATE outbox SET published_at = now(), stream_id = s.sid"
                 " FROM unnest($1::bigint[], $2::text[]) AS s(oid, sid) WHERE outbox.id = s.oid",
-                [r["id"] for r in rows],
-                stream_ids,
+                [oid for oid, _ in sent],
+                [sid for _, sid in sent],
             )
-        for item in batch:
-            OUTBOX_PUBLISHED.labels(item.task_name).inc()
-        return len(rows)
+        refused = {item.queue for item, sid in zip(batch, stream_ids, strict=True) if not sid}
+        for queue in refused:  # Redis is full or refuses this stream: try it again later
+            self._hold(queue)
+            log.warning("stream refused messages; holding them in the outbox",
+                        extra={"queue": queue})  # fmt: skip
+        for item, sid in zip(batch, stream_ids, strict=True):
+            if sid:
+                OUTBOX_PUBLISHED.labels(item.task_name).inc()
+        return len(sent)
 
     def _notified(self, *_: object) -> None:
         self._wake.set()
@@ -269,6 +347,15 @@ class Relay:
         finally:
             if listener is not None and not listener.is_closed():
                 await listener.close()
+
+
+async def oldest_unpublished_seconds(conn: asyncpg.Connection) -> float:
+    """How long the oldest unpublished message has waited (0 when none waits)."""
+    age = await conn.fetchval(
+        "SELECT extract(epoch FROM now() - created_at) FROM outbox WHERE published_at IS NULL"
+        " ORDER BY id LIMIT 1"
+    )
+    return max(0.0, float(age or 0))
 
 
 async def prune(conn: asyncpg.Connection, keep_days: int = 7) -> int:

@@ -109,6 +109,10 @@ class ServiceSettings(BaseSettings):
     # A published outbox message whose stream entry is gone before its consumers acknowledged it
     # (Redis restarted without it, or flushed) is published again once it is this old.
     outbox_confirm_grace_seconds: float = 30.0
+    # At most this many entries of one stream wait unacknowledged in Redis (ADR 0011): past it
+    # the relay holds that stream's messages in the outbox until its consumer catches up, so a
+    # stopped consumer fills neither Redis nor anyone else's stream.
+    outbox_stream_window: int = Field(default=10_000, ge=1)
 
     @property
     def production(self) -> bool:

@@ -51,6 +51,11 @@ LOOP_RESTARTS = Counter(
 REPAIRED = Counter("reconciler_repaired_total", "What reconcilers found and repaired", ["name"])
 QUEUE_PENDING = Gauge("taskiq_queue_pending_messages", "Delivered, not yet acknowledged", ["queue"])
 QUEUE_LAG = Gauge("taskiq_queue_lag_messages", "Waiting in the stream for this group", ["queue"])
+OUTBOX_OLDEST = Gauge(
+    "outbox_oldest_unpublished_seconds", "Age of the oldest outbox message not yet published"
+)
+REDIS_MEMORY = Gauge("redis_memory_used_bytes", "Redis used_memory, as INFO reports it")
+REDIS_MAXMEMORY = Gauge("redis_memory_max_bytes", "Redis maxmemory (0: no limit)")
 
 
 Progress = Callable[[], None]
@@ -187,6 +192,19 @@ def _queue_gauges(queue: str) -> Chore:
     return measure_queue
 
 
+async def measure_backlog(state: TaskiqState) -> None:
+    """What a stalled consumer or a full Redis looks like from here: the oldest message the
+    relay has not published (held at a stream's window, or refused), and Redis's memory."""
+    db: Database = state.db
+    async with db.connection() as conn:
+        OUTBOX_OLDEST.set(await outbox.oldest_unpublished_seconds(conn))
+    redis: Redis = state.redis
+    with contextlib.suppress(RedisError):
+        memory: Any = await redis.info("memory")
+        REDIS_MEMORY.set(int(memory.get("used_memory", 0)))
+        REDIS_MAXMEMORY.set(int(memory.get("maxmemory", 0)))
+
+
 async def housekeeping(state: TaskiqState) -> None:
     """Prune what only needs keeping for a while: published outbox rows, old inbox ids and
     expired idempotency keys (kit's tables, present in every service's schema)."""
@@ -239,6 +257,7 @@ def create_worker(
 
     chores = [
         (5.0, _queue_gauges(service)),
+        (5.0, measure_backlog),
         (1.0, consumer.retry_due),
         (15.0, consumer.measure),
         (5.0, confirm_published),
@@ -254,7 +273,11 @@ def create_worker(
     async def startup(state: TaskiqState) -> None:
         resources = await stack.enter_async_context(open_resources(settings))
         state.db, state.redis, state.settings = resources.db, resources.redis, settings
-        relay = Relay(resources.db, StreamPublisher(resources.redis), schema=service)
+        publisher = StreamPublisher(resources.redis)
+        relay = Relay(
+            resources.db, publisher, schema=service,
+            window=settings.outbox_stream_window, depth=publisher.depth,
+        )  # fmt: skip
         claim_loops = []
         for claim in claims or []:
             wake = asyncio.Event()
