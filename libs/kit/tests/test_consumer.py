@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from taskiq import AckableMessage, InMemoryBroker, TaskiqMessage, TaskiqState
 from taskiq.receiver import Receiver
 
-from kit.consumer import Consumer, event_consumer
+from kit.consumer import Consumer, Parked, event_consumer
 from kit.db import Database, create_pool
 from kit.errors import Unavailable
 from kit.events import Envelope
@@ -68,7 +68,9 @@ async def messages_cli(database_url: str, *args: str) -> Any:
     return json.loads(out)
 
 
-async def deliver(consumer: Consumer, db: Database, task: str, msg_id: str) -> list[str]:
+async def deliver(
+    consumer: Consumer, db: Database, task: str, msg_id: str, payload: dict[str, Any] | None = None
+) -> list[str]:
     """One delivery through taskiq's receiver, as the worker does; returns what was acked."""
     broker = InMemoryBroker()
     broker.state = TaskiqState()
@@ -81,7 +83,7 @@ async def deliver(consumer: Consumer, db: Database, task: str, msg_id: str) -> l
 
     message = TaskiqMessage(
         task_id="t1", task_name=task, labels={"message_id": msg_id, "ack_type": "manual"},
-        args=[{"n": 1}], kwargs={},
+        args=[payload or {"n": 1}], kwargs={},
     )  # fmt: skip
     receiver = Receiver(broker, run_startup=False, propagate_exceptions=False)
     await receiver.callback(AckableMessage(data=message.model_dump_json().encode(), ack=ack))
@@ -202,9 +204,11 @@ async def test_events_are_applied_once_in_the_inbox_transaction_and_filtered_by_
     state.db = scratch_db
     done = Envelope.new("thing.done", uuid4(), {"id": "thing_1"})
     other = Envelope.new("thing.other", uuid4(), {"id": "thing_2"})
-    for msg_id, event in (("m1", done), ("m1", done), ("m2", other)):
+    for msg_id, event in (("m1", done), ("m1", done)):
         await handle(state, msg_id, event.model_dump(mode="json"))
-    assert applied == [done.id]  # the redelivery and the unsubscribed type did nothing
+    with pytest.raises(Parked):  # routed here by a version that subscribes us to it
+        await handle(state, "m2", other.model_dump(mode="json"))
+    assert applied == [done.id]  # the redelivery and the unknown type did nothing
     async with scratch_db.transaction() as conn:
         seen = [r["message_id"] for r in await conn.fetch("SELECT message_id FROM inbox")]
     assert seen == ["m1"]
@@ -245,3 +249,88 @@ async def test_events_arriving_together_commit_in_one_transaction_and_a_bad_one_
     async with scratch_db.transaction() as conn:
         seen = {r["message_id"] for r in await conn.fetch("SELECT message_id FROM inbox")}
     assert seen == {"m0", "m1", "m2", "m3", "m4", "m10", "m12"}  # m11 not marked as handled
+
+
+async def test_an_event_for_a_newer_version_is_parked_then_run_by_one_that_knows_it(
+    scratch_db: Database, scratch_url: str
+) -> None:
+    """A rolling deploy: a new producer routes a new event type to a consumer whose old pods
+    do not know it yet. They keep it (not acknowledged into the void) for the new pods."""
+    applied: list[str] = []
+
+    async def on_event(conn: asyncpg.Connection, event: Envelope) -> None:
+        applied.append(event.type)
+
+    event = Envelope.new("thing.new", uuid4(), {"id": "thing_9"}).model_dump(mode="json")
+    old = Consumer({"svc.handle_event": event_consumer(on_event, frozenset({"thing.done"}))},
+                   settings())  # fmt: skip
+    assert await deliver(old, scratch_db, "svc.handle_event", "m1", event) == ["m1"]
+    [row] = await failed_rows(scratch_db)
+    assert (row["attempts"], row["dead_at"], row["parked_at"] is not None) == (0, None, True)
+    assert row["last_error"].startswith("parked: event type thing.new")
+    assert [m["message_id"] for m in await messages_cli(scratch_url, "list")] == ["m1"]
+    state = TaskiqState()
+    state.db = scratch_db
+    await make_due(scratch_db)
+    assert await old.retry_due(state) == 1  # still the old version: parked again, not dead
+    assert (await failed_rows(scratch_db))[0]["dead_at"] is None
+    new = Consumer(
+        {"svc.handle_event": event_consumer(on_event, frozenset({"thing.done", "thing.new"}))},
+        settings(),
+    )
+    await make_due(scratch_db)
+    assert await new.retry_due(state) == 1
+    assert applied == ["thing.new"]
+    assert await failed_rows(scratch_db) == []
+
+
+async def test_entries_that_cannot_run_are_recorded_so_none_pins_the_stream(
+    scratch_db: Database,
+) -> None:
+    consumer = Consumer({"svc.do": Flaky()}, settings())
+
+    def entry(**message: Any) -> bytes:
+        base = {"task_id": "t", "task_name": "svc.do", "args": [{"n": 1}], "kwargs": {},
+                "labels": {"message_id": "m-ok", "ack_type": "manual"}}  # fmt: skip
+        return json.dumps(base | message).encode()
+
+    assert await consumer.screen(scratch_db, "svc", "1-0", entry()) is True
+    unrunnable = {
+        "2-0": b"not json at all",
+        "3-0": entry(labels={"ack_type": "manual"}),  # no message_id: nothing to dedupe on
+        "4-0": entry(args=[{"n": 1}, {"n": 2}], labels={"message_id": "m-args"}),
+        "5-0": entry(task_name="svc.newer", labels={"message_id": "m-new"}),
+    }
+    for entry_id, data in unrunnable.items():
+        assert await consumer.screen(scratch_db, "svc", entry_id, data) is False
+    rows = {r["message_id"]: r for r in await failed_rows(scratch_db)}
+    assert set(rows) == {"svc:2-0", "svc:3-0", "m-args", "m-new"}
+    for dead in ("svc:2-0", "svc:3-0", "m-args"):
+        assert rows[dead]["dead_at"] is not None, dead
+    assert rows["svc:2-0"]["payload"] == {"raw": "not json at all"}
+    assert (rows["m-new"]["dead_at"], rows["m-new"]["payload"]) == (None, {"n": 1})  # parked
+
+
+async def test_a_lock_held_past_the_lock_timeout_is_an_outage_not_a_failure(
+    scratch_url: str,
+) -> None:
+    """A table held by a migration: the handler's statement gives up at the pool's lock
+    timeout, and the message waits for redelivery without counting toward a dead letter."""
+    pool = await create_pool(scratch_url, statement_timeout_ms=5000, lock_timeout_ms=200)
+    db = Database(pool)
+    holder = await asyncpg.connect(scratch_url)
+    try:
+
+        async def touches_outbox(state: TaskiqState, message_id: str, _: dict[str, Any]) -> None:
+            async with state.db.transaction() as conn:
+                await conn.execute("LOCK TABLE outbox IN SHARE MODE")
+
+        consumer = Consumer({"svc.do": touches_outbox}, settings())
+        async with holder.transaction():
+            await holder.execute("LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE")
+            assert await deliver(consumer, db, "svc.do", "m1") == []  # left for redelivery
+        assert await failed_rows(db) == []
+        assert await deliver(consumer, db, "svc.do", "m1") == ["m1"]  # the lock is gone
+    finally:
+        await holder.close()
+        await pool.close()

@@ -12,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from kit import outbox
-from kit.db import Database
+from kit.db import Database, init_connection
 from kit.events import Envelope
 from kit.inbox import first_delivery
 from tests.waits import eventually_async
@@ -123,33 +123,93 @@ class CountingRelay(outbox.Relay):
         return published
 
 
-async def test_relay_wakes_on_notify_well_before_its_poll(
-    scratch_db: Database, scratch_url: str
+async def test_a_commit_wakes_the_relay_well_before_its_poll(
+    scratch_url: str, redis_url: str
 ) -> None:
-    publisher = RecordingPublisher()
-    relay = CountingRelay(scratch_db, publisher, "kit_scratch", poll_interval=3600)
-    listeners: list[asyncpg.Connection] = []
+    """The process that committed messages publishes a wake-up after its commit (no NOTIFY in
+    the transaction: that would make commits wait for each other's flush)."""
+    channel = f"kit_scratch_{secrets.token_hex(4)}"
+    async with Redis.from_url(redis_url) as redis:
 
-    async def connect() -> asyncpg.Connection:
-        listeners.append(await asyncpg.connect(scratch_url))
-        return listeners[-1]
+        async def wake() -> None:
+            await redis.publish(outbox.wake_channel(channel), b"")
 
-    running = asyncio.create_task(relay.run(connect))
+        pool = await asyncpg.create_pool(scratch_url, init=init_connection)
+        assert pool is not None
+        db = Database(pool, on_outbox_commit=wake)
+        publisher = RecordingPublisher()
+        relay = CountingRelay(db, publisher, "kit_scratch", poll_interval=3600)
+        woken: list[int] = []
+
+        def heard() -> None:
+            woken.append(1)
+            relay.wake()
+
+        async def listening() -> bool:
+            return bool(await redis.pubsub_numsub(outbox.wake_channel(channel)) == [
+                (outbox.wake_channel(channel).encode(), 1)
+            ])  # fmt: skip
+
+        async def connect() -> asyncpg.Connection:
+            return await asyncpg.connect(scratch_url)
+
+        tasks = [
+            asyncio.create_task(relay.run(connect)),
+            asyncio.create_task(outbox.listen_for_wakes(redis, channel, heard, lambda: None)),
+        ]  # fmt: skip
+        try:
+
+            async def first_round_done() -> bool:
+                return relay.rounds >= 1
+
+            # Only a wake-up can make it publish within the hour now: its first round was empty.
+            await eventually_async(first_round_done, "the relay's first round")
+            await eventually_async(listening, "the relay's subscription to its wake-ups")
+            message = outbox.job_message("q", "q.do", {})
+            async with db.transaction() as conn:
+                await outbox.add(conn, [message])
+            published = await asyncio.wait_for(publisher.published.get(), timeout=30)
+            assert published == message.message_id
+            assert woken
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await pool.close()
+
+
+async def test_a_rolled_back_transaction_wakes_nobody(scratch_url: str) -> None:
+    calls: list[int] = []
+
+    async def wake() -> None:
+        calls.append(1)
+
+    pool = await asyncpg.create_pool(scratch_url, init=init_connection)
+    assert pool is not None
+    db = Database(pool, on_outbox_commit=wake)
+
+    async def failing_use_case() -> None:
+        async with db.transaction() as conn:
+            await outbox.add(conn, [outbox.job_message("q", "q.do", {})])
+            raise RuntimeError("the use case failed")
+
     try:
+        with pytest.raises(RuntimeError):
+            await failing_use_case()
+        async with db.transaction() as conn:
+            await conn.execute("SELECT 1")  # no messages: no wake-up either
+        for _ in range(3):  # a wake-up is a task that finishes at its first step: let any run
+            await asyncio.sleep(0)
+        assert calls == []
+        async with db.transaction() as conn:
+            await outbox.add(conn, [outbox.job_message("q", "q.do", {})])
 
-        async def first_round_done() -> bool:
-            return relay.rounds >= 1
+        async def woken() -> bool:
+            return calls == [1]
 
-        # Only a NOTIFY can wake it within the hour now: its first round found nothing.
-        await eventually_async(first_round_done, "the relay's first round")
-        message = outbox.job_message("q", "q.do", {})
-        async with scratch_db.transaction() as conn:
-            await outbox.add(conn, [message])
-        assert await asyncio.wait_for(publisher.published.get(), timeout=30) == message.message_id
+        await eventually_async(woken, "one wake-up, for the commit that queued a message")
     finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
-    assert all(conn.is_closed() for conn in listeners)
+        await pool.close()
 
 
 async def test_inbox_accepts_a_message_id_once(scratch_db: Database) -> None:

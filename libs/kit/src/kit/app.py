@@ -1,6 +1,7 @@
 """The one way every service builds its FastAPI app and its per-process resources."""
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -9,8 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from kit import health
+from kit import health, outbox
 from kit.auth import MerchantsAuthenticator, require_internal_token
 from kit.db import Database, create_pool
 from kit.http import RequestContextMiddleware, install_error_handlers
@@ -30,11 +32,19 @@ class Resources:
 async def open_resources(settings: ServiceSettings) -> AsyncIterator[Resources]:
     """Postgres pool and Redis client for one process; closed on exit."""
     pool = await create_pool(
-        settings.database_url.get_secret_value(), settings.db_pool_min, settings.db_pool_max
-    )
+        settings.database_url.get_secret_value(), settings.db_pool_min, settings.db_pool_max,
+        *settings.query_bounds_ms,
+    )  # fmt: skip
     redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    async with pool.acquire() as conn:
+        channel = outbox.wake_channel(await conn.fetchval("SELECT current_schema()"))
+
+    async def wake_relay() -> None:  # the service's own relay, after a commit that queued work
+        with contextlib.suppress(RedisError, OSError):
+            await redis.publish(channel, b"")
+
     try:
-        yield Resources(Database(pool), redis)
+        yield Resources(Database(pool, on_outbox_commit=wake_relay), redis)
     finally:
         await redis.aclose()
         await pool.close()

@@ -67,6 +67,9 @@ class ReclaimingStreamBroker(RedisStreamBroker):
         super().__init__(*args, **kwargs)
         self.reclaim_interval = reclaim_interval
         self.progress: Callable[[], None] = lambda: None
+        # (stream, entry id, data) → may it run? False: recorded elsewhere, acknowledge it unrun
+        # (kit.consumer.Consumer.screen). An error leaves it unacknowledged, to come back.
+        self.screen: Callable[[str, str, bytes], Awaitable[bool]] | None = None
         self._acks = Acks(Redis(connection_pool=self.connection_pool), self.consumer_group_name)
 
     def _ack_generator(self, id: str, queue_name: str) -> Callable[[], Awaitable[None]]:
@@ -79,6 +82,20 @@ class ReclaimingStreamBroker(RedisStreamBroker):
         return AckableMessage(
             data=fields[b"data"], ack=self._ack_generator(id=msg_id, queue_name=stream)
         )
+
+    async def _runnable(self, stream: Any, msg_id: Any, fields: Any) -> bool:
+        if self.screen is None:
+            return True
+        queue, entry = _text(stream), _text(msg_id)
+        try:
+            runnable = await self.screen(queue, entry, fields.get(b"data", b""))
+        except Exception as error:  # not recorded (the database is away): it comes back later
+            log.warning("cannot screen a stream entry; leaving it for redelivery",
+                        extra={"queue": queue, "entry": entry, "error": repr(error)})  # fmt: skip
+            return False
+        if not runnable:
+            await self._ack_generator(id=msg_id, queue_name=stream)()
+        return runnable
 
     async def _read(self, redis: Redis) -> Any:
         """One XREADGROUP; after Redis lost its data (no group any more) the group is declared
@@ -109,7 +126,8 @@ class ReclaimingStreamBroker(RedisStreamBroker):
                 self.progress()
                 for stream, entries in batches or []:
                     for msg_id, fields in entries:
-                        yield self._message(msg_id, fields, stream)
+                        if await self._runnable(stream, msg_id, fields):
+                            yield self._message(msg_id, fields, stream)
                 if time.monotonic() - last_reclaim < self.reclaim_interval:
                     continue
                 last_reclaim = time.monotonic()
@@ -124,7 +142,8 @@ class ReclaimingStreamBroker(RedisStreamBroker):
                 except (ResponseError, RedisConnectionError, RedisTimeoutError, OSError):
                     continue  # the next read declares the group again or waits for Redis
                 for msg_id, fields in claimed:
-                    if fields is not None:  # None: the entry was trimmed away meanwhile
+                    # None: the entry was trimmed away meanwhile
+                    if fields is not None and await self._runnable(self.queue_name, msg_id, fields):
                         yield self._message(msg_id, fields, self.queue_name)
 
 
@@ -153,3 +172,7 @@ def make_broker(
     if recording():  # a span per task only when spans are exported (else kit.consumer
         broker.add_middlewares(OpenTelemetryMiddleware())  # continues the trace id cheaply)
     return broker
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -10,14 +10,21 @@ redeliveries (through the inbox or the state it changes) and may run again at an
   attempt), then the message is acknowledged; `retry_due` runs it again from there with
   exponential backoff, and after `consumer_max_attempts` it is dead until an operator replays it
   (`python -m kit.deadletters`).
-- An outage (Postgres or Redis unreachable, a connection lost: the errors an API answers 503)
-  is not the message's fault: nothing is recorded and the message is not acknowledged, so the
-  stream redelivers it once it has been idle for `queue_idle_timeout_ms`, however long the
-  outage lasts. Outages delay messages; they never make dead letters.
+- An outage (Postgres or Redis unreachable, a connection lost, a statement or lock timeout, a
+  read-only node: the errors an API answers 503, or a deadline missed while the database does
+  not answer) is not the message's fault: nothing is recorded and the message is not
+  acknowledged, so the stream redelivers it once it has been idle for `queue_idle_timeout_ms`,
+  however long the outage lasts. Outages delay messages; they never make dead letters.
 - A worker killed mid-task: likewise redelivered.
+- A message this version cannot run: an unknown task or event type (a newer version wrote it,
+  during a rolling deploy) is parked in `failed_message` and tried again every minute by
+  whichever version runs; one that no version could run (not taskiq's JSON, no `message_id`,
+  not one payload argument) is dead-lettered with what it was. Either way it is recorded, then
+  acknowledged, so nothing pins a stream (`Consumer.screen`).
 """
 
 import asyncio
+import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -48,9 +55,18 @@ EventHandler = Callable[[asyncpg.Connection, Envelope], Awaitable[T]]
 FAILURES = Counter("consumer_failures_total", "Failed handler attempts", ["task_name"])
 DEAD_LETTERED = Counter("consumer_dead_letters_total", "Messages parked as dead", ["task_name"])
 DEAD_LETTERS = Gauge("dead_letter_messages", "Dead letters waiting for an operator")
+PARKED = Counter(
+    "consumer_parked_total", "Messages kept for a version that can run them", ["task_name"]
+)
 RETRYING = Gauge("retrying_messages", "Failed messages waiting for their next attempt")
 
 _rng = random.SystemRandom()
+PARK_SECONDS = 60.0  # how often a parked message is offered to whichever version runs
+DB_ANSWER_SECONDS = 2.0  # a database that cannot answer `SELECT 1` this fast is down
+
+
+class Parked(Exception):
+    """This version cannot run the message, a newer one can: keep it, do not count a failure."""
 
 
 async def consume_event(
@@ -125,14 +141,15 @@ def _settle(done: "asyncio.Future[None]", error: BaseException | None) -> None:
 
 
 def event_consumer(on_event: EventHandler[object], event_types: frozenset[str]) -> Handler:
-    """The `<service>.handle_event` handler: events of other types are acknowledged unread;
-    the others are applied in batches (`EventBatches`)."""
+    """The `<service>.handle_event` handler: events of `event_types` are applied in batches
+    (`EventBatches`); another type is parked for the version that subscribes to it."""
     batches = EventBatches(on_event)
 
     async def handle_event(state: TaskiqState, msg_id: str, payload: dict[str, Any]) -> None:
         event = Envelope.model_validate(payload)  # not an event at all: a dead letter
-        if event.type in event_types:
-            await batches.apply(state.db, msg_id, event)
+        if event.type not in event_types:  # routed here by a version that knows we want it
+            raise Parked(f"event type {event.type} is not handled by this version")
+        await batches.apply(state.db, msg_id, event)
 
     return handle_event
 
@@ -217,6 +234,65 @@ async def record_failure(
     return delay is None
 
 
+async def park(
+    db: Database, task_name: str, msg_id: str, payload: dict[str, Any], reason: str
+) -> None:
+    """Keep a message this version cannot run, to be offered again in `PARK_SECONDS`; its
+    attempts are not counted (no version failed it)."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO failed_message (message_id, task_name, payload, attempts, last_error,"
+            " next_attempt_at, parked_at)"
+            " VALUES ($1, $2, $3, 0, $4, now() + make_interval(secs => $5::float8), now())"
+            " ON CONFLICT (message_id, task_name) DO UPDATE SET last_error = EXCLUDED.last_error,"
+            " next_attempt_at = EXCLUDED.next_attempt_at, parked_at = EXCLUDED.parked_at",
+            msg_id, task_name, payload, f"parked: {reason}"[:2000], PARK_SECONDS,
+        )  # fmt: skip
+    PARKED.labels(task_name).inc()
+    log.warning("message parked for a version that can run it",
+                extra={"message_id": msg_id, "task_name": task_name, "reason": reason})  # fmt: skip
+
+
+async def _database_answers(db: Database) -> bool:
+    try:
+        async with asyncio.timeout(DB_ANSWER_SECONDS):
+            return await db.ping()
+    except TimeoutError:
+        return False
+
+
+@dataclass(frozen=True)
+class Unrunnable:
+    """Why a stream entry cannot run here; `park` when a newer version may run it."""
+
+    reason: str
+    message_id: str | None
+    task_name: str
+    payload: dict[str, Any]
+    park: bool = False
+
+
+def unrunnable(data: bytes, known: set[str]) -> Unrunnable | None:
+    """None when the entry is a task message this worker can run."""
+    try:
+        message = json.loads(data)
+        task, labels = str(message["task_name"]), message.get("labels") or {}
+        args, kwargs = message.get("args"), message.get("kwargs")
+    except (ValueError, TypeError, KeyError):
+        raw = {"raw": data[:2000].decode(errors="replace")}
+        return Unrunnable("not a task message", None, "unrunnable", raw)
+    kept = {"task_name": task, "labels": labels, "args": args, "kwargs": kwargs}
+    msg_id = labels.get("message_id") if isinstance(labels, dict) else None
+    if not msg_id:
+        return Unrunnable("no message_id label", None, task, kept)
+    if not (isinstance(args, list) and len(args) == 1 and isinstance(args[0], dict)) or kwargs:
+        return Unrunnable("not exactly one payload argument", str(msg_id), task, kept)
+    if task not in known:
+        reason = f"task {task} is not registered in this version"
+        return Unrunnable(reason, str(msg_id), task, args[0], park=True)
+    return None
+
+
 async def claim_due(db: Database, limit: int, lease_seconds: float) -> list[FailedMessage]:
     """Failed messages due again, leased so that another replica does not take them too."""
     async with db.transaction() as conn:
@@ -272,8 +348,8 @@ class Consumer:
             finally:
                 if traced is not None:
                     detach(traced)
-            if failure is not None:  # recorded for retry; raised so taskiq counts it as failed
-                raise failure
+            if failure is not None and not isinstance(failure, Parked):
+                raise failure  # recorded for retry; raised so taskiq counts it as failed
 
         run.__name__ = run.__qualname__ = name.replace(".", "_")
         return run
@@ -281,18 +357,41 @@ class Consumer:
     async def attempt(
         self, state: TaskiqState, name: str, handler: Handler, msg_id: str, payload: dict[str, Any]
     ) -> Exception | None:
-        """Run once; a failure is recorded. Raises, leaving the message unacknowledged, on an
-        outage or when even recording is impossible."""
+        """Run once; a failure is recorded (returned), a message for a newer version parked
+        (its `Parked` returned). Raises, leaving the message unacknowledged, on an outage or
+        when even recording is impossible."""
         deadline = asyncio.timeout(self.timeout)
         try:
             async with deadline:
                 await handler(state, msg_id, payload)
+        except Parked as parked:
+            await park(state.db, name, msg_id, payload, str(parked))
+            return parked
         except Exception as error:
-            if not deadline.expired() and isinstance(error, (Unavailable, *DEPENDENCY_DOWN)):
-                raise  # an outage: redelivered later, not counted against the message
+            if deadline.expired():  # slow because the database is, or because the handler is?
+                outage = not await _database_answers(state.db)
+            else:
+                outage = isinstance(error, (Unavailable, *DEPENDENCY_DOWN))
+            if outage:
+                raise  # redelivered later, not counted against the message
             await record_failure(state.db, name, msg_id, payload, error, self.policy)
             return error
         return None
+
+    async def screen(self, db: Database, queue: str, entry_id: str, data: bytes) -> bool:
+        """True if the stream entry can run here; otherwise it is recorded (parked for a newer
+        version, or dead-lettered if no version could run it) and may be acknowledged unrun."""
+        found = unrunnable(data, set(self.handlers))
+        if found is None:
+            return True
+        msg_id = found.message_id or f"{queue}:{entry_id}"
+        if found.park:
+            await park(db, found.task_name, msg_id, found.payload, found.reason)
+        else:
+            error = ValueError(f"unrunnable stream entry {queue} {entry_id}: {found.reason}")
+            await record_failure(db, found.task_name, msg_id, found.payload, error,
+                                 RetryPolicy(max_attempts=0))  # fmt: skip
+        return False
 
     async def retry_due(self, state: TaskiqState) -> int:
         """Run the failed messages whose next attempt is due; how many ran."""
@@ -300,12 +399,9 @@ class Consumer:
         claimed = await claim_due(state.db, 20, lease)
         for failed in claimed:
             handler = self.handlers.get(failed.task_name)
-            if handler is None:
-                error = LookupError(f"no handler for {failed.task_name}")
-                await record_failure(
-                    state.db, failed.task_name, failed.message_id, failed.payload, error,
-                    RetryPolicy(max_attempts=0),
-                )  # fmt: skip
+            if handler is None:  # parked by a newer version, or for one: keep it waiting
+                reason = f"task {failed.task_name} is not registered in this version"
+                await park(state.db, failed.task_name, failed.message_id, failed.payload, reason)
                 continue
             outcome = await self.attempt(
                 state, failed.task_name, handler, failed.message_id, failed.payload

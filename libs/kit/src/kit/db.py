@@ -1,9 +1,11 @@
 """asyncpg pool and the one-transaction-per-use-case helper."""
 
+import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import cast
 
 import asyncpg
@@ -22,10 +24,21 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     rolls back a connection returned inside a transaction."""
 
 
-async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str,
+    min_size: int = 1,
+    max_size: int = 10,
+    statement_timeout_ms: int = 0,
+    lock_timeout_ms: int = 0,
+) -> asyncpg.Pool:
+    """A pool whose every statement is bounded (0: no bound): a query that outlives
+    `statement_timeout_ms`, or waits `lock_timeout_ms` for a lock, ends with an error that
+    callers treat as an outage (503, redelivered), never hangs a request or a task."""
+    bounds = {"statement_timeout": str(statement_timeout_ms), "lock_timeout": str(lock_timeout_ms)}
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session
-    )
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session,
+        server_settings=bounds,
+    )  # fmt: skip
     if pool is None:
         raise RuntimeError("asyncpg returned no pool")
     return pool
@@ -41,12 +54,27 @@ def _connection_lost(error: Exception) -> bool:
     return any(word in str(error) for word in ("closed", "released back to the pool"))
 
 
-class Database:
-    """Hands out transactions; `bound()` pins one connection so tests roll everything back."""
+# Set by kit.outbox when a statement queued messages: the connection that wrote them calls the
+# Database's `on_outbox_commit` once its work committed (the relay's wake-up, ADR 0011).
+WROTE_OUTBOX: ContextVar[bool] = ContextVar("wrote_outbox", default=False)
 
-    def __init__(self, pool: asyncpg.Pool | None = None, conn: asyncpg.Connection | None = None):
+
+class Database:
+    """Hands out transactions; `bound()` pins one connection so tests roll everything back.
+
+    `on_outbox_commit` runs (in the background, never delaying the caller) after a connection
+    whose work queued outbox messages was returned with that work committed."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool | None = None,
+        conn: asyncpg.Connection | None = None,
+        on_outbox_commit: Callable[[], Coroutine[object, object, object]] | None = None,
+    ):
         self._pool = pool
         self._conn = conn
+        self._on_outbox_commit = on_outbox_commit
+        self._waking: set[asyncio.Task[object]] = set()
 
     @classmethod
     def bound(cls, conn: asyncpg.Connection) -> "Database":
@@ -72,16 +100,30 @@ class Database:
             return
         if self._pool is None:
             raise RuntimeError("Database has neither a pool nor a connection")
+        wrote = False
         # Waiting longer than this for a connection is an outage (503), not a hang.
         async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+            marker = WROTE_OUTBOX.set(False)
             try:
                 yield cast(asyncpg.Connection, conn)  # a pool proxy behaves as a connection
+                wrote = WROTE_OUTBOX.get() and not conn.is_in_transaction()
             except (asyncpg.InterfaceError, asyncpg.InternalClientError) as error:
                 if not _connection_lost(error):
                     raise  # a misuse of the driver, not a lost connection
                 with contextlib.suppress(asyncpg.InterfaceError):
                     conn.terminate()  # its protocol state is unknown: never reuse it
                 raise Unavailable("Database connection lost; retry") from error
+            finally:
+                WROTE_OUTBOX.reset(marker)
+        if wrote and self._on_outbox_commit is not None:
+            waking = asyncio.create_task(self._on_outbox_commit())
+            self._waking.add(waking)  # kept until done (asyncio holds tasks weakly)
+            waking.add_done_callback(self._woken)
+
+    def _woken(self, task: "asyncio.Task[object]") -> None:
+        self._waking.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: a lost wake-up costs at most the relay's poll
 
     async def ping(self) -> bool:
         try:

@@ -40,9 +40,12 @@ QUIET_ROUTES = {"/livez", "/readyz", "/metrics"}  # probes and scrapes are not w
 # sockets and timeouts (TimeoutError is an OSError).
 DEPENDENCY_DOWN: tuple[type[Exception], ...] = (
     asyncpg.PostgresConnectionError,
-    asyncpg.OperatorInterventionError,
+    asyncpg.OperatorInterventionError,  # 57: shutting down, cannot connect now, query canceled
     asyncpg.InsufficientResourcesError,
     asyncpg.IdleInTransactionSessionTimeoutError,
+    asyncpg.ReadOnlySQLTransactionError,  # 25006: a read-only node, as right after a failover
+    asyncpg.LockNotAvailableError,  # 55P03: lock_timeout (a migration or a long transaction)
+    asyncpg.DeadlockDetectedError,  # 40P01: the other transaction went ahead; try again
     OSError,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,

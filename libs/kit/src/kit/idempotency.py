@@ -77,7 +77,7 @@ async def claim(
         )  # fmt: skip
     except asyncpg.LockNotAvailableError as exc:
         raise IdempotencyKeyInUse() from exc
-    await conn.execute("SET LOCAL lock_timeout = 0")
+    await conn.execute("SET LOCAL lock_timeout TO DEFAULT")  # the pool's bound again
     if claimed:
         return None
     row = await conn.fetchrow(

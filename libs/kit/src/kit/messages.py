@@ -27,8 +27,8 @@ from kit.db import init_connection
 async def list_failed(conn: asyncpg.Connection, include_retrying: bool) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         "SELECT message_id, task_name, attempts, last_error, first_failed_at, last_failed_at,"
-        " next_attempt_at, dead_at FROM failed_message"
-        " WHERE $1 OR dead_at IS NOT NULL ORDER BY last_failed_at DESC",
+        " next_attempt_at, dead_at, parked_at FROM failed_message"
+        " WHERE $1 OR dead_at IS NOT NULL OR parked_at IS NOT NULL ORDER BY last_failed_at DESC",
         include_retrying,
     )
     return [dict(r) for r in rows]

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -59,6 +60,35 @@ def _lock_key(schema: str) -> int:
     )
 
 
+# A migration waits at most LOCK_TIMEOUT for each lock it needs, then gives way and tries again
+# (for up to LOCK_RETRY_SECONDS): a long query or transaction on its table delays the migration,
+# instead of the migration's queued lock stopping every query behind it (ADR 0011).
+LOCK_TIMEOUT = "2s"
+LOCK_RETRY_SECONDS = 600.0
+
+
+async def _apply(conn: asyncpg.Connection, migration: Migration) -> None:
+    deadline = time.monotonic() + LOCK_RETRY_SECONDS
+    pause = 0.5
+    while True:
+        try:
+            async with conn.transaction():
+                await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                await conn.execute(migration.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migration (version, checksum) VALUES ($1, $2)",
+                    migration.version,
+                    migration.checksum,
+                )
+            return
+        except asyncpg.LockNotAvailableError:
+            if time.monotonic() >= deadline:
+                raise
+            log.warning("migration %s waits for a lock; trying again", migration.version)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 10.0)
+
+
 async def migrate(conn: asyncpg.Connection, schema: str, migrations: list[Migration]) -> list[str]:
     """Apply pending migrations to `schema`; return the versions applied now."""
     if not _SCHEMA_NAME.match(schema):
@@ -82,13 +112,7 @@ async def migrate(conn: asyncpg.Connection, schema: str, migrations: list[Migrat
                 if applied[migration.version] != migration.checksum:
                     raise MigrationError(f"{migration.version} changed after it was applied")
                 continue
-            async with conn.transaction():
-                await conn.execute(migration.sql)
-                await conn.execute(
-                    "INSERT INTO schema_migration (version, checksum) VALUES ($1, $2)",
-                    migration.version,
-                    migration.checksum,
-                )
+            await _apply(conn, migration)
             log.info("applied migration %s", migration.version)
             done.append(migration.version)
         return done

@@ -1,11 +1,12 @@
 """Transactional outbox: a use case adds messages in its own transaction; the relay publishes.
 
 Messages are events (fanned out to each consuming service's queue as `<consumer>.handle_event`)
-or jobs (one task on one queue). The relay runs in the service's worker, wakes on
-`LISTEN/NOTIFY` with a polling fallback, claims rows `FOR UPDATE SKIP LOCKED`, writes them to
-their streams in one pipelined round trip and stamps `published_at` and the stream entry id in
-the same transaction: a crash before the commit republishes (consumers dedupe through their
-inbox), so nothing is lost.
+or jobs (one task on one queue). The relay runs in the service's worker, wakes when the process
+that committed messages publishes a wake-up to Redis (`kit.db`; never a NOTIFY in the committing
+transaction, which would serialise commits), with a polling fallback, claims rows `FOR UPDATE
+SKIP LOCKED`, writes them to their streams in one pipelined round trip and stamps
+`published_at` and the stream entry id in the same transaction: a crash before the commit
+republishes (consumers dedupe through their inbox), so nothing is lost.
 
 Redis is a transport, not the source of truth: the `Confirmer` learns from each stream's
 consumer group which published messages were acknowledged (`confirmed_at`), publishes again
@@ -30,7 +31,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 from taskiq import TaskiqMessage
 
-from kit.db import Database
+from kit.db import WROTE_OUTBOX, Database
 from kit.events import Envelope
 from kit.ids import new_id
 from kit.jobs import stream_counts
@@ -104,11 +105,12 @@ def _message_args(rows: list[OutboxMessage]) -> list[Any]:
 async def add(conn: asyncpg.Connection, messages: Iterable[OutboxMessage]) -> None:
     """Queue messages inside the caller's transaction; they are published only if it commits.
 
-    One statement whatever the count; a trigger NOTIFYs the relay when it commits.
+    One statement whatever the count; once it commits, `kit.db.Database` wakes the relay.
     """
     rows = list(messages)
     if rows:
         await conn.execute(_insert_messages(1), *_message_args(rows))
+        WROTE_OUTBOX.set(True)
 
 
 async def insert_with(
@@ -119,11 +121,14 @@ async def insert_with(
     the insert returned a row; that row is returned (None: nothing inserted, nothing queued)."""
     rows = list(messages)
     sent = f"{_insert_messages(len(args) + 1)} WHERE EXISTS (SELECT FROM state)"
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         f"WITH state AS ({insert}), sent AS ({sent}) SELECT * FROM state",
         *args,
         *_message_args(rows),
     )
+    if row is not None and rows:
+        WROTE_OUTBOX.set(True)
+    return row
 
 
 @dataclass(frozen=True)
@@ -221,8 +226,8 @@ class Relay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self._wake = asyncio.Event()
-        # Set too when a commit NOTIFYs the outbox: loops that claim work from the service's
-        # own tables (kit.worker's claims) wake on the same commit as the relay.
+        # Set too on every wake-up: loops that claim work from the service's own tables
+        # (kit.worker's claims) wake on the same commit as the relay.
         self.also_wake: list[asyncio.Event] = []
 
     def held(self) -> list[str]:
@@ -302,7 +307,9 @@ class Relay:
                 OUTBOX_PUBLISHED.labels(item.task_name).inc()
         return len(sent)
 
-    def _notified(self, *_: object) -> None:
+    def wake(self, *_: object) -> None:
+        """Something was committed: run a round now (NOTIFY from `republish`, or a wake-up
+        from the process that committed it)."""
         self._wake.set()
         for event in self.also_wake:
             event.set()
@@ -311,7 +318,7 @@ class Relay:
         """A fresh LISTEN connection, or None (polling covers until the next try)."""
         try:
             conn = await connect()
-            await conn.add_listener(self.channel, self._notified)
+            await conn.add_listener(self.channel, self.wake)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             log.warning("outbox relay cannot LISTEN; polling", extra={"error": repr(error)})
             return None
@@ -356,6 +363,33 @@ async def oldest_unpublished_seconds(conn: asyncpg.Connection) -> float:
         " ORDER BY id LIMIT 1"
     )
     return max(0.0, float(age or 0))
+
+
+def wake_channel(schema: str) -> str:
+    """The Redis channel on which a commit that queued messages wakes `schema`'s relay."""
+    return f"outbox:{schema}"
+
+
+async def listen_for_wakes(
+    redis: Redis, schema: str, wake: Callable[[], None], progress: Callable[[], None]
+) -> None:
+    """Call `wake()` for every wake-up published on `schema`'s channel, forever; `progress()`
+    at least every second. Redis away: wait and subscribe again (the relay polls meanwhile)."""
+    while True:
+        progress()
+        pubsub = redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(wake_channel(schema))
+            while True:
+                progress()
+                if await pubsub.get_message(timeout=1.0) is not None:
+                    wake()
+        except (RedisError, OSError) as error:
+            log.warning("cannot hear outbox wake-ups; polling", extra={"error": repr(error)})
+            await asyncio.sleep(1.0)
+        finally:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
 
 
 async def prune(conn: asyncpg.Connection, keep_days: int = 7) -> int:

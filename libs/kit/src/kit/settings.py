@@ -109,10 +109,25 @@ class ServiceSettings(BaseSettings):
     # A published outbox message whose stream entry is gone before its consumers acknowledged it
     # (Redis restarted without it, or flushed) is published again once it is this old.
     outbox_confirm_grace_seconds: float = 30.0
+    # Every statement of a service's pool ends within these bounds (ADR 0011): a stuck query or
+    # a lock held by a migration becomes an outage error (503; a task's message is redelivered,
+    # not counted as failed) before the task's own deadline, never a hang. Unset: half and a
+    # third of TASK_TIMEOUT_SECONDS (15 s and 10 s by default).
+    db_statement_timeout_ms: int | None = Field(default=None, ge=1)
+    db_lock_timeout_ms: int | None = Field(default=None, ge=1)
     # At most this many entries of one stream wait unacknowledged in Redis (ADR 0011): past it
     # the relay holds that stream's messages in the outbox until its consumer catches up, so a
     # stopped consumer fills neither Redis nor anyone else's stream.
     outbox_stream_window: int = Field(default=10_000, ge=1)
+
+    @property
+    def query_bounds_ms(self) -> tuple[int, int]:
+        """(statement timeout, lock timeout) of every pooled connection, in milliseconds."""
+        task_ms = int(self.task_timeout_seconds * 1000)
+        return (
+            self.db_statement_timeout_ms or max(1, task_ms // 2),
+            self.db_lock_timeout_ms or max(1, task_ms // 3),
+        )
 
     @property
     def production(self) -> bool:
@@ -152,6 +167,16 @@ class ServiceSettings(BaseSettings):
                     f"{name} uses a development default password; set a real one when"
                     " ENVIRONMENT=production"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _queries_end_before_tasks(self) -> "ServiceSettings":
+        bounds = self.query_bounds_ms
+        if any(b >= self.task_timeout_seconds * 1000 for b in bounds):
+            raise ValueError(
+                "DB_STATEMENT_TIMEOUT_MS and DB_LOCK_TIMEOUT_MS must be shorter than"
+                " TASK_TIMEOUT_SECONDS, so a slow database is an outage, not a failed task"
+            )
         return self
 
     @model_validator(mode="after")

@@ -273,6 +273,7 @@ def create_worker(
     async def startup(state: TaskiqState) -> None:
         resources = await stack.enter_async_context(open_resources(settings))
         state.db, state.redis, state.settings = resources.db, resources.redis, settings
+        broker.screen = partial(consumer.screen, resources.db)
         publisher = StreamPublisher(resources.redis)
         relay = Relay(
             resources.db, publisher, schema=service,
@@ -289,8 +290,10 @@ def create_worker(
         async def listen() -> asyncpg.Connection:
             return await asyncpg.connect(settings.database_url.get_secret_value(), timeout=10)
 
+        wakes = partial(outbox.listen_for_wakes, resources.redis, service, relay.wake)
         supervisor.loops = [
             Loop("outbox_relay", partial(relay.run, listen), 2 * relay.round_timeout),
+            Loop("outbox_wakes", wakes, 30.0),
             *claim_loops,
             *(_every(s, c, state) for s, c in chores),
         ]

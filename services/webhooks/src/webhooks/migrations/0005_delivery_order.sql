@@ -11,5 +11,5 @@ UPDATE delivery d SET
         WHEN 'payment.failed' THEN 3 WHEN 'payment.captured' THEN 4 WHEN 'refund.created' THEN 1
         WHEN 'refund.processed' THEN 2 WHEN 'order.paid' THEN 1 END
 FROM event e WHERE e.id = d.event_id AND d.status = 'pending';
-CREATE INDEX delivery_pending_object_idx ON delivery (endpoint_id, object_id)
+CREATE INDEX delivery_pending_object_idx ON delivery (endpoint_id, object_id, sequence)
     WHERE status = 'pending';

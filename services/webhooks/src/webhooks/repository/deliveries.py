@@ -84,12 +84,15 @@ async def claim_due(
             FROM delivery o
             WHERE status = 'pending' AND next_retry_at <= clock_timestamp() AND attempts < $6
               AND NOT (merchant_id = ANY($1::uuid[])) AND ($5::uuid IS NULL OR id = $5)
-              AND NOT EXISTS (
+              AND NOT EXISTS (  -- an earlier event of this object still pending here
                   SELECT FROM delivery x
-                  WHERE x.endpoint_id = o.endpoint_id AND x.status = 'pending' AND x.id <> o.id
-                    AND ((x.object_id = o.object_id AND x.sequence < o.sequence)
-                         OR (x.object_id = o.payment_id AND o.object_id <> o.payment_id
-                             AND x.sequence <= $7)))
+                  WHERE x.endpoint_id = o.endpoint_id AND x.object_id = o.object_id
+                    AND x.status = 'pending' AND x.sequence < o.sequence)
+              AND (o.object_id IS NULL OR o.payment_id IS NULL OR o.object_id = o.payment_id
+                   OR NOT EXISTS (
+                  SELECT FROM delivery x  -- a refund's: its payment's outcome still pending here
+                  WHERE x.endpoint_id = o.endpoint_id AND x.object_id = o.payment_id
+                    AND x.status = 'pending' AND x.sequence <= $7))
         ), picked AS (
             SELECT d.id, d.endpoint_id FROM delivery d JOIN due USING (id) WHERE due.rn <= $2
             ORDER BY d.next_retry_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED

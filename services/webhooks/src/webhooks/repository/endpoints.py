@@ -7,6 +7,7 @@ import asyncpg
 
 from webhooks.domain import (
     MERCHANT_EVENTS,
+    SEQUENCE,
     Endpoint,
     EndpointId,
 )
@@ -154,8 +155,10 @@ async def replay_missed(conn: asyncpg.Connection, endpoint: Endpoint, since: dat
     result = await conn.execute(
         """
         INSERT INTO delivery (merchant_id, endpoint_id, event_id, event, payment_id, refund_id,
-                              next_retry_at)
-        SELECT e.merchant_id, $1, e.id, e.type, e.payment_id, e.refund_id, clock_timestamp()
+                              object_id, sequence, next_retry_at)
+        SELECT e.merchant_id, $1, e.id, e.type, e.payment_id, e.refund_id, e.object_id,
+               (SELECT q.n FROM unnest($5::text[], $6::int[]) AS q(t, n) WHERE q.t = e.type),
+               clock_timestamp()
         FROM event e
         WHERE e.merchant_id = $2 AND e.type = ANY($4::text[])
           AND (e.received_at >= $3 OR EXISTS (
@@ -168,7 +171,7 @@ async def replay_missed(conn: asyncpg.Connection, endpoint: Endpoint, since: dat
             WHERE delivery.status = 'failed'
         """,
         endpoint.id, endpoint.merchant_id, since,
-        sorted(endpoint.event_types or MERCHANT_EVENTS),
+        sorted(endpoint.event_types or MERCHANT_EVENTS), list(SEQUENCE), list(SEQUENCE.values()),
     )  # fmt: skip
     return int(result.split()[-1])
 
