@@ -168,6 +168,10 @@ def make_broker(
         idle_timeout=idle_timeout_ms,
         reclaim_interval=reclaim_interval,
         unacknowledged_lock_timeout=30,
+        # Every Redis call of the broker is bounded (a read blocks for 2 s at most): a Redis that
+        # stops answering is a logged retry, never a receive loop hung on a dead socket.
+        socket_timeout=10,
+        socket_connect_timeout=5,
     )  # no maxlen: trimming by count can drop pending work; kit.outbox.Confirmer trims
     if recording():  # a span per task only when spans are exported (else kit.consumer
         broker.add_middlewares(OpenTelemetryMiddleware())  # continues the trace id cheaply)

@@ -23,7 +23,7 @@ class JobStatsMiddleware(TaskiqMiddleware):
 
     def __init__(self, redis_url: str, flush_every: float = 1.0) -> None:
         super().__init__()
-        self.redis = Redis.from_url(redis_url)
+        self.redis = Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
         self.flush_every = flush_every
         self.counts = {COMPLETED: 0, FAILED: 0}
         self.flushed_at = 0.0

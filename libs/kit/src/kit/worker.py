@@ -228,6 +228,8 @@ def create_worker(
     jobs: dict[str, Handler] | None = None,
     chores: list[tuple[float, Chore]] | None = None,
     claims: list[Claim] | None = None,
+    loops: list[tuple[str, Callable[[TaskiqState, Progress], Coroutine[Any, Any, None]], float]]
+    | None = None,
     on_startup: Chore | None = None,
     on_shutdown: Chore | None = None,
 ) -> AsyncBroker:
@@ -235,7 +237,9 @@ def create_worker(
     (task `<service>.handle_event`; kit opens the transaction and records the inbox entry);
     `jobs` maps task names to handlers. `chores`: (interval in seconds, coroutine) pairs run in
     the background. `claims` run whenever work may be due in the service's own tables (see
-    `Claim`). `on_startup` runs once the database and Redis are open, before any chore or
+    `Claim`). `loops`: (name, `run(state, progress)`, allowance in seconds) of a service's own
+    long-running loops, supervised like kit's (restarted when they end or stop calling
+    `progress`). `on_startup` runs once the database and Redis are open, before any chore or
     task."""
     configure_logging(service, settings.log_level)
     setup_tracing(f"{service}-worker")
@@ -295,6 +299,7 @@ def create_worker(
             Loop("outbox_relay", partial(relay.run, listen), 2 * relay.round_timeout),
             Loop("outbox_wakes", wakes, 30.0),
             *claim_loops,
+            *(Loop(name, partial(run, state), allowance) for name, run, allowance in loops or []),
             *(_every(s, c, state) for s, c in chores),
         ]
         broker.progress = liveness.watch("receive")

@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
+from collections.abc import Callable
 from uuid import UUID
 
 from taskiq import TaskiqState
@@ -32,9 +33,11 @@ class Dispatcher:
         self.tasks: set[asyncio.Task[None]] = set()
         self.wake = asyncio.Event()
 
-    async def run(self) -> None:
-        """Claim whenever a slot frees up, and at least every `webhook_poll_seconds`."""
+    async def run(self, progress: Callable[[], None] = lambda: None) -> None:
+        """Claim whenever a slot frees up, and at least every `webhook_poll_seconds`;
+        `progress()` every round (the worker's supervisor restarts a loop that stops)."""
         while True:
+            progress()
             self.wake.clear()
             try:
                 await self.dispatch()

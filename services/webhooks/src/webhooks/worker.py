@@ -4,7 +4,7 @@ events past their retention.
 Run: `taskiq worker webhooks.worker:broker --workers 1 --no-configure-logging`.
 """
 
-import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 
 from taskiq import TaskiqState
@@ -24,12 +24,14 @@ async def start_dispatcher(state: TaskiqState) -> None:
     allowed = parse_networks(settings.webhook_allowed_networks)
     sender = Sender(state.outbound, allowed, settings.webhook_timeout_seconds)
     state.dispatcher = tasks.Dispatcher(state.db, sender, settings)
-    state.dispatching = asyncio.create_task(state.dispatcher.run())
 
 
-async def stop_dispatcher(state: TaskiqState) -> None:
-    state.dispatching.cancel()
-    await asyncio.gather(state.dispatching, return_exceptions=True)
+async def dispatch(state: TaskiqState, progress: Callable[[], None]) -> None:
+    """The dispatcher's claim loop, supervised by kit.worker like the relay."""
+    await state.dispatcher.run(progress)
+
+
+async def stop_dispatcher(state: TaskiqState) -> None:  # kit has cancelled `dispatch` by now
     await state.dispatcher.stop(drain_seconds=settings.webhook_timeout_seconds + 1)
     await state.outbound.close()
 
@@ -48,6 +50,7 @@ broker = create_worker(
     on_event=service.receive_event,
     event_types=service.EVENTS_IN,
     chores=[(5.0, measure_backlog), (600.0, prune_events)],
+    loops=[("webhook_dispatcher", dispatch, settings.webhook_poll_seconds + 60.0)],
     on_startup=start_dispatcher,
     on_shutdown=stop_dispatcher,
 )
