@@ -8,10 +8,9 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from kit.consumer import consume_event
 from kit.db import Database, init_connection
-from kit.events import Envelope
-from refunds import service
+from refunds import repository
+from refunds.domain import PaymentRef
 from refunds.main import create_app
 from refunds.settings import Settings
 
@@ -36,13 +35,14 @@ SuccessfulPayment = Callable[..., Awaitable[str]]
 
 @pytest.fixture
 def successful_payment(pooled_db: Database) -> SuccessfulPayment:
-    """A payment made refundable the way production does it: its `payment.success` event."""
+    """A successful payment's balance, as its first refund starts it from payments' answer."""
 
     async def make(amount: int = 50000, merchant: UUID = TEST_MERCHANT) -> str:
         payment_id = "pay_" + secrets.token_hex(8)
-        data = {"id": payment_id, "amount": amount, "currency": "INR", "status": "success"}
-        event = Envelope.new("payment.success", merchant, data)
-        await consume_event(pooled_db, event.id, event, service.record_payment)
+        async with pooled_db.transaction() as conn:
+            await repository.save_balance(
+                conn, PaymentRef(payment_id, merchant, amount, "INR", "success")
+            )
         return payment_id
 
     return make

@@ -12,11 +12,12 @@ PAYMENT_FAILED = "payment.failed"
 PAYMENT_CAPTURED = "payment.captured"
 
 # Subscribers by event type (DESIGN §2): webhooks gets every merchant-facing event; orders moves
-# the order along (created → attempted → paid); refunds starts the refundable balance.
+# the order along (created → attempted → paid). Refunds reads a payment when it is first
+# refunded instead of following every success (ADR 0011).
 CONSUMERS: dict[str, tuple[str, ...]] = {
     PAYMENT_CREATED: ("webhooks", "orders"),
     PAYMENT_PENDING: ("webhooks",),
-    PAYMENT_SUCCESS: ("webhooks", "orders", "refunds"),
+    PAYMENT_SUCCESS: ("webhooks", "orders"),
     PAYMENT_FAILED: ("webhooks",),
     PAYMENT_CAPTURED: ("webhooks",),
 }

@@ -233,7 +233,7 @@ class TestProcess:
         assert ok["id"] not in await process(db, rules=DECLINE)  # decided once, never re-rolled
         assert (await service.get_payment(db, ok["id"])).status is PaymentStatus.SUCCESS
         kinds = [k for _, _, k in await outbox_rows(db, ok["id"], declined["id"])]
-        assert kinds.count("payment.success") == 3  # webhooks, orders, refunds: once each
+        assert kinds.count("payment.success") == 2  # webhooks and orders, once each
         assert kinds.count("payment.failed") == 1
 
     async def test_a_payment_waits_until_it_is_due_and_then_any_worker_finishes_it(

@@ -12,7 +12,6 @@ from asyncpg import Connection
 
 from kit import idempotency, outbox
 from kit.db import Database
-from kit.events import Envelope
 from kit.idempotency import StoredResponse
 from refunds import events, repository
 from refunds.domain import (
@@ -42,7 +41,9 @@ Render = Callable[[Refund], bytes]
 async def _balance(
     conn: Connection, payments: Payments, payment_id: str, merchant_id: UUID
 ) -> Balance:
-    """The payment's balance, locked; seeded from the payments service if no event came yet."""
+    """The payment's balance, locked; started from the payments service at its first refund
+    (ADR 0011: refunds subscribes to no payment event; a payment that is never refunded costs
+    this service nothing)."""
     balance = await repository.lock_balance(conn, payment_id)
     if balance is None:
         payment = await payments.get_payment(payment_id)
@@ -133,21 +134,6 @@ async def requeue_stuck_refunds(db: Database, deadline_seconds: float) -> int:
     if stuck:
         log.warning("requeued stuck refunds", extra={"refund_ids": stuck})
     return len(stuck)
-
-
-EVENTS_IN = frozenset({"payment.success"})
-
-
-async def record_payment(conn: Connection, event: Envelope) -> None:
-    """`payment.success`: the payment becomes refundable (its balance starts at zero refunded);
-    kit.consumer runs it once per message, in the transaction that records it."""
-    if event.type != "payment.success":
-        return
-    data = event.data
-    payment = PaymentRef(
-        str(data["id"]), event.merchant_id, int(data["amount"]), str(data["currency"]), "success"
-    )
-    await repository.save_balance(conn, payment)
 
 
 async def get_refund(db: Database, merchant_id: UUID, refund_id: str) -> Refund:

@@ -1,18 +1,16 @@
-"""The refunds worker: processes refunds, tracks refundable payments, relays the outbox.
+"""The refunds worker: processes refunds and relays the outbox.
 
 Run: `taskiq worker refunds.worker:broker --workers 1 --no-configure-logging`.
 """
 
 from kit.worker import create_worker, reconciler
-from refunds import service, tasks
+from refunds import tasks
 from refunds.events import PROCESS_REFUND
 from refunds.settings import Settings
 
 broker = create_worker(
     "refunds",
     Settings(),
-    on_event=service.record_payment,
-    event_types=service.EVENTS_IN,
     jobs={PROCESS_REFUND: tasks.process_refund},
     chores=[(5.0, reconciler("stuck_refunds", tasks.requeue_stuck_refunds))],
 )

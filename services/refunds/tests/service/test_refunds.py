@@ -6,15 +6,14 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
-from kit.consumer import consume_event
 from kit.db import Database
-from kit.events import Envelope
 from kit.idempotency import IdempotencyKeyReused
-from refunds import service
+from refunds import repository, service
 from refunds.clients import PaymentsClient
 from refunds.domain import (
     PaymentNotFound,
     PaymentNotRefundable,
+    PaymentRef,
     RefundExceedsAvailable,
     RefundStatus,
     RefundTiming,
@@ -31,12 +30,12 @@ def render(refund: Any) -> bytes:
 
 
 async def seed(db: Database, amount: int = 50000, merchant: UUID = TEST_MERCHANT) -> str:
+    """A refundable payment's balance, as its first refund starts it (from payments' answer)."""
     payment_id = f"pay_{uuid4().hex[:16]}"
-    event = Envelope.new(
-        "payment.success", merchant, {"id": payment_id, "amount": amount, "currency": "INR"}
-    )
-    await consume_event(db, event.id, event, service.record_payment)
-    await consume_event(db, event.id, event, service.record_payment)  # redelivered: changes nothing
+    async with db.transaction() as conn:
+        await repository.save_balance(
+            conn, PaymentRef(payment_id, merchant, amount, "INR", "success")
+        )
     return payment_id
 
 
