@@ -303,6 +303,35 @@ async def test_confirmer_republishes_what_redis_lost_before_it_was_acknowledged(
     assert all(r["stream_id"] for r in states)
 
 
+async def test_an_entry_that_took_a_lost_messages_stream_id_does_not_confirm_it(
+    scratch_db: Database, redis_url: str
+) -> None:
+    """After a failover loses a stream's tail, a new entry can get the lost one's id: the
+    confirmer matches the message id the entry carries, not the stream id alone."""
+    queue = queue_name()
+    message = outbox.job_message(queue, "q.do", {"n": 1})
+    async with scratch_db.transaction() as conn:
+        await outbox.add(conn, [message])
+    async with Redis.from_url(redis_url) as redis:
+        await redis.xgroup_create(queue, outbox.GROUP, id="0", mkstream=True)
+        relay = outbox.Relay(scratch_db, outbox.StreamPublisher(redis), "kit_scratch")
+        assert await relay.publish_pending() == 1
+        async with scratch_db.transaction() as conn:
+            stream_id = await conn.fetchval("SELECT stream_id FROM outbox")
+        await redis.delete(queue)  # the failover: the entry is gone, never delivered
+        await redis.xgroup_create(queue, outbox.GROUP, id="0", mkstream=True)
+        other = outbox.job_message(queue, "q.do", {"n": 2})
+        await redis.xadd(queue, {b"data": b"{}", b"mid": other.message_id}, id=stream_id)
+        taken: Any = await redis.xreadgroup(outbox.GROUP, "c1", {queue: ">"})
+        await redis.xack(queue, outbox.GROUP, taken[0][1][0][0])  # the other one, handled
+        confirmer = outbox.Confirmer(scratch_db, redis, grace_seconds=0, trim_after_seconds=0)
+        assert await confirmer.run_once() == (0, 1)  # lost, so published again
+        assert await relay.publish_pending() == 1
+    async with scratch_db.transaction() as conn:
+        republished = await conn.fetchval("SELECT stream_id FROM outbox")
+    assert republished != stream_id
+
+
 async def test_republish_since_a_point_in_time(scratch_db: Database, redis_url: str) -> None:
     queue = queue_name()
     message = outbox.job_message(queue, "q.do", {"n": 1})

@@ -16,6 +16,7 @@ each stream below its oldest unacknowledged entry, never by a count.
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 import uuid
@@ -186,7 +187,8 @@ class StreamPublisher:
                 args=[item.payload],
                 kwargs={},
             )
-            fields: Any = {b"data": message.model_dump_json().encode()}
+            # `mid` lets the Confirmer tell this entry from another that took its id.
+            fields: Any = {b"data": message.model_dump_json().encode(), b"mid": item.message_id}
             pipe.xadd(item.queue, fields)
         results = await pipe.execute(raise_on_error=False)
         return [None if isinstance(r, Exception) else _text(r) for r in results]
@@ -416,6 +418,21 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+RANGE_COUNT = 1000  # stream entries per XRANGE when the confirmer reads what is present
+
+
+def _message_id_of(fields: dict[bytes, bytes]) -> str | None:
+    """The outbox message id a stream entry carries: its `mid` field, or (an entry written
+    before there was one) the `message_id` label inside its taskiq message."""
+    if mid := fields.get(b"mid"):
+        return _text(mid)
+    try:
+        labels = json.loads(fields.get(b"data", b"{}")).get("labels") or {}
+    except ValueError:
+        return None
+    return str(labels["message_id"]) if "message_id" in labels else None
+
+
 def _id(stream_id: str) -> tuple[int, int]:
     ms, _, seq = stream_id.partition("-")
     return int(ms), int(seq or 0)
@@ -480,21 +497,36 @@ class Confirmer:
             republished += lost
         return confirmed, republished
 
+    async def _entries(self, queue: str, stream_ids: list[str]) -> dict[str, str | None]:
+        """stream id → the message id its entry carries, for the entries between the lowest and
+        highest of `stream_ids`, read in ranges (not one XRANGE per message)."""
+        ids = sorted(stream_ids, key=_id)
+        low, high, found = ids[0], ids[-1], {}
+        while True:
+            entries: Any = await self.redis.xrange(queue, low, high, count=RANGE_COUNT)
+            for entry_id, fields in entries:
+                found[_text(entry_id)] = _message_id_of(fields)
+            if len(entries) < RANGE_COUNT:
+                return found
+            ms, seq = _id(_text(entries[-1][0]))
+            low = f"{ms}-{seq + 1}"
+
     async def _settle(self, queue: str) -> tuple[int, int]:
         below = await self._acknowledged_below(queue)
         async with self.db.transaction() as conn:
             rows = await conn.fetch(
-                "SELECT id, stream_id, published_at < now() - make_interval(secs => $2) AS late"
+                "SELECT id, message_id, stream_id,"
+                " published_at < now() - make_interval(secs => $2) AS late"
                 " FROM outbox WHERE queue = $1 AND published_at IS NOT NULL"
                 " AND confirmed_at IS NULL ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED",
                 queue, self.grace_seconds, self.batch_size,
             )  # fmt: skip
             if not rows:
                 return 0, 0
-            pipe = self.redis.pipeline(transaction=False)
-            for row in rows:
-                pipe.xrange(queue, row["stream_id"], row["stream_id"], count=1)
-            present = [bool(entries) for entries in await pipe.execute()]
+            found = await self._entries(queue, [r["stream_id"] for r in rows])
+            # Present: an entry with its stream id that carries its message id. After a
+            # failover Redis may reuse a lost entry's id for another message.
+            present = [found.get(r["stream_id"]) == r["message_id"] for r in rows]
             acked = [
                 r["id"]
                 for r, here in zip(rows, present, strict=True)
