@@ -140,9 +140,14 @@ def _settle(done: "asyncio.Future[None]", error: BaseException | None) -> None:
         done.set_exception(error)
 
 
-def event_consumer(on_event: EventHandler[object], event_types: frozenset[str]) -> Handler:
+def event_consumer(
+    on_event: EventHandler[object],
+    event_types: frozenset[str],
+    after_commit: Callable[[TaskiqState], None] | None = None,
+) -> Handler:
     """The `<service>.handle_event` handler: events of `event_types` are applied in batches
-    (`EventBatches`); another type is parked for the version that subscribes to it."""
+    (`EventBatches`); another type is parked for the version that subscribes to it.
+    `after_commit(state)` runs once an event's effect committed (to wake what acts on it)."""
     batches = EventBatches(on_event)
 
     async def handle_event(state: TaskiqState, msg_id: str, payload: dict[str, Any]) -> None:
@@ -150,6 +155,8 @@ def event_consumer(on_event: EventHandler[object], event_types: frozenset[str]) 
         if event.type not in event_types:  # routed here by a version that knows we want it
             raise Parked(f"event type {event.type} is not handled by this version")
         await batches.apply(state.db, msg_id, event)
+        if after_commit is not None:
+            after_commit(state)
 
     return handle_event
 

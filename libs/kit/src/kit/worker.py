@@ -225,6 +225,7 @@ def create_worker(
     *,
     on_event: EventHandler[object] | None = None,
     event_types: Iterable[str] = (),
+    after_events: Callable[[TaskiqState], None] | None = None,
     jobs: dict[str, Handler] | None = None,
     chores: list[tuple[float, Chore]] | None = None,
     claims: list[Claim] | None = None,
@@ -234,7 +235,8 @@ def create_worker(
     on_shutdown: Chore | None = None,
 ) -> AsyncBroker:
     """`on_event(conn, event)` applies the events of `event_types` this service subscribes to
-    (task `<service>.handle_event`; kit opens the transaction and records the inbox entry);
+    (task `<service>.handle_event`; kit opens the transaction and records the inbox entry),
+    then `after_events(state)` once it committed;
     `jobs` maps task names to handlers. `chores`: (interval in seconds, coroutine) pairs run in
     the background. `claims` run whenever work may be due in the service's own tables (see
     `Claim`). `loops`: (name, `run(state, progress)`, allowance in seconds) of a service's own
@@ -252,7 +254,9 @@ def create_worker(
     broker.add_middlewares(JobStatsMiddleware(settings.redis_url))
     handlers = dict(jobs or {})
     if on_event is not None:
-        handlers[outbox.event_task(service)] = event_consumer(on_event, frozenset(event_types))
+        handlers[outbox.event_task(service)] = event_consumer(
+            on_event, frozenset(event_types), after_events
+        )
     consumer = Consumer(handlers, settings)
     consumer.register(broker)
 

@@ -1,6 +1,7 @@
 """POSTs a signed webhook to a merchant, refusing destinations it must not reach (SSRF guard)."""
 
 import asyncio
+import ipaddress
 import socket
 import time
 from collections.abc import Sequence
@@ -65,13 +66,10 @@ class Sender:
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, port, type=socket.SOCK_STREAM
-            )
+            addresses = await _resolve(host, port)
         except OSError as exc:
             detail = f"cannot resolve {host}: {exc}"
             return Attempt(None, None, "could not resolve the webhook URL's host", took(), detail)
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         refused = [a for a in addresses if not address_allowed(a, self._allowed)]
         if refused or not addresses:
             # The merchant is not told which address: that would map our network for them.
@@ -108,6 +106,17 @@ class Sender:
             else:
                 error = f"no valid response from the webhook URL ({kind})"
             return Attempt(None, None, error, took(), f"{kind}: {exc}"[:RESPONSE_BODY_LIMIT])
+
+
+async def _resolve(host: str, port: int) -> list[str]:
+    """The addresses to check and connect to: an IP literal as it is (no lookup in the
+    resolver's thread pool), a name through DNS."""
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def outbound_session(max_connections: int) -> aiohttp.ClientSession:

@@ -31,6 +31,11 @@ async def dispatch(state: TaskiqState, progress: Callable[[], None]) -> None:
     await state.dispatcher.run(progress)
 
 
+def deliver_soon(state: TaskiqState) -> None:
+    """An event's deliveries committed: the dispatcher claims now, not at its next poll."""
+    state.dispatcher.wake.set()
+
+
 async def stop_dispatcher(state: TaskiqState) -> None:  # kit has cancelled `dispatch` by now
     await state.dispatcher.stop(drain_seconds=settings.webhook_timeout_seconds + 1)
     await state.outbound.close()
@@ -49,6 +54,7 @@ broker = create_worker(
     settings,
     on_event=service.receive_event,
     event_types=service.EVENTS_IN,
+    after_events=deliver_soon,
     chores=[(5.0, measure_backlog), (600.0, prune_events)],
     loops=[("webhook_dispatcher", dispatch, settings.webhook_poll_seconds + 60.0)],
     on_startup=start_dispatcher,
