@@ -164,6 +164,81 @@ async def test_an_announced_revocation_empties_that_merchants_cached_answers(
         await redis.aclose()
 
 
+async def test_concurrent_misses_ask_merchants_once_and_share_its_answer() -> None:
+    """The cache expires under load: 32 requests with one merchant's credentials wait for one
+    question to the merchants service, not 32."""
+    asked: list[str] = []
+    answer = asyncio.Event()
+
+    async def merchants(request: httpx.Request) -> httpx.Response:  # stands in for the network
+        asked.append(json.loads(request.content)["api_key"])
+        await answer.wait()
+        return httpx.Response(200, json={"merchant_id": str(MERCHANT), "credential": "api_key"})
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(merchants), base_url="http://m")
+    authenticator = MerchantsAuthenticator(client, ttl=300)
+    try:
+        waiting = [
+            asyncio.create_task(authenticator.authenticate(Credentials("key_a", "secret_a")))
+            for _ in range(32)
+        ]
+
+        async def one_question_asked() -> bool:
+            return asked == ["key_a"]
+
+        await eventually_async(one_question_asked, "the first request's question")
+        answer.set()
+        principals = await asyncio.gather(*waiting)
+        assert {p.merchant_id for p in principals if p} == {MERCHANT}
+        assert len(principals) == 32
+        assert asked == ["key_a"]
+    finally:
+        await client.aclose()
+
+
+async def test_an_answer_in_flight_during_a_revocation_is_not_cached(redis_url: str) -> None:
+    asked: list[str] = []
+    answer = asyncio.Event()
+
+    async def merchants(request: httpx.Request) -> httpx.Response:
+        asked.append("a")
+        await answer.wait()
+        return httpx.Response(200, json={"merchant_id": str(MERCHANT), "credential": "api_key"})
+
+    redis = Redis.from_url(redis_url, socket_timeout=2)
+    client = httpx.AsyncClient(transport=httpx.MockTransport(merchants), base_url="http://m")
+    authenticator = MerchantsAuthenticator(client, ttl=300)
+    stop = asyncio.Event()
+    follower = asyncio.create_task(authenticator.follow_revocations(redis, stop))
+    try:
+
+        async def subscribed() -> bool:
+            return bool((await redis.pubsub_numsub(REVOCATIONS))[0][1])
+
+        await eventually_async(subscribed, "the authenticator subscribed")
+        in_flight = asyncio.create_task(authenticator.authenticate(Credentials("a", "s")))
+
+        async def asking() -> bool:
+            return asked == ["a"]
+
+        await eventually_async(asking, "the question in flight")
+        await redis.publish(REVOCATIONS, str(MERCHANT))  # revoked while merchants answers
+
+        async def revocation_seen() -> bool:
+            return authenticator._revocations == 1
+
+        await eventually_async(revocation_seen, "the revocation to arrive")
+        answer.set()
+        assert await in_flight is not None  # answered as it was asked
+        await authenticator.authenticate(Credentials("a", "s"))
+        assert asked == ["a", "a"]  # but not cached: the next request asks again
+    finally:
+        stop.set()
+        await asyncio.wait_for(follower, 10)
+        await client.aclose()
+        await redis.aclose()
+
+
 @pytest.mark.parametrize(
     ("configured", "sent", "status"),
     [

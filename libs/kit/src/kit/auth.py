@@ -83,16 +83,40 @@ REVOCATIONS = "auth:revocations"
 
 
 class MerchantsAuthenticator:
-    """Asks the merchants service (`POST /internal/v1/authenticate`), caching successes."""
+    """Asks the merchants service (`POST /internal/v1/authenticate`), caching successes.
+
+    Concurrent requests with the same uncached credentials share one question (when the cache
+    expires under load, 32 requests ask once, not 32 times), and an answer that was in flight
+    while a revocation arrived is returned but not cached."""
 
     def __init__(self, client: httpx.AsyncClient, ttl: float = 30.0) -> None:
         self._client = client
         self._cache = TtlCache(ttl)
+        self._asking: dict[str, asyncio.Future[Principal | None]] = {}
+        self._revocations = 0  # how many revocations (or cache drops) this process has seen
 
     async def authenticate(self, credentials: Credentials) -> Principal | None:
         key = credentials.fingerprint()
         if cached := self._cache.get(key):
             return cached
+        if asking := self._asking.get(key):
+            return await asyncio.shield(asking)
+        asking = asyncio.get_running_loop().create_future()
+        self._asking[key] = asking
+        try:
+            principal = await self._ask(key, credentials)
+        except BaseException as error:
+            asking.set_exception(error)
+            asking.exception()  # retrieved: the waiters get it, nobody else has to
+            raise
+        else:
+            asking.set_result(principal)
+            return principal
+        finally:
+            del self._asking[key]
+
+    async def _ask(self, key: str, credentials: Credentials) -> Principal | None:
+        revocations = self._revocations
         body = {
             "api_key": credentials.api_key,
             "api_secret": credentials.api_secret,
@@ -107,7 +131,8 @@ class MerchantsAuthenticator:
         if response.status_code != 200:
             raise Unavailable("Authentication service unavailable")
         principal = Principal.model_validate(response.json())
-        self._cache.put(key, principal)
+        if revocations == self._revocations:  # else it may be the answer a revocation ended
+            self._cache.put(key, principal)
         return principal
 
     async def follow_revocations(self, redis: Redis, stop: asyncio.Event) -> None:
@@ -123,8 +148,10 @@ class MerchantsAuthenticator:
                     while not stop.is_set():
                         message = await pubsub.get_message(timeout=1.0)
                         if message is not None:
+                            self._revocations += 1
                             self._cache.forget(message["data"].decode())
             except (RedisError, OSError):
+                self._revocations += 1
                 self._cache.clear()
                 with suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1)
