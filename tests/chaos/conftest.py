@@ -33,6 +33,7 @@ def chaos_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "OUTBOX_CONFIRM_GRACE_SECONDS": "2",
             "PROCESSING_DEADLINE_SECONDS": "10",
             "WEBHOOK_MAX_IN_FLIGHT_PER_MERCHANT": "4",
+            "OUTBOX_STREAM_WINDOW": "20",
         },
     )
     stack.start()

@@ -600,3 +600,67 @@ def test_a_retried_payment_pending_holds_back_its_payment_success(
         )
         in_order = ["payment.created", "payment.pending", "payment.pending", "payment.success"]
         assert arrivals() == dict.fromkeys(paid, in_order)  # the second pending: the retry
+
+
+def test_a_stopped_consumer_and_a_capped_redis_stop_nobody_else(
+    chaos_stack: Stack, api: httpx.Client, receiver: Receiver
+) -> None:
+    """The webhooks worker is stopped and Redis capped near its working size: the webhooks
+    stream holds at most its window (the rest waits in the outbox), so payments, orders and
+    their own streams keep working; once the worker is back every webhook arrives. (Before
+    ADR 0011 the webhooks stream filled Redis, every XADD then failed, and the relays of every
+    service stalled behind it.)"""
+    client = redis.Redis.from_url(chaos_stack.redis_url)
+    limit = str(client.config_get("maxmemory")["maxmemory"])
+    chaos_stack.kill("webhooks-worker")
+    try:
+        probe = []
+        for _ in range(5):  # what one payment's messages cost Redis here
+            body = {"order_id": new_order(api), "method": "upi", "vpa": "buyer@okbank"}
+            probe.append(api.post("/api/v1/payments", json=body, headers=TEST_HEADERS).json()["id"])
+        eventually(lambda: client.xlen("webhooks") >= 10, "the first payments' webhook messages")
+        entry = int(client.memory_usage("webhooks") or 0) // max(1, client.xlen("webhooks"))
+        window = int(chaos_stack.extra_env["OUTBOX_STREAM_WINDOW"])
+        count = 150
+        # Room for the capped window and every other stream's messages, not for all of the
+        # stopped consumer's: it would need about 4 entries per payment more than this.
+        room = 3 * (window + 10) * entry + 3 * count * entry
+        client.config_set("maxmemory", int(client.info("memory")["used_memory"]) + room)
+        paid = [*probe]
+        for _ in range(count):
+            body = {"order_id": new_order(api), "method": "upi", "vpa": "buyer@okbank"}
+            created = api.post("/api/v1/payments", json=body, headers=TEST_HEADERS)
+            assert created.status_code == 201, created.text
+            paid.append(created.json()["id"])
+        for payment_id in paid:  # processed, and their orders paid: the orders stream flows
+            eventually(
+                lambda p=payment_id: status_of(api, p) == "success",  # type: ignore[misc]
+                f"payment {payment_id} to succeed with the webhooks worker stopped",
+            )
+        last = api.get(f"/api/v1/payments/{paid[-1]}", headers=TEST_HEADERS).json()
+        eventually(
+            lambda: api.get(f"/api/v1/orders/{last['order_id']}/public").json()["status"] == "paid",
+            "the last order to be paid",
+        )
+        # Held back: the window (judged once a second, so it overshoots by about a second of
+        # traffic), far from the three webhook messages of every payment.
+        assert client.xlen("webhooks") < 3 * len(paid) // 2
+        held = sql(
+            chaos_stack.database_urls["payments"],
+            "SELECT count(*) FROM outbox WHERE queue = 'webhooks' AND published_at IS NULL",
+        )
+        assert held > 0  # waiting in the outbox for the consumer to catch up
+    finally:
+        client.config_set("maxmemory", limit)
+        chaos_stack.restart("webhooks-worker")
+        client.close()
+    wanted = {(p, "payment.success") for p in paid}
+
+    def received() -> set[tuple[str, str]]:
+        with receiver.lock:
+            return payment_events(receiver.requests)
+
+    eventually(  # some 600 webhooks, four at a time to this merchant
+        lambda: wanted <= received(), "every payment.success once the worker is back", 240
+    )
+    settled(chaos_stack, api, paid)
