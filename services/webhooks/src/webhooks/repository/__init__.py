@@ -14,6 +14,7 @@ from webhooks.repository.deliveries import (
     replay_failed,
     resend_event,
     reset_delivery,
+    take_in,
 )
 from webhooks.repository.endpoints import (
     delete_endpoint,
@@ -77,5 +78,6 @@ __all__ = [
     "resend_event",
     "reset_delivery",
     "stop_pending_deliveries",
+    "take_in",
     "update_endpoint",
 ]

@@ -60,6 +60,41 @@ async def insert_delivery(
     return delivery_of(row)  # type: ignore[arg-type]
 
 
+async def take_in(
+    conn: asyncpg.Connection,
+    event_id: str,
+    merchant_id: UUID,
+    event_type: str,
+    body: str,
+    links: EventLinks,
+) -> list[Delivery]:
+    """Keep an event once and queue a delivery to each of the merchant's enabled endpoints with
+    a URL whose filter takes it (`Endpoint.receives`, in SQL), in one statement; none if the
+    event was kept before. The endpoints are share-locked: disabling one waits until these
+    deliveries are committed (and then fails them)."""
+    rows = await conn.fetch(
+        """
+        WITH kept AS (
+            INSERT INTO event (id, merchant_id, type, body, object_id, payment_id, refund_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING id
+        ), targets AS (
+            SELECT p.id FROM endpoint p
+            WHERE p.merchant_id = $2 AND p.enabled AND p.url IS NOT NULL
+              AND (cardinality(p.event_types) = 0 OR $3 = ANY(p.event_types))
+              AND EXISTS (SELECT FROM kept)
+            ORDER BY p.is_default DESC, p.created_at, p.id FOR SHARE
+        )
+        INSERT INTO delivery (merchant_id, endpoint_id, event_id, event, payment_id, refund_id,
+                              object_id, sequence, next_retry_at)
+        SELECT $2, t.id, $1, $3, $6, $7, $5, $8, clock_timestamp() FROM targets t
+        """
+        f" RETURNING {DELIVERY_ROW}",
+        event_id, merchant_id, event_type, body, links.object_id, links.payment_id,
+        links.refund_id, links.sequence,
+    )  # fmt: skip
+    return [delivery_of(r) for r in rows]
+
+
 async def claim_due(
     conn: asyncpg.Connection,
     busy: list[UUID],

@@ -16,20 +16,10 @@ EVENTS_IN = MERCHANT_EVENTS
 
 async def receive_event(conn: Connection, event: Envelope) -> list[Delivery]:
     """Keep a merchant-facing event once; queue one delivery per enabled endpoint whose filter
-    takes it (kit.consumer runs it once per message, in the transaction that records it)."""
+    takes it, in one statement (kit.consumer runs it once per message, in the transaction that
+    records it). The contract's FAQ: no URL, no log, no attempt."""
     if event.type not in MERCHANT_EVENTS:
         return []
     body = webhook_body(event.type, event.occurred_at, event.data)
     links = EventLinks.of(event.type, event.data)
-    if not await repository.insert_event(
-        conn, event.id, event.merchant_id, event.type, body, links
-    ):
-        return []
-    # The contract's FAQ: no URL, no log, no attempt (a default endpoint without one is skipped).
-    return [
-        await repository.insert_delivery(
-            conn, event.merchant_id, endpoint.id, event.id, event.type, links
-        )
-        for endpoint in await repository.receiving_endpoints(conn, event.merchant_id)
-        if endpoint.receives(event.type)
-    ]
+    return await repository.take_in(conn, event.id, event.merchant_id, event.type, body, links)
