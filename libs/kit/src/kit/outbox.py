@@ -15,6 +15,7 @@ each stream below its oldest unacknowledged entry, never by a count.
 """
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -220,7 +221,8 @@ class Relay:
         self.depth = depth
         self.window_check_seconds = window_check_seconds
         self._held: dict[str, float] = {}  # queue → monotonic time until which it is held
-        self._open: dict[str, float] = {}  # queue → until when it is known to be under
+        # queue → (until when its depth is trusted, how many more entries it may take)
+        self._room: dict[str, tuple[float, int]] = {}
         self.linger = linger
         self.publisher = publisher
         self.round_timeout = round_timeout
@@ -240,21 +242,30 @@ class Relay:
     def _hold(self, queue: str) -> None:
         self._held[queue] = time.monotonic() + self.poll_interval
 
-    async def _over_window(self, queues: set[str]) -> set[str]:
-        """The queues among `queues` whose stream is at its window now (held from here on)."""
+    async def _room_in(self, queues: set[str]) -> dict[str, int]:
+        """How many more entries each of `queues` may take now (queues at their window are held
+        from here on): the window less the stream's depth, looked up again once that room is
+        used up or `window_check_seconds` old. Only what this relay published counts against it
+        meanwhile, so the window overshoots by what other producers publish to the same stream
+        within that time."""
         if self.window is None or self.depth is None:
-            return set()
-        now, full = time.monotonic(), set()
+            return {}
+        now, room = time.monotonic(), {}
         for queue in queues:
-            if self._open.get(queue, 0.0) > now:
-                continue
-            if await self.depth(queue) >= self.window:
-                full.add(queue)
+            until, left = self._room.get(queue, (0.0, 0))
+            if until <= now or left <= 0:
+                until, left = now + self.window_check_seconds, self.window - await self.depth(queue)
+                self._room[queue] = (until, left)
+            if left <= 0:
                 self._hold(queue)
                 OUTBOX_HELD.labels(queue).inc()
-            else:
-                self._open[queue] = now + self.window_check_seconds
-        return full
+            room[queue] = left
+        return room
+
+    def _used(self, queue: str, count: int) -> None:
+        if queue in self._room:
+            until, left = self._room[queue]
+            self._room[queue] = (until, left - count)
 
     async def publish_pending(self) -> int:
         """Publish one batch of unpublished messages; return how many. Messages of a queue at
@@ -277,8 +288,15 @@ class Relay:
             )  # fmt: skip
             if not rows:
                 return 0
-            full = await self._over_window({r["queue"] for r in rows})
-            rows = [r for r in rows if r["queue"] not in full]
+            room = await self._room_in({r["queue"] for r in rows})
+            if room:  # each queue's oldest messages, as many as its stream has room for
+                taken: collections.Counter[str] = collections.Counter()
+                kept = []
+                for row in rows:
+                    if taken[row["queue"]] < room[row["queue"]]:
+                        taken[row["queue"]] += 1
+                        kept.append(row)
+                rows = kept
             if not rows:
                 return None
             batch = [
@@ -307,6 +325,7 @@ class Relay:
         for item, sid in zip(batch, stream_ids, strict=True):
             if sid:
                 OUTBOX_PUBLISHED.labels(item.task_name).inc()
+                self._used(item.queue, 1)
         return len(sent)
 
     def wake(self, *_: object) -> None:
