@@ -29,23 +29,12 @@ import httpx
 
 from devstack.edge import load_routes
 from devstack.stack import Ports, Stack
+from tests.chaos.environment import CHAOS_ENV
 from tests.receiver import Receiver, running_receiver
 
 HEADERS = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
 FINAL = ("payment.success", "payment.failed")
 SETTLE_SECONDS = 240.0
-ENV = {  # the chaos suite's settings: short deadlines, so repairs show up within the run
-    "TEST_MODE": "true",
-    "TEST_PROCESSING_DELAY": "300",
-    "WEBHOOK_RETRY_INTERVALS_TEST": "true",
-    "WORKER_HEARTBEAT_SECONDS": "2",
-    "QUEUE_IDLE_TIMEOUT_MS": "5000",
-    "QUEUE_RECLAIM_INTERVAL_SECONDS": "0.5",
-    "TASK_TIMEOUT_SECONDS": "4",
-    "CONSUMER_RETRY_BASE_SECONDS": "0.5",
-    "OUTBOX_CONFIRM_GRACE_SECONDS": "2",
-    "PROCESSING_DEADLINE_SECONDS": "10",
-}
 
 
 @dataclass
@@ -284,7 +273,7 @@ def soak_stack() -> Iterator[Stack]:
             table,
             database=f"gw_soak_{secrets.token_hex(4)}",
             durable=True,
-            extra_env=ENV,
+            extra_env=CHAOS_ENV,
         )
         stack.start()
         try:
