@@ -17,7 +17,13 @@ import payments.settings
 import refunds.settings
 import ui.settings
 import webhooks.settings
-from devstack.edge import MAX_BODY_BYTES, PRIVATE_RANGES, TOO_LARGE_ROUTE, load_routes
+from devstack.edge import (
+    DECLARED_TOO_LARGE_ROUTE,
+    MAX_BODY_BYTES,
+    PRIVATE_RANGES,
+    TOO_LARGE_ROUTE,
+    load_routes,
+)
 from devstack.provision import schema_sql
 from kit.settings import ServiceSettings
 from tests.deploy.chart import (
@@ -141,9 +147,10 @@ def test_in_cluster_edge_config_is_the_route_table() -> None:
     for host, port in table.hosts.items():
         server = caddy["apps"]["http"]["servers"][host]
         assert server["listen"] == [f":{port}"]
-        dials = [r["handle"][-1]["upstreams"][0]["dial"] for r in server["routes"][:-1]]
+        assert server["routes"][0] == DECLARED_TOO_LARGE_ROUTE  # the native edge's, exactly
+        dials = [r["handle"][-1]["upstreams"][0]["dial"] for r in server["routes"][1:-1]]
         assert dials == [f"{PREFIX}{r.service}-api:80" for r in table.routes if r.host == host]
-        for route in server["routes"][:-1]:
+        for route in server["routes"][1:-1]:
             assert route["handle"][0] == {"handler": "request_body", "max_size": MAX_BODY_BYTES}
         assert server["errors"]["routes"] == [TOO_LARGE_ROUTE]  # the native edge's, exactly
         assert server["trusted_proxies"]["ranges"] == PRIVATE_RANGES

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from devstack.edge import load_routes
+from devstack.edge import DECLARED_TOO_LARGE_ROUTE, load_routes
 from devstack.generate import DATABASE_SERVICES, generated
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -186,7 +186,8 @@ def test_compose_edge_routes_every_rule_of_the_table_to_its_api() -> None:
     for host, port in table.hosts.items():
         server = caddy["apps"]["http"]["servers"][host]
         assert server["listen"] == [f":{port}"]
-        dials = [r["handle"][-1]["upstreams"][0]["dial"] for r in server["routes"][:-1]]
+        assert server["routes"][0] == DECLARED_TOO_LARGE_ROUTE
+        dials = [r["handle"][-1]["upstreams"][0]["dial"] for r in server["routes"][1:-1]]
         assert dials == [
             f"{upstream.get(host, f'{r.service}-api')}:8000" for r in table.routes if r.host == host
         ]

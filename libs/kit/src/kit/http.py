@@ -200,12 +200,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 MAX_BODY_BYTES = 64 * 1024
+# A refused body up to this size is read and dropped before the 413 is sent. Closing a connection
+# with unread data in it makes the kernel answer with a reset, which can erase the 413 before the
+# client (or the edge proxying it) reads it (RFC 9112 §9.6); a larger body is not worth reading.
+DRAIN_BYTES = 1024 * 1024
 
 
 class RequestContextMiddleware:
     """Gives each request an id (kept from `X-Request-Id` if sent), echoes it, logs the request
     and records its RED metrics; sets its trace context while no server span is recorded; refuses
-    a body over `max_body_bytes` with a 413 before anything reads it."""
+    a body over `max_body_bytes` with a 413 before anything parses it."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -246,6 +250,7 @@ class RequestContextMiddleware:
             if fits:
                 await self.app(scope, receive, send_with_id)
             else:
+                await _drain(receive)
                 await too_large(send_with_id)
         finally:
             if traced is not None:
@@ -291,6 +296,16 @@ class RequestContextMiddleware:
             return {"type": "http.request", "body": body, "more_body": False}
 
         return replay
+
+
+async def _drain(receive: Receive) -> None:
+    """Reads what is left of a refused body, up to DRAIN_BYTES, so no reset erases the 413."""
+    drained = 0
+    while drained <= DRAIN_BYTES:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
+        drained += len(message.get("body", b""))
 
 
 async def too_large(send: Send) -> None:

@@ -59,16 +59,27 @@ def _matcher(route: Route) -> dict[str, Any]:
     return {"path_regexp": {"pattern": route.path}}
 
 
+# A declared length over the limit is refused before the body is touched: the proxy then has no
+# copy of it in flight, so Go's server drains or closes the connection cleanly (a body refused
+# mid-stream could leave its tail to be parsed as the next request on a kept-alive connection).
+DECLARED_TOO_LARGE = (
+    '{http.request.header.Content-Length}.matches("^[0-9]{1,15}$") && '
+    f"int({{http.request.header.Content-Length}}) > {MAX_BODY_BYTES}"
+)
+TOO_LARGE_RESPONSE = {
+    "handler": "static_response",
+    "status_code": 413,
+    "headers": {"Content-Type": ["application/json"]},
+    "body": TOO_LARGE,
+}
 TOO_LARGE_ROUTE = {
     "match": [{"expression": "{http.error.status_code} == 413"}],
-    "handle": [
-        {
-            "handler": "static_response",
-            "status_code": 413,
-            "headers": {"Content-Type": ["application/json"]},
-            "body": TOO_LARGE,
-        }
-    ],
+    "handle": [TOO_LARGE_RESPONSE],
+}
+DECLARED_TOO_LARGE_ROUTE = {
+    "match": [{"expression": DECLARED_TOO_LARGE}],
+    "handle": [TOO_LARGE_RESPONSE],
+    "terminal": True,
 }
 
 
@@ -88,7 +99,7 @@ def caddy_config(
     servers: dict[str, Any] = {}
     for host in table.hosts:
         dials = {**upstreams, **(host_upstreams or {}).get(host, {})}
-        routes: list[dict[str, Any]] = [
+        routes: list[dict[str, Any]] = [DECLARED_TOO_LARGE_ROUTE] + [
             {
                 "match": [_matcher(route)],
                 "handle": [
