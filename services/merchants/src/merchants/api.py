@@ -57,9 +57,7 @@ async def log_in(body: LoginRequest, request: Request, db: Db, _: ClientLimited)
         body.password,
         ttl=timedelta(seconds=settings.session_ttl_seconds),
         test_setup=settings.test_setup,
-        throttle=service.LoginThrottle(
-            request.state.redis, settings.login_max_failures, settings.login_failure_window_seconds
-        ),
+        throttle=request.state.login_throttle,
     )
     return LoginResponse(
         token=session.token,

@@ -34,6 +34,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "redis": resources.redis,
                 "settings": settings,
                 "authenticator": LocalAuthenticator(resources.db),
+                "login_throttle": service.LoginThrottle(
+                    resources.redis,
+                    settings.login_max_failures,
+                    settings.login_failure_window_seconds,
+                    settings.login_concurrent_checks,
+                ),
             }
 
     return create_service_app(

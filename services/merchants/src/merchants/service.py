@@ -68,30 +68,41 @@ async def authenticate(db: Database, credentials: Credentials) -> Principal | No
 
 
 class LoginThrottle:
-    """Failed logins per email in Redis: past `max_failures` in a window, the email is refused
-    (429) until the window ends, whatever the password, so guessing is slow."""
+    """Failed logins per account in Redis: past `max_failures` in a window, the account is
+    refused (429) until the window ends, whatever the password, so guessing is slow.
 
-    def __init__(self, redis: Redis, max_failures: int, window_seconds: int) -> None:
+    Each attempt takes a place before its password is checked and gives it back when the
+    password was right, so a concurrent burst cannot get past the count (checking, then counting
+    a failure, let 40 of 40 through). The count is kept per merchant, whichever spelling of the
+    email Postgres matched it by (Python and Postgres lowercase `İ` differently); an unknown
+    email is counted under its own spelling.
+
+    It also bounds the passwords checked at once in this process (`concurrent_checks`; scrypt
+    takes ~50 ms of a core and 16 MiB): past that a login is refused 429 at once, so a flood of
+    logins cannot take the memory and the threads authenticating API calls need."""
+
+    def __init__(
+        self, redis: Redis, max_failures: int, window_seconds: int, concurrent_checks: int = 2
+    ) -> None:
         self.redis, self.max_failures, self.window = redis, max_failures, window_seconds
+        self.checking = asyncio.Semaphore(concurrent_checks)
 
-    def _key(self, email: str) -> str:
-        return "login-failures:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    @staticmethod
+    def key(email: str, merchant: Merchant | None) -> str:
+        who = str(merchant.id) if merchant else "unknown:" + email.strip().casefold()
+        return "login-failures:" + hashlib.sha256(who.encode()).hexdigest()
 
-    async def check(self, email: str) -> None:
-        key = self._key(email)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(key)
+    async def take(self, key: str) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, 0, ex=self.window, nx=True)  # the window starts at the first attempt
+            pipe.incr(key)
             pipe.ttl(key)
-            failures, ttl = await pipe.execute()
-        if failures is not None and int(failures) >= self.max_failures:
+            _, attempts, ttl = await pipe.execute()
+        if attempts > self.max_failures:
             raise RateLimited(self.max_failures, retry_after=max(1, int(ttl)))
 
-    async def failed(self, email: str) -> None:
-        key = self._key(email)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.set(key, 0, ex=self.window, nx=True)  # the window starts at the first failure
-            pipe.incr(key)
-            await pipe.execute()
+    async def give_back(self, key: str) -> None:
+        await self.redis.decr(key)
 
 
 async def log_in(
@@ -105,14 +116,19 @@ async def log_in(
 ) -> Session:
     """Open a dashboard session; the token is returned once and stored only as a hash.
     `test_setup` lets the password-less test merchant in (see `may_log_in`). The password is
-    checked in a thread (scrypt takes tens of milliseconds) and outside any transaction."""
-    await throttle.check(email)
+    checked in a thread outside any transaction, as many at once as `throttle` allows."""
     async with db.transaction() as conn:
         merchant = await repository.get_merchant_by_email(conn, email)
-    allowed = await asyncio.to_thread(may_log_in, merchant, password, test_setup=test_setup)
+    key = LoginThrottle.key(email, merchant)
+    await throttle.take(key)
+    if throttle.checking.locked():
+        await throttle.give_back(key)
+        raise RateLimited(retry_after=1)
+    async with throttle.checking:
+        allowed = await asyncio.to_thread(may_log_in, merchant, password, test_setup=test_setup)
     if merchant is None or not allowed:
-        await throttle.failed(email)
         raise LoginFailed()
+    await throttle.give_back(key)
     token = generate_session_token()
     expires_at = datetime.now(UTC) + ttl
     async with db.transaction() as conn:

@@ -1,6 +1,6 @@
 """Configuration of the merchants service (environment variables only)."""
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kit.settings import ServiceSettings
@@ -12,6 +12,9 @@ class Settings(ServiceSettings):
     # the window ends.
     login_max_failures: int = 10
     login_failure_window_seconds: int = 900
+    # Passwords checked at once (scrypt: ~50 ms of a core and 16 MiB each); a login beyond it is
+    # answered 429 with Retry-After: 1.
+    login_concurrent_checks: int = Field(default=2, ge=1)
 
     @property
     def test_setup(self) -> bool:

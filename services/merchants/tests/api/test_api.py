@@ -226,3 +226,73 @@ async def test_an_email_with_too_many_failed_logins_is_refused_429_even_with_its
     assert right.status_code == 429
     assert right.json()["error"]["code"] == "RATE_LIMIT_ERROR"
     assert 1 <= int(right.headers["Retry-After"]) <= 900
+
+
+async def merchant_with_password(database_urls: dict[str, str], email: str, password: str) -> None:
+    pool = await asyncpg.create_pool(database_urls["merchants"], init=init_connection)
+    assert pool is not None
+    try:
+        await service.create_merchant(Database(pool), "Guessed", email, password)
+    finally:
+        await pool.close()
+
+
+async def test_a_concurrent_burst_of_wrong_passwords_gets_no_more_tries_than_the_quota(
+    settings: Settings, database_urls: dict[str, str]
+) -> None:
+    email = f"burst-{os.urandom(6).hex()}@example.com"
+    await merchant_with_password(database_urls, email, "right-password-123")
+    wide = settings.model_copy(update={"login_concurrent_checks": 64})  # the throttle alone
+    async with (
+        LifespanManager(create_app(wide)) as manager,
+        httpx.AsyncClient(transport=httpx.ASGITransport(manager.app), base_url="http://t") as c,
+    ):
+        wrong = {"email": email, "password": "wrong-password"}
+        burst = await asyncio.gather(*(c.post("/api/v1/auth/login", json=wrong) for _ in range(40)))
+        right = await c.post("/api/v1/auth/login", json={**wrong, "password": "right-password-123"})
+    statuses = sorted(answer.status_code for answer in burst)
+    assert statuses == [401] * 10 + [429] * 30  # checking, then counting, let all 40 through
+    assert right.status_code == 429
+
+
+async def test_spellings_of_one_email_share_its_failed_logins(
+    client: httpx.AsyncClient, database_urls: dict[str, str]
+) -> None:
+    # Postgres finds the merchant by `lower(email)`, which reads `İ` as `i`; Python's lower()
+    # makes it `i̇` (two characters), so counting by Python's spelling gave each its own quota.
+    tag = os.urandom(6).hex()
+    await merchant_with_password(database_urls, f"istanbul-{tag}@example.com", "right-pass-123")
+    spellings = [f"istanbul-{tag}@example.com", f"İSTANBUL-{tag}@example.com"]
+    for attempt in range(10):
+        wrong = {"email": spellings[attempt % 2], "password": "wrong-password"}
+        assert (await client.post("/api/v1/auth/login", json=wrong)).status_code == 401
+    for spelling in spellings:
+        right = {"email": spelling, "password": "right-pass-123"}
+        assert (await client.post("/api/v1/auth/login", json=right)).status_code == 429
+
+
+async def test_a_login_flood_is_refused_429_and_api_authentication_stays_available(
+    client: httpx.AsyncClient,
+) -> None:
+    async def flood() -> list[httpx.Response]:
+        logins = (
+            client.post(
+                "/api/v1/auth/login", json={"email": f"flood-{i}@example.com", "password": "x"}
+            )
+            for i in range(40)
+        )
+        return list(await asyncio.gather(*logins))
+
+    async def authenticate() -> list[int]:
+        answers = []
+        for _ in range(20):
+            body = {"api_key": "key_test_abc123", "api_secret": "secret_test_xyz789"}
+            answers.append((await client.post("/internal/v1/authenticate", json=body)).status_code)
+        return answers
+
+    logins, authentications = await asyncio.gather(flood(), authenticate())
+    assert authentications == [200] * 20
+    refused = [answer for answer in logins if answer.status_code == 429]
+    assert refused, "forty logins at once were all hashed"
+    assert {answer.headers["Retry-After"] for answer in refused} == {"1"}
+    assert {answer.status_code for answer in logins} == {401, 429}

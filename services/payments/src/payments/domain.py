@@ -159,6 +159,12 @@ def check_vpa(vpa: str | None) -> str:
     return vpa
 
 
+def ascii_digits(text: str) -> bool:
+    """Only `0`-`9`: `str.isdigit` also takes `²`, `٤` and full-width digits, which `int` then
+    refuses or reads as another digit."""
+    return text.isascii() and text.isdigit()
+
+
 def card_digits(number: str) -> str:
     return number.replace(" ", "").replace("-", "")
 
@@ -190,7 +196,7 @@ def card_network(digits: str) -> str:
 def check_expiry(month: str, year: str, today: date) -> None:
     """Month 1 to 12; year `25` or `2025`; the current month is still valid."""
     month, year = month.strip(), year.strip()
-    if not (month.isdigit() and year.isdigit()) or len(year) not in (2, 4):
+    if not (ascii_digits(month) and ascii_digits(year)) or len(year) not in (2, 4):
         raise ExpiredCard()
     month_number, year_number = int(month), int(year)
     if len(year) == 2:
@@ -202,9 +208,9 @@ def check_expiry(month: str, year: str, today: date) -> None:
 def summarize_card(card: CardInput, today: date) -> CardSummary:
     """Validate a card and keep only what may be stored: network and last four digits."""
     digits = card_digits(card.number)
-    if not (digits.isdigit() and 13 <= len(digits) <= 19 and luhn_valid(digits)):
+    if not (ascii_digits(digits) and 13 <= len(digits) <= 19 and luhn_valid(digits)):
         raise InvalidCard()
-    if not (card.cvv.isdigit() and len(card.cvv) in (3, 4)) or not card.holder_name.strip():
+    if not (ascii_digits(card.cvv) and len(card.cvv) in (3, 4)) or not card.holder_name.strip():
         raise InvalidCard()
     check_expiry(card.expiry_month, card.expiry_year, today)
     return CardSummary(card_network(digits), digits[-4:])
@@ -215,7 +221,7 @@ def redacted_card(card: CardInput) -> dict[str, str]:
     digits = card_digits(card.number)
     return {
         "last4": digits[-4:],
-        "network": card_network(digits) if digits.isdigit() else "unknown",
+        "network": card_network(digits) if ascii_digits(digits) else "unknown",
         "expiry": f"{card.expiry_month}/{card.expiry_year}",
         "holder_name": card.holder_name,
     }

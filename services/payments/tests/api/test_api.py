@@ -106,6 +106,30 @@ async def test_invalid_payments_get_the_contract_error(
     assert (response.status_code, response.json()["error"]["code"]) == (status, code)
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("number", "411111111111111²", "INVALID_CARD"),
+        ("number", "\uff14" + "\uff11" * 15, "INVALID_CARD"),  # full-width
+        ("number", "٤١١١١١١١١١١١١١١١", "INVALID_CARD"),  # Arabic-Indic
+        ("cvv", "\uff11\uff12\uff13", "INVALID_CARD"),
+        ("cvv", "12³", "INVALID_CARD"),
+        ("expiry_month", "1²", "EXPIRED_CARD"),
+        ("expiry_month", "\uff11\uff12", "EXPIRED_CARD"),
+        ("expiry_year", "\uff12\uff10\uff13\uff10", "EXPIRED_CARD"),
+        ("expiry_year", "20³0", "EXPIRED_CARD"),
+    ],
+)
+@pytest.mark.parametrize("route", ["/api/v1/payments", "/api/v1/payments/public"])
+async def test_a_card_with_digits_outside_ascii_is_refused_400(
+    client: httpx.AsyncClient, make_order: MakeOrder, route: str, field: str, value: str, code: str
+) -> None:
+    order = await make_order()
+    body = {"order_id": order["id"], "method": "card", "card": {**CARD, field: value}}
+    response = await client.post(route, json=body, headers=TEST_HEADERS)
+    assert (response.status_code, response.json()["error"]["code"]) == (400, code)
+
+
 async def test_validation_error_never_echoes_the_card_number(
     client: httpx.AsyncClient, make_order: MakeOrder
 ) -> None:

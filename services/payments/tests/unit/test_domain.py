@@ -4,6 +4,8 @@ from datetime import UTC, date, datetime
 from uuid import uuid4
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from payments.domain import (
     CaptureAmountMismatch,
@@ -232,3 +234,27 @@ def test_a_payments_delay_and_outcome_are_decided_from_the_payment_alone() -> No
     assert 160 <= successes < 200  # about 90 %, and some fail: the outcome is not fixed
     delays = {delay for delay, _ in first}
     assert len(delays) > 100  # spread across the window, not one value
+
+
+# Any character Unicode calls a digit or number (`²`, `٤`, full-width, `Ⅻ`) among ASCII ones.
+NUMERALS = st.text(
+    alphabet=st.one_of(st.characters(categories=["Nd", "No", "Nl"]), st.sampled_from("0123456789")),
+    min_size=1,
+    max_size=20,
+)
+
+
+@given(number=NUMERALS, month=NUMERALS, year=NUMERALS, cvv=NUMERALS)
+@settings(max_examples=300, database=None, derandomize=True)
+def test_a_card_in_any_numerals_is_refused_or_kept_as_ascii(
+    number: str, month: str, year: str, cvv: str
+) -> None:
+    given_card = card(number, month, year, cvv)
+    view = redacted_card(given_card)  # the idempotency fingerprint, taken before validation
+    assert view["network"] in {"visa", "mastercard", "amex", "rupay", "unknown"}
+    try:
+        summary = summarize_card(given_card, TODAY)
+    except (InvalidCard, ExpiredCard):
+        return
+    assert all(f.isascii() and f.isdigit() for f in (number, month, year, cvv)), summary
+    assert summary.last4.isascii()
