@@ -1,6 +1,8 @@
 """The dashboard, the hosted checkout and checkout.js in a real Chromium (Debian's, via
 Playwright), against the native stack. Set SCREENSHOTS_DIR to keep a screenshot of each page."""
 
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -721,6 +723,20 @@ def endpoint_of(api: httpx.Client, headers: dict[str, str], endpoint_id: str) ->
     return found.json()  # type: ignore[no-any-return]
 
 
+def signs_with(
+    api: httpx.Client, headers: dict[str, str], receiver: Receiver, endpoint_id: str, secret: str
+) -> bool:
+    """Whether the endpoint signs with `secret` now: the API shows a secret only once, so a test
+    webhook is sent and its `X-Webhook-Signature` checked."""
+    sent = api.post(f"/api/v1/webhooks/endpoints/{endpoint_id}/test", headers=headers)
+    assert sent.status_code == 200, sent.text
+    [received] = [
+        r for r in receiver.requests if r.headers["webhook-id"] == sent.json()["event_id"]
+    ]
+    expected = hmac.new(secret.encode(), received.body, hashlib.sha256).hexdigest()
+    return received.headers["X-Webhook-Signature"] == expected
+
+
 def new_secret(page: Page) -> tuple[str, str]:
     """The endpoint id and secret the page shows once, after a create or a rotation."""
     expect(page.locator("[data-test-id=new-endpoint-secret-warning]")).to_contain_text(
@@ -764,11 +780,8 @@ def test_endpoints_page_creates_edits_rotates_reenables_and_deletes(
     endpoint_id, secret = new_secret(page)
     assert re.fullmatch(r"whsec_\S+", secret)
     created = endpoint_of(api, headers, endpoint_id)
-    assert (created["url"], created["description"], created["secret"]) == (
-        receiver.url,
-        "refunds desk",
-        secret,
-    )
+    assert (created["url"], created["description"]) == (receiver.url, "refunds desk")
+    assert signs_with(api, headers, receiver, endpoint_id, secret)
     assert created["event_types"] == ["refund.created", "refund.processed"]
     row = page.locator(f"[data-test-id=endpoint-row][data-endpoint-id='{endpoint_id}']")
     expect(row.locator("[data-test-id=endpoint-events]")).to_have_text(
@@ -797,7 +810,7 @@ def test_endpoints_page_creates_edits_rotates_reenables_and_deletes(
     expect(page.locator("[data-test-id=rotate-endpoint-confirmation]")).to_contain_text(
         receiver.url
     )
-    assert endpoint_of(api, headers, endpoint_id)["secret"] == secret  # asking changed nothing
+    assert signs_with(api, headers, receiver, endpoint_id, secret)  # asking changed nothing
     page.get_by_label("The old secret keeps signing for").select_option(label="1 hour")
     shot(page, "endpoint-rotate")
     page.click("[data-test-id=confirm-rotate-button]")
@@ -805,10 +818,14 @@ def test_endpoints_page_creates_edits_rotates_reenables_and_deletes(
         f"New secret for {receiver.url}; the old one signs too for 1 hour"
     )
     rotated_id, rotated = new_secret(page)
-    after = endpoint_of(api, headers, endpoint_id)
-    assert (rotated_id, after["secret"]) == (endpoint_id, rotated)
-    assert rotated != secret
-    assert after["previous_secret_expires_at"] is not None
+    assert (rotated_id, rotated != secret) == (endpoint_id, True)
+    assert signs_with(api, headers, receiver, endpoint_id, rotated)
+    assert endpoint_of(api, headers, endpoint_id)["previous_secret_expires_at"] is not None
+    changes = page.locator("[data-test-id=endpoint-change-row]")
+    expect(changes.first.locator("[data-test-id=endpoint-change]")).to_have_text("secret rotated")
+    expect(changes.first.locator("[data-test-id=endpoint-change-url]")).to_have_text(receiver.url)
+    expect(changes.first.locator("[data-test-id=endpoint-change-by]")).to_have_text("dashboard")
+    expect(changes).to_have_count(2)  # created, then rotated
 
     page.goto(f"{stack.url('dashboard')}/dashboard/endpoints/{default_id}/delete")
     expect(page.get_by_role("alert")).to_have_text("The default endpoint cannot be deleted")

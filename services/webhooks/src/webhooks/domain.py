@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, NewType
+from typing import Any, Literal, NewType
 from urllib.parse import urlsplit
 from uuid import UUID
 
@@ -107,6 +107,22 @@ class UrlRequired(InvalidRequest):
 
 class EndpointUnusable(InvalidRequest):
     description = "The webhook endpoint is disabled or was deleted; enable it first"
+
+
+Credential = Literal["api_key", "session"]
+
+
+@dataclass(frozen=True)
+class EndpointChange:
+    """A change to where webhooks go or how they are signed, and the credential that made it."""
+
+    endpoint_id: str
+    change: Literal["created", "url_changed", "secret_rotated", "deleted"]
+    url: str | None
+    credential: Credential
+    previous_url: str | None = None
+    changed_at: datetime | None = None
+    id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,8 @@ class EndpointUpdate(BaseModel):
 
 class EndpointPublic(BaseModel):
     """A webhook endpoint. The default one is what /api/v1/webhooks/config shows (its url may
-    be null); each endpoint signs with its own secret."""
+    be null); each endpoint signs with its own secret, shown only when it is created or rotated
+    (a leaked API key must not read every signing secret)."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -65,7 +66,6 @@ class EndpointPublic(BaseModel):
     event_types: list[str]
     enabled: bool
     is_default: bool
-    secret: str
     previous_secret_expires_at: Timestamp | None = Field(
         description="After a rotation with an overlap: until then the previous secret signs too"
     )
@@ -78,6 +78,31 @@ class EndpointPublic(BaseModel):
     )
     created_at: Timestamp
     updated_at: Timestamp
+
+
+class EndpointWithSecret(EndpointPublic):
+    """An endpoint just created or rotated: the only answers that carry its secret."""
+
+    secret: str = Field(description="The `whsec_…` signing secret; not shown again")
+
+
+class EndpointChangePublic(BaseModel):
+    """A change to where webhooks go or how they are signed, and the credential that made it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    endpoint_id: str
+    change: Literal["created", "url_changed", "secret_rotated", "deleted"]
+    url: str | None = Field(description="The endpoint's URL after the change")
+    previous_url: str | None = Field(description="Its URL before (url_changed)")
+    credential: Literal["api_key", "session"] = Field(
+        description="api_key: through the API; session: in the dashboard"
+    )
+    changed_at: Timestamp
+
+
+class EndpointChangesPublic(BaseModel):
+    data: list[EndpointChangePublic]
 
 
 class EndpointEnable(BaseModel):

@@ -10,7 +10,7 @@ import pytest
 from tests.receiver import Receiver
 
 ENDPOINTS = "/api/v1/webhooks/endpoints"
-PUBLIC_FIELDS = {"id", "url", "description", "event_types", "enabled", "is_default", "secret",
+PUBLIC_FIELDS = {"id", "url", "description", "event_types", "enabled", "is_default",
                  "previous_secret_expires_at", "created_at", "updated_at"}  # fmt: skip
 
 
@@ -24,7 +24,7 @@ async def test_crud(client: httpx.AsyncClient, other_merchant: dict[str, str]) -
     assert set(default) >= PUBLIC_FIELDS
     assert (default["is_default"], default["url"], default["enabled"]) == (True, None, True)
     config = (await client.get("/api/v1/webhooks/config", headers=headers)).json()
-    assert config["webhook_secret"] == default["secret"]
+    assert config["webhook_secret"].startswith("whsec_")  # the contract's config shows it
 
     body = {"url": "https://shop.example/orders-hook", "description": "orders",
             "event_types": ["order.paid"]}  # fmt: skip
@@ -34,9 +34,11 @@ async def test_crud(client: httpx.AsyncClient, other_merchant: dict[str, str]) -
     assert {k: endpoint[k] for k in body} == body
     assert (endpoint["is_default"], endpoint["enabled"]) == (False, True)
     assert endpoint["secret"].startswith("whsec_")
-    assert endpoint["secret"] != default["secret"]
+    assert endpoint["secret"] != config["webhook_secret"]
     one = f"{ENDPOINTS}/{endpoint['id']}"
-    assert (await client.get(one, headers=headers)).json() == endpoint
+    assert (await client.get(one, headers=headers)).json() == {
+        k: v for k, v in endpoint.items() if k != "secret"
+    }
 
     patched = await client.patch(one, json={"enabled": False}, headers=headers)
     assert patched.status_code == 200
@@ -152,6 +154,7 @@ async def test_each_endpoint_can_be_tested_and_ssrf_is_refused_as_for_the_config
         ("DELETE", f"{ENDPOINTS}/ep_x"),
         ("POST", f"{ENDPOINTS}/ep_x/test"),
         ("POST", f"{ENDPOINTS}/ep_x/rotate-secret"),
+        ("GET", f"{ENDPOINTS}/changes"),
     ],
 )
 async def test_every_route_needs_credentials(
@@ -203,17 +206,20 @@ class TestRotation:
             listed = (await client.get(ENDPOINTS, headers=other_merchant)).json()
             return listed["data"][0]  # type: ignore[no-any-return]
 
-        before = await default()
+        async def secret() -> str:
+            config = await client.get("/api/v1/webhooks/config", headers=other_merchant)
+            return config.json()["webhook_secret"]  # type: ignore[no-any-return]
+
+        before = await secret()
         regenerated = await client.post(
             "/api/v1/webhooks/regenerate-secret", headers=other_merchant
         )
         assert set(regenerated.json()) == {"webhook_url", "webhook_secret"}
-        after = await default()
-        assert (after["secret"], after["previous_secret_expires_at"]) == (
+        assert (await secret(), (await default())["previous_secret_expires_at"]) == (
             regenerated.json()["webhook_secret"],
             None,
         )
-        assert after["secret"] != before["secret"]
+        assert regenerated.json()["webhook_secret"] != before
         overlapping = await client.post(
             "/api/v1/webhooks/regenerate-secret",
             json={"expires_in_seconds": 3600},
@@ -221,3 +227,60 @@ class TestRotation:
         )
         assert overlapping.status_code == 200
         assert (await default())["previous_secret_expires_at"] is not None
+
+
+async def test_a_secret_is_shown_on_create_and_rotate_only(
+    client: httpx.AsyncClient, other_merchant: dict[str, str]
+) -> None:
+    created = await client.post(
+        ENDPOINTS, json={"url": "https://x.example/"}, headers=other_merchant
+    )
+    one = f"{ENDPOINTS}/{created.json()['id']}"
+    rotated = await client.post(f"{one}/rotate-secret", headers=other_merchant)
+    secrets = {created.json()["secret"], rotated.json()["secret"]}
+    assert all(s.startswith("whsec_") for s in secrets)
+    assert len(secrets) == 2
+    answers = [
+        await client.get(ENDPOINTS, headers=other_merchant),
+        await client.get(one, headers=other_merchant),
+        await client.patch(one, json={"description": "d"}, headers=other_merchant),
+        await client.post(f"{one}/enable", headers=other_merchant),
+        await client.get(f"{ENDPOINTS}/changes", headers=other_merchant),
+    ]
+    for answer in answers:
+        assert answer.status_code == 200, answer.text
+        assert "whsec_" not in answer.text, answer.request.url
+
+
+async def test_changes_to_where_webhooks_go_are_recorded_with_the_credential(
+    client: httpx.AsyncClient, other_merchant: dict[str, str]
+) -> None:
+    headers = other_merchant
+    created = await client.post(ENDPOINTS, json={"url": "https://a.example/"}, headers=headers)
+    one = f"{ENDPOINTS}/{created.json()['id']}"
+    await client.patch(one, json={"url": "https://b.example/"}, headers=headers)
+    await client.patch(one, json={"description": "not a change of destination"}, headers=headers)
+    await client.post(f"{one}/rotate-secret", headers=headers)
+    await client.delete(one, headers=headers)
+    await client.put("/api/v1/webhooks/config", json={"webhook_url": "https://c.example/"},
+                     headers=headers)  # fmt: skip
+    await client.post("/api/v1/webhooks/regenerate-secret", headers=headers)
+    changes = (await client.get(f"{ENDPOINTS}/changes", headers=headers)).json()["data"]
+    default = (await client.get(ENDPOINTS, headers=headers)).json()["data"][0]["id"]
+    ep = created.json()["id"]
+    assert [
+        (c["endpoint_id"], c["change"], c["previous_url"], c["url"], c["credential"])
+        for c in changes
+    ] == [
+        (default, "secret_rotated", None, "https://c.example/", "api_key"),
+        (default, "url_changed", None, "https://c.example/", "api_key"),
+        (ep, "deleted", None, "https://b.example/", "api_key"),
+        (ep, "secret_rotated", None, "https://b.example/", "api_key"),
+        (ep, "url_changed", "https://a.example/", "https://b.example/", "api_key"),
+        (ep, "created", None, "https://a.example/", "api_key"),
+    ]
+    latest = await client.get(f"{ENDPOINTS}/changes?limit=2", headers=headers)
+    assert [c["change"] for c in latest.json()["data"]] == ["secret_rotated", "url_changed"]
+    others = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
+    theirs = (await client.get(f"{ENDPOINTS}/changes", headers=others)).json()["data"]
+    assert ep not in {c["endpoint_id"] for c in theirs}

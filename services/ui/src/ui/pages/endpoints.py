@@ -2,8 +2,10 @@
 description, event filter), delete and rotate-secret after a confirmation, enable with a replay.
 
 An endpoint's secret reaches the browser once, in the page answering the create or rotate POST
-(marked no-store); the list never shows one. The default endpoint's stays on the webhooks page,
-where the contract shows it.
+(marked no-store); the list never shows one. Below the list, the latest changes to where webhooks
+go (created, URL changed, secret rotated, deleted) and whether the API or the dashboard made them:
+one the merchant did not make is how a leaked API key shows itself. The default endpoint's
+secret stays on the webhooks page, where the contract shows it.
 """
 
 import json
@@ -46,6 +48,12 @@ async def endpoints_of(request: Request) -> list[dict[str, Any]]:
     return endpoints
 
 
+async def changes_of(request: Request) -> list[dict[str, Any]]:
+    listed = await gateway_of(request).call("GET", f"{API}/changes", token_of(request))
+    changes: list[dict[str, Any]] = listed["data"]
+    return changes
+
+
 async def _endpoint(request: Request, endpoint_id: str) -> dict[str, Any]:
     endpoint: dict[str, Any] = await gateway_of(request).call(
         "GET", f"{API}/{segment(endpoint_id)}", token_of(request)
@@ -57,7 +65,7 @@ async def _list_page(request: Request, code: int = 200, **context: Any) -> HTMLR
     context.setdefault("form", {"url": "", "description": "", "event_types": []})
     response = render(
         request, "endpoints.html", code, endpoints=await endpoints_of(request),
-        event_types=event_types(), page="webhooks", **context,
+        changes=await changes_of(request), event_types=event_types(), page="webhooks", **context,
     )  # fmt: skip
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -29,7 +29,9 @@ async def get_config(db: Db, merchant: CurrentMerchant) -> WebhookConfig:
 @router.put("/config", responses=problems(InvalidWebhookUrl, Unauthenticated))
 async def put_config(body: WebhookConfigUpdate, db: Db, merchant: CurrentMerchant) -> WebhookConfig:
     """Set the default endpoint's URL (`null` stops its deliveries)."""
-    endpoint = await service.set_url(db, merchant.merchant_id, body.webhook_url)
+    endpoint = await service.set_url(
+        db, merchant.merchant_id, body.webhook_url, merchant.credential
+    )
     return _config(endpoint)
 
 
@@ -40,7 +42,10 @@ async def regenerate_secret(
     """A new `whsec_…` signing secret for the default endpoint; the old one stops at once,
     or keeps signing beside it for `expires_in_seconds`."""
     overlap = timedelta(seconds=body.expires_in_seconds if body else 0)
-    return _config(await service.regenerate_secret(db, merchant.merchant_id, overlap))
+    endpoint = await service.regenerate_secret(
+        db, merchant.merchant_id, overlap, merchant.credential
+    )
+    return _config(endpoint)
 
 
 @router.post("/test", responses=problems(NoWebhookUrl, Unauthenticated))

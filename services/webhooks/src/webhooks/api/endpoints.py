@@ -3,7 +3,7 @@
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from kit.app import Db
 from kit.auth import CurrentMerchant
@@ -21,12 +21,15 @@ from webhooks.domain import (
     UrlRequired,
 )
 from webhooks.schemas import (
+    EndpointChangePublic,
+    EndpointChangesPublic,
     EndpointCreate,
     EndpointEnable,
     EndpointEnabled,
     EndpointPublic,
     EndpointsPublic,
     EndpointUpdate,
+    EndpointWithSecret,
     SecretRotation,
     WebhookLog,
 )
@@ -52,12 +55,24 @@ async def list_endpoints(db: Db, merchant: CurrentMerchant) -> EndpointsPublic:
 )
 async def create_endpoint(
     body: EndpointCreate, db: Db, merchant: CurrentMerchant
-) -> EndpointPublic:
-    """A new endpoint with its own `whsec_…` signing secret."""
+) -> EndpointWithSecret:
+    """A new endpoint with its own `whsec_…` signing secret, shown in this answer only."""
     endpoint = await service.create_endpoint(
-        db, merchant.merchant_id, body.url, body.description, body.event_types, body.enabled
-    )
-    return EndpointPublic.model_validate(endpoint)
+        db, merchant.merchant_id, body.url, body.description, body.event_types, body.enabled,
+        by=merchant.credential,
+    )  # fmt: skip
+    return EndpointWithSecret.model_validate(endpoint)
+
+
+@router.get("/changes", responses=problems(Unauthenticated))
+async def list_changes(
+    db: Db, merchant: CurrentMerchant, limit: Annotated[int, Query(ge=1, le=100)] = 20
+) -> EndpointChangesPublic:
+    """The latest changes to the merchant's endpoints, newest first: created, URL changed,
+    secret rotated, deleted, each with the credential that made it (the API or the dashboard).
+    One the merchant did not make is how a leaked API key shows itself."""
+    changes = await service.list_changes(db, merchant.merchant_id, limit)
+    return EndpointChangesPublic(data=[EndpointChangePublic.model_validate(c) for c in changes])
 
 
 @router.get("/{endpoint_id}", responses=problems(EndpointNotFound, Unauthenticated))
@@ -82,7 +97,9 @@ async def update_endpoint(
     """Change the fields sent; `enabled: false` stops the endpoint at once (its pending
     deliveries fail)."""
     changes = body.model_dump(exclude_unset=True)
-    endpoint = await service.update_endpoint(db, merchant.merchant_id, endpoint_id, changes)
+    endpoint = await service.update_endpoint(
+        db, merchant.merchant_id, endpoint_id, changes, by=merchant.credential
+    )
     return EndpointPublic.model_validate(endpoint)
 
 
@@ -112,7 +129,7 @@ async def delete_endpoint(
     endpoint_id: EndpointIdPath, db: Db, merchant: CurrentMerchant
 ) -> Response:
     """Delete an endpoint other than the default one; its logs stay."""
-    await service.delete_endpoint(db, merchant.merchant_id, endpoint_id)
+    await service.delete_endpoint(db, merchant.merchant_id, endpoint_id, by=merchant.credential)
     return Response(status_code=204)
 
 
@@ -125,13 +142,15 @@ async def rotate_secret(
     db: Db,
     merchant: CurrentMerchant,
     body: SecretRotation | None = None,
-) -> EndpointPublic:
-    """A new `whsec_…` signing secret; the old one keeps signing beside it for
-    `expires_in_seconds` (default 24 h; 0: it stops now), so receivers can switch without
-    dropping a webhook."""
+) -> EndpointWithSecret:
+    """A new `whsec_…` signing secret, shown in this answer only; the old one keeps signing
+    beside it for `expires_in_seconds` (default 24 h; 0: it stops now), so receivers can switch
+    without dropping a webhook."""
     overlap = timedelta(seconds=(body or SecretRotation()).expires_in_seconds)
-    endpoint = await service.rotate_secret(db, merchant.merchant_id, endpoint_id, overlap)
-    return EndpointPublic.model_validate(endpoint)
+    endpoint = await service.rotate_secret(
+        db, merchant.merchant_id, endpoint_id, overlap, by=merchant.credential
+    )
+    return EndpointWithSecret.model_validate(endpoint)
 
 
 @router.post(

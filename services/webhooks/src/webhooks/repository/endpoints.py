@@ -9,6 +9,7 @@ from webhooks.domain import (
     MERCHANT_EVENTS,
     SEQUENCE,
     Endpoint,
+    EndpointChange,
     EndpointId,
 )
 from webhooks.repository.rows import ENDPOINT_ROW, endpoint_of
@@ -108,6 +109,30 @@ async def update_endpoint(conn: asyncpg.Connection, endpoint: Endpoint) -> Endpo
         endpoint.disabled_reason,
     )  # fmt: skip
     return endpoint_of(row)  # type: ignore[arg-type]
+
+
+async def record_change(
+    conn: asyncpg.Connection, merchant_id: UUID, change: EndpointChange
+) -> None:
+    await conn.execute(
+        "INSERT INTO endpoint_change"
+        " (merchant_id, endpoint_id, change, url, previous_url, credential)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        merchant_id, change.endpoint_id, change.change, change.url, change.previous_url,
+        change.credential,
+    )  # fmt: skip
+
+
+async def list_changes(
+    conn: asyncpg.Connection, merchant_id: UUID, limit: int
+) -> list[EndpointChange]:
+    """The merchant's latest endpoint changes, newest first."""
+    rows = await conn.fetch(
+        "SELECT id, endpoint_id, change, url, previous_url, credential, changed_at"
+        " FROM endpoint_change WHERE merchant_id = $1 ORDER BY id DESC LIMIT $2",
+        merchant_id, limit,
+    )  # fmt: skip
+    return [EndpointChange(**dict(r)) for r in rows]
 
 
 async def delete_endpoint(conn: asyncpg.Connection, endpoint_id: EndpointId) -> None:
