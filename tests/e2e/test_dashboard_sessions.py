@@ -279,6 +279,8 @@ async def test_a_signed_in_form_works_with_its_token_and_origin_only(
     )
     assert saved.status_code == 303
     assert saved.headers["location"].startswith("/dashboard/webhooks?notice=")
+    shown = await browser.get(saved.headers["location"])
+    assert '<p class="notice" role="status">Webhook configuration saved</p>' in shown.text
     after = await webhook_config(gateway, merchant)
     assert after == {**before, "webhook_url": "https://shop.example/hook"}
 
@@ -579,3 +581,37 @@ async def test_an_amount_in_other_digits_is_a_clear_message_not_a_500(
         assert "problem=" in posted.headers["location"]
     refunds = await gateway.get(f"/api/v1/payments/{payment_id}/refunds", headers=merchant.headers)
     assert refunds.json()["data"] == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"problem": "Call support at +1-800-555-0100 now"},
+        {"notice": "Call support at +1-800-555-0100 now"},
+        {"problem": "Call support at +1-800-555-0100 now", "signature": "0" * 32},
+    ],
+)
+async def test_a_link_cannot_put_its_own_words_in_a_banner(
+    browser: httpx.AsyncClient, query: dict[str, str]
+) -> None:
+    page = await browser.get("/login", params=query)
+    assert page.status_code == 200
+    assert "+1-800" not in page.text
+    assert 'role="alert"' not in page.text
+    assert 'role="status"' not in page.text
+
+
+async def test_a_banner_is_shown_only_on_the_page_it_was_written_for(
+    browser: httpx.AsyncClient, merchant_with_password: Merchant
+) -> None:
+    await signed_in(browser, merchant_with_password)
+    revoked = await submit(browser, "/dashboard/keys", "/dashboard/keys/key_nope/revoke")
+    assert revoked.status_code == 303
+    location = revoked.headers["location"]
+    shown = await browser.get(location)
+    assert 'role="alert"' in shown.text
+    kind, text = next(iter(httpx.URL(location).params.items()))
+    swapped = await browser.get(
+        location.replace(f"{kind}=", "notice=" if kind == "problem" else "problem=")
+    )
+    assert text not in swapped.text

@@ -42,3 +42,33 @@ def test_services_calling_each_other_send_the_token(api: httpx.Client, order_id:
     body = {"order_id": order_id, "method": "upi", "vpa": "user@paytm"}
     created = api.post("/api/v1/payments", json=body, headers=AS_TEST_MERCHANT)
     assert created.status_code == 201, created.text
+
+
+@pytest.mark.parametrize(
+    ("host", "path"),
+    [
+        ("dashboard", "/metrics"),
+        ("checkout", "/metrics"),
+        ("dashboard", "/livez"),
+        ("checkout", "/login"),  # the checkout host may be framed: no dashboard page on it
+        ("checkout", "/dashboard"),
+        ("checkout", "/"),
+        ("dashboard", "/checkout"),
+        ("api", "/metrics"),
+    ],
+)
+def test_the_public_hosts_serve_no_metrics_and_no_page_of_the_other_host(
+    stack: Stack, host: str, path: str
+) -> None:
+    response = httpx.get(f"{stack.url(host)}{path}")
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]["code"] == "NOT_FOUND_ERROR"
+
+
+@pytest.mark.parametrize(
+    ("host", "path"),
+    [("dashboard", "/login"), ("dashboard", "/static/style.css"), ("checkout", "/checkout.js"),
+     ("checkout", "/static/style.css")],
+)  # fmt: skip
+def test_each_host_serves_its_own_pages(stack: Stack, host: str, path: str) -> None:
+    assert httpx.get(f"{stack.url(host)}{path}").status_code == 200

@@ -77,6 +77,12 @@ def _sign(settings: Settings, purpose: str, value: str) -> str:
     return hmac.new(key, f"{purpose}\0{value}".encode(), hashlib.sha256).hexdigest()
 
 
+def banner_signature(settings: Settings, kind: str, text: str) -> str:
+    """Signs a banner (`notice`, `problem`) this UI puts in a redirect: a page shows a banner only
+    with its signature, so a link cannot make the dashboard say what it likes."""
+    return _sign(settings, f"banner-{kind}", text)[:32]
+
+
 def _expected(request: Request, settings: Settings) -> str | None:
     """The token this request's cookies call for (None: no session and no login cookie)."""
     if session := session_token(request):

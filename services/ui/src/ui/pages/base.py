@@ -1,5 +1,6 @@
 """What every page shares: the templates, the two routers and the helpers of a page handler."""
 
+import hmac
 import re
 import secrets
 from pathlib import Path
@@ -13,7 +14,14 @@ from starlette.templating import Jinja2Templates
 from kit.errors import Unauthenticated
 from ui.formats import TIME_ZONE, minor_units, money, timestamp, timestamp_tz
 from ui.gateway import Gateway
-from ui.session import check_form, check_origin, csrf_input, remember_login_cookie, session_token
+from ui.session import (
+    banner_signature,
+    check_form,
+    check_origin,
+    csrf_input,
+    remember_login_cookie,
+    session_token,
+)
 from ui.settings import Settings
 
 PAGE_SIZE = 20
@@ -60,17 +68,32 @@ def segment(value: str) -> str:
 
 
 def render(request: Request, name: str, code: int = 200, **context: Any) -> HTMLResponse:
-    context.setdefault("notice", request.query_params.get("notice"))
-    context.setdefault("problem", request.query_params.get("problem"))
+    for kind in BANNERS:
+        context.setdefault(kind, _banner(request, kind))
     response = templates.TemplateResponse(request, name, context, status_code=code)
     remember_login_cookie(request, response)
     return response
 
 
-def back(path: str, **message: str) -> RedirectResponse:
-    """303 to `path`, with a `notice` (success) or `problem` (failure) banner."""
-    query = f"?{urlencode(message)}" if message else ""
+BANNERS = ("notice", "problem")  # success, failure
+
+
+def back(request: Request, path: str, **banner: str) -> RedirectResponse:
+    """303 to `path`, with at most one banner: a `notice` (success) or a `problem` (failure),
+    signed so that the page shows it (a link's own `?problem=Call +1-800…` is not shown)."""
+    query = ""
+    if banner:
+        [(kind, text)] = banner.items()
+        signature = banner_signature(settings_of(request), kind, text)
+        query = "?" + urlencode({kind: text, "signature": signature})
     return RedirectResponse(path + query, status_code=303)
+
+
+def _banner(request: Request, kind: str) -> str | None:
+    text = request.query_params.get(kind)
+    signature = request.query_params.get("signature", "")
+    expected = banner_signature(settings_of(request), kind, text or "")
+    return text if text and hmac.compare_digest(signature, expected) else None
 
 
 _FORM_KEY = re.compile(r"^ui_[A-Za-z0-9_-]{24}$")

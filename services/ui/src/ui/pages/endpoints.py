@@ -148,7 +148,7 @@ async def update_endpoint(
             request, "endpoint_edit.html", 400, endpoint=endpoint, form=form,
             event_types=event_types(), page="webhooks", problem=problem,
         )  # fmt: skip
-    return back(HERE, notice=f"Endpoint {url.strip() or endpoint['id']} saved")
+    return back(request, HERE, notice=f"Endpoint {url.strip() or endpoint['id']} saved")
 
 
 @dashboard.get(HERE + "/{endpoint_id}/delete")
@@ -156,7 +156,7 @@ async def confirm_delete(request: Request, endpoint_id: str) -> Response:
     """Deleting stops its deliveries at once, so it takes a second step."""
     endpoint = await _endpoint(request, endpoint_id)
     if endpoint["is_default"]:
-        return back(HERE, problem="The default endpoint cannot be deleted")
+        return back(request, HERE, problem="The default endpoint cannot be deleted")
     return render(request, "endpoint_delete.html", endpoint=endpoint, page="webhooks")
 
 
@@ -165,8 +165,8 @@ async def delete_endpoint(request: Request, endpoint_id: str) -> Response:
     try:
         await gateway_of(request).call("DELETE", f"{API}/{segment(endpoint_id)}", token_of(request))
     except ApiError as error:
-        return back(HERE, problem=f"Not deleted: {error.description}")
-    return back(HERE, notice="Endpoint deleted; its logs are kept")
+        return back(request, HERE, problem=f"Not deleted: {error.description}")
+    return back(request, HERE, notice="Endpoint deleted; its logs are kept")
 
 
 @dashboard.get(HERE + "/{endpoint_id}/rotate")
@@ -184,14 +184,14 @@ async def rotate_secret(
 ) -> Response:
     overlap = whole_number(expires_in_seconds)
     if overlap is None or overlap not in OVERLAPS:
-        return back(HERE, problem="Choose how long the old secret keeps signing")
+        return back(request, HERE, problem="Choose how long the old secret keeps signing")
     try:
         rotated = await gateway_of(request).call(
             "POST", f"{API}/{segment(endpoint_id)}/rotate-secret", token_of(request),
             json={"expires_in_seconds": overlap},
         )  # fmt: skip
     except ApiError as error:
-        return back(HERE, problem=f"Secret not rotated: {error.description}")
+        return back(request, HERE, problem=f"Secret not rotated: {error.description}")
     ends = "stopped signing now" if overlap == 0 else f"signs too for {OVERLAPS[overlap].lower()}"
     notice = f"New secret for {rotated['url'] or 'the default endpoint'}; the old one {ends}"
     return await _list_page(request, created=rotated, notice=notice)
@@ -207,9 +207,9 @@ async def enable_endpoint(
             json={"replay": bool(replay)},
         )  # fmt: skip
     except ApiError as error:
-        return back(HERE, problem=f"Not enabled: {error.description}")
+        return back(request, HERE, problem=f"Not enabled: {error.description}")
     notice = f"Endpoint {enabled['url'] or enabled['id']} enabled"
     if replay:
         count = enabled["replayed"]
         notice += f"; {count} missed deliver{'y' if count == 1 else 'ies'} queued"
-    return back(HERE, notice=notice)
+    return back(request, HERE, notice=notice)

@@ -114,12 +114,14 @@ async def resend_event(
             "POST", f"/api/v1/events/{segment(event_id)}/resend", token_of(request), json=body
         )
     except ApiError as error:
-        return back(there, problem=f"Not resent: {error.description}")
+        return back(request, there, problem=f"Not resent: {error.description}")
     count = len(resent["deliveries"])
     if not count:
-        return back(there, problem="No enabled endpoint takes this event; nothing was sent")
+        return back(
+            request, there, problem="No enabled endpoint takes this event; nothing was sent"
+        )
     endpoints = "1 endpoint" if count == 1 else f"{count} endpoints"
-    return back(there, notice=f"Event {event_id} resent to {endpoints}")
+    return back(request, there, notice=f"Event {event_id} resent to {endpoints}")
 
 
 @dashboard.post(HERE + "/replay")
@@ -133,9 +135,9 @@ async def replay_failed(
     try:
         start, end = moment(created_from, "From"), moment(created_to, "To")
     except BadTime as error:
-        return back(HERE, problem=f"Nothing replayed: {error}")
+        return back(request, HERE, problem=f"Nothing replayed: {error}")
     if start is None or end is None:
-        return back(HERE, problem="Nothing replayed: give the window's start and end")
+        return back(request, HERE, problem="Nothing replayed: give the window's start and end")
     body = {"from": start.isoformat(), "to": end.isoformat()}
     if endpoint_id.strip():
         body["endpoint_id"] = endpoint_id.strip()
@@ -144,6 +146,8 @@ async def replay_failed(
             "POST", "/api/v1/webhooks/replay", token_of(request), json=body
         )
     except ApiError as error:
-        return back(HERE, problem=f"Nothing replayed: {error.description}")
+        return back(request, HERE, problem=f"Nothing replayed: {error.description}")
     count = replayed["replayed"]
-    return back(HERE, notice=f"{count} failed deliver{'y' if count == 1 else 'ies'} sent again")
+    return back(
+        request, HERE, notice=f"{count} failed deliver{'y' if count == 1 else 'ies'} sent again"
+    )

@@ -55,7 +55,7 @@ async def create_api_key(request: Request, label: Annotated[str, Form()] = "") -
             "POST", "/api/v1/merchant/keys", token_of(request), json={"label": label.strip()}
         )
     except ApiError as error:
-        return back("/dashboard/keys", problem=error.description)
+        return back(request, "/dashboard/keys", problem=error.description)
     return await _keys_page(request, created=created, notice=f"API key {created['key']} created")
 
 
@@ -65,14 +65,14 @@ async def roll_api_key(
 ) -> Response:
     seconds = whole_number(expires_in_seconds)
     if seconds is None:
-        return back("/dashboard/keys", problem="Choose how long the old key keeps working")
+        return back(request, "/dashboard/keys", problem="Choose how long the old key keeps working")
     body = {"expires_in_seconds": seconds}
     try:
         created = await gateway_of(request).call(
             "POST", _key_path(key_id, "roll"), token_of(request), json=body
         )
     except ApiError as error:
-        return back("/dashboard/keys", problem=error.description)
+        return back(request, "/dashboard/keys", problem=error.description)
     overlap = OVERLAPS.get(int(expires_in_seconds), f"{expires_in_seconds} s").lower()
     ends = "stopped working now" if overlap == "now" else f"keeps working for {overlap}"
     notice = f"API key {created['key']} replaces the old key, which {ends}"
@@ -84,9 +84,11 @@ async def confirm_revoke(request: Request, key_id: str) -> Response:
     """Revoking breaks every integration that uses the key, so it takes a second step."""
     key = next((k for k in await _keys(request) if k["id"] == key_id), None)
     if key is None:
-        return back("/dashboard/keys", problem="API key not found")
+        return back(request, "/dashboard/keys", problem="API key not found")
     if key["status"] not in USABLE:
-        return back("/dashboard/keys", problem=f"API key {key['key']} is already {key['status']}")
+        return back(
+            request, "/dashboard/keys", problem=f"API key {key['key']} is already {key['status']}"
+        )
     return render(request, "key_revoke.html", key=key, page="keys")
 
 
@@ -97,5 +99,7 @@ async def revoke_api_key(request: Request, key_id: str) -> Response:
             "POST", _key_path(key_id, "revoke"), token_of(request)
         )
     except ApiError as error:
-        return back("/dashboard/keys", problem=error.description)
-    return back("/dashboard/keys", notice=f"API key {revoked['key']} revoked; it no longer works")
+        return back(request, "/dashboard/keys", problem=error.description)
+    return back(
+        request, "/dashboard/keys", notice=f"API key {revoked['key']} revoked; it no longer works"
+    )

@@ -84,16 +84,20 @@ async def capture_payment(
 ) -> Response:
     value = whole_number(amount)
     if value is None:
-        return back(_payment_path(payment_id), problem="Capture needs the payment's amount")
+        return back(
+            request, _payment_path(payment_id), problem="Capture needs the payment's amount"
+        )
     try:
         captured = await gateway_of(request).call(
             "POST", f"/api/v1/payments/{segment(payment_id)}/capture", token_of(request),
             json={"amount": value}, headers=idempotency_header(idempotency_key),
         )  # fmt: skip
     except ApiError as error:
-        return back(_payment_path(payment_id), problem=f"Not captured: {error.description}")
+        return back(
+            request, _payment_path(payment_id), problem=f"Not captured: {error.description}"
+        )
     shown = money(captured["amount"], captured["currency"])
-    return back(_payment_path(payment_id), notice=f"Captured {shown}")
+    return back(request, _payment_path(payment_id), notice=f"Captured {shown}")
 
 
 def _refund_amount(amount: str, refundable: int, currency: str) -> int | str:
@@ -117,7 +121,7 @@ async def confirm_refund(
     payment, _, refundable = await _payment(request, payment_id)
     checked = _refund_amount(amount, refundable, payment["currency"])
     if isinstance(checked, str):
-        return back(_payment_path(payment_id), problem=checked)
+        return back(request, _payment_path(payment_id), problem=checked)
     return render(
         request, "refund_confirm.html", payment=payment, amount=checked, reason=reason.strip(),
         refundable=refundable, page="transactions", form_key=form_key(),
@@ -137,7 +141,7 @@ async def refund_payment(
     here = _payment_path(payment_id)
     value = whole_number(amount)
     if value is None:
-        return back(here, problem="Enter the amount in paise, e.g. 5000 for ₹50")
+        return back(request, here, problem="Enter the amount in paise, e.g. 5000 for ₹50")
     body = {"amount": value, "reason": reason.strip() or None}
     try:
         refund = await gateway_of(request).call(
@@ -145,8 +149,8 @@ async def refund_payment(
             json=body, headers=idempotency_header(idempotency_key),
         )  # fmt: skip
     except ApiError as error:
-        return back(here, problem=f"Not refunded: {error.description}")
-    return back(here, notice=f"Refund {refund['id']} of {money(value)} created")
+        return back(request, here, problem=f"Not refunded: {error.description}")
+    return back(request, here, notice=f"Refund {refund['id']} of {money(value)} created")
 
 
 @dashboard.get("/dashboard/orders/{order_id}")
@@ -175,21 +179,23 @@ async def search(request: Request, q: Annotated[str, Query(max_length=255)] = ""
     query = q.strip()
     if not query:
         return back(
-            "/dashboard/transactions", problem="Enter a payment, order, refund or receipt id"
+            request,
+            "/dashboard/transactions",
+            problem="Enter a payment, order, refund or receipt id",
         )
     if query.startswith("pay_") and await _found(request, f"/api/v1/payments/{segment(query)}"):
-        return back(_payment_path(query))
+        return back(request, _payment_path(query))
     if query.startswith("order_") and await _found(request, f"/api/v1/orders/{segment(query)}"):
-        return back(f"/dashboard/orders/{segment(query)}")
+        return back(request, f"/dashboard/orders/{segment(query)}")
     if query.startswith("rfnd_") and (
         refund := await _found(request, f"/api/v1/refunds/{segment(query)}")
     ):
-        return back(f"{_payment_path(refund['payment_id'])}#{segment(query)}")
+        return back(request, f"{_payment_path(refund['payment_id'])}#{segment(query)}")
     orders = await gateway_of(request).call(
         "GET", "/api/v1/orders", token_of(request), params={"receipt": query, "limit": 100}
     )
     if orders["total"] == 1:
-        return back(f"/dashboard/orders/{segment(orders['data'][0]['id'])}")
+        return back(request, f"/dashboard/orders/{segment(orders['data'][0]['id'])}")
     return render(
         request, "search.html", query=query, orders=orders["data"], total=orders["total"],
         page="transactions",

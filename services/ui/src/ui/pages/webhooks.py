@@ -67,8 +67,8 @@ async def save_webhook_config(
             "PUT", "/api/v1/webhooks/config", token_of(request), json=body
         )
     except ApiError as error:
-        return back(HERE, problem=f"Not saved: {error.description}")
-    return back(HERE, notice="Webhook configuration saved")
+        return back(request, HERE, problem=f"Not saved: {error.description}")
+    return back(request, HERE, notice="Webhook configuration saved")
 
 
 @dashboard.get(f"{HERE}/regenerate")
@@ -87,17 +87,18 @@ async def regenerate_secret(
 ) -> Response:
     overlap = whole_number(expires_in_seconds)
     if overlap is None or overlap not in OVERLAPS:
-        return back(HERE, problem="Choose how long the old secret keeps signing")
+        return back(request, HERE, problem="Choose how long the old secret keeps signing")
     try:
         await gateway_of(request).call(
             "POST", "/api/v1/webhooks/regenerate-secret", token_of(request),
             json={"expires_in_seconds": overlap},
         )  # fmt: skip
     except ApiError as error:
-        return back(HERE, problem=f"Secret not regenerated: {error.description}")
+        return back(request, HERE, problem=f"Secret not regenerated: {error.description}")
     if overlap == 0:
-        return back(HERE, notice="A new secret is in use; update your receiver")
+        return back(request, HERE, notice="A new secret is in use; update your receiver")
     return back(
+        request,
         HERE,
         notice=f"A new secret is in use; the old one signs too for {OVERLAPS[overlap].lower()}",
     )
@@ -108,11 +109,11 @@ async def send_test_webhook(request: Request) -> Response:
     try:
         sent = await gateway_of(request).call("POST", "/api/v1/webhooks/test", token_of(request))
     except ApiError as error:
-        return back(HERE, problem=error.description)
+        return back(request, HERE, problem=error.description)
     if sent["status"] == "success":
-        return back(HERE, notice="Test webhook delivered")
+        return back(request, HERE, notice="Test webhook delivered")
     answer = sent.get("response_code") or sent.get("response_body") or "no answer"
-    return back(HERE, problem=f"Test webhook not delivered ({answer}); it will be retried")
+    return back(request, HERE, problem=f"Test webhook not delivered ({answer}); it will be retried")
 
 
 @dashboard.get(HERE + "/{webhook_id}")
@@ -136,5 +137,5 @@ async def retry_webhook(
             "POST", f"/api/v1/webhooks/{_delivery_id(webhook_id)}/retry", token_of(request)
         )
     except (ApiError, NotFound) as error:
-        return back(there, problem=f"Not retried: {error.description}")
-    return back(there, notice="Webhook retry scheduled")
+        return back(request, there, problem=f"Not retried: {error.description}")
+    return back(request, there, notice="Webhook retry scheduled")
