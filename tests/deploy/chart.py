@@ -52,6 +52,7 @@ def values_for(name: str) -> dict[str, Any]:
             "postgres": EXTERNAL_DB,
             "internalAuth": {"existingSecret": "gateway-internal"},
             "ui": {"existingSecret": "gateway-ui"},
+            "ingress": {"tlsSecret": "gateway-tls"},
         }
     for part in name.split("+"):
         values = merged(values, yaml.safe_load((ROOT / f"k8s/values/{part}.yaml").read_text()))

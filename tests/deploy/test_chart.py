@@ -159,7 +159,7 @@ def test_in_cluster_edge_config_is_the_route_table() -> None:
 
 
 def test_dev_postgres_init_is_the_same_sql_as_make_up() -> None:
-    init = named(render("kind"), "ConfigMap", "postgres-init")
+    init = named(render("kind"), "Secret", "postgres-init")
     values = values_for("kind")
     expected = schema_sql(
         values["postgres"].get("database", "payment_gateway"), values["postgres"]["passwords"]
@@ -168,7 +168,7 @@ def test_dev_postgres_init_is_the_same_sql_as_make_up() -> None:
     def squash(text: str) -> str:
         return re.sub(r"\s+", " ", text).strip()
 
-    assert squash(init["data"]["10-schemas.sql"]) == squash(expected)
+    assert squash(init["stringData"]["10-schemas.sql"]) == squash(expected)
 
 
 def test_production_turns_on_autoscaling_keda_and_monitoring() -> None:
@@ -570,3 +570,35 @@ def test_every_gateway_pod_is_fenced_by_a_default_deny_and_its_own_policy(name: 
             assert len(own) == 1, workload["metadata"]["name"]
         else:
             assert own == []  # a migration Job takes no connections
+
+
+def test_production_ingress_terminates_tls_for_every_host() -> None:
+    values = values_for("defaults")
+    [ingress] = of_kind(render("defaults"), "Ingress")
+    hostnames = values["ingress"].get("hostnames") or {
+        "api": "api.gateway.local", "dashboard": "dashboard.gateway.local",
+        "checkout": "checkout.gateway.local",
+    }  # fmt: skip
+    assert ingress["spec"]["tls"] == [
+        {"hosts": sorted(hostnames.values()), "secretName": "gateway-tls"}
+    ]
+    without = {**values, "ingress": {"tlsSecret": ""}}
+    with pytest.raises(helm.HelmRenderError, match=r"ingress\.tlsSecret is required"):
+        helm.Chart.load(str(CHART)).render(without, name="gw", namespace="pay")
+    assert "tls" not in of_kind(render("kind+minikube"), "Ingress")[0]["spec"]  # development
+
+
+@pytest.mark.parametrize("name", VALUES)
+def test_no_password_or_token_is_in_a_config_map(name: str) -> None:
+    values = values_for(name)
+    secrets = [
+        *(values.get("postgres", {}).get("passwords") or {}).values(),
+        values.get("redis", {}).get("password"),
+        values.get("internalAuth", {}).get("token"),
+        values.get("ui", {}).get("csrfSecret"),
+    ]
+    secrets = [s for s in secrets if s]
+    for config_map in of_kind(render(name), "ConfigMap"):
+        text = json.dumps(config_map.get("data", {}))
+        leaked = [s for s in secrets if s in text]
+        assert not leaked, f"{config_map['metadata']['name']} holds a secret"

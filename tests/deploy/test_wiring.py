@@ -151,15 +151,15 @@ def test_the_charts_kind_wiring_runs(postgres: Server, tmp_path: Path) -> None:
         if pod(d)["containers"][0]["image"].startswith("postgres:")
     ]
     store_env = {e["name"]: e["value"] for e in pod(store)["containers"][0]["env"]}
-    [init] = [v["configMap"]["name"] for v in pod(store)["volumes"] if "configMap" in v]
-    initialise(postgres.url, store_env["POSTGRES_DB"], list(config_maps[init].values()))
+    [init] = [v["secret"]["secretName"] for v in pod(store)["volumes"] if "secret" in v]
+    initialise(postgres.url, store_env["POSTGRES_DB"], list(secrets[init].values()))
     del pods[store["metadata"]["name"]]
     containers = {name: from_pod(d, secrets, tmp_path) for name, d in pods.items()}
     dns = services_dns(docs, containers, pods)
     dns[store["metadata"]["name"]] = {POSTGRES_PORT: port_of(postgres)}
     for name, workload in pods.items():  # ConfigMap volumes: their files, addressed locally
         for volume in pod(workload).get("volumes", []):
-            if "configMap" not in volume or volume["configMap"]["name"] == init:
+            if "configMap" not in volume:
                 continue
             [mount] = [
                 m

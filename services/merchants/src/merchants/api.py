@@ -17,6 +17,7 @@ from merchants import service
 from merchants.domain import (
     TEST_MERCHANT_ID,
     ApiKey,
+    KeyAlreadyRolled,
     KeyId,
     KeyNotFound,
     KeyNotUsable,
@@ -147,7 +148,7 @@ async def create_key(body: ApiKeyCreate, db: Db, merchant: CurrentMerchant) -> A
     "/api/v1/merchant/keys/{key_id}/roll",
     tags=["keys"],
     status_code=201,
-    responses=problems(*KEY_ERRORS, KeyNotFound, KeyNotUsable),
+    responses=problems(*KEY_ERRORS, KeyNotFound, KeyNotUsable, KeyAlreadyRolled),
 )
 async def roll_key(
     key_id: UUID, body: ApiKeyRoll, request: Request, db: Db, merchant: CurrentMerchant

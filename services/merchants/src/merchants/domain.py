@@ -79,6 +79,10 @@ class KeyNotUsable(Conflict):
     description = "This API key is already revoked or expired"
 
 
+class KeyAlreadyRolled(Conflict):
+    description = "This API key was already rolled; roll or revoke its replacement, or revoke it"
+
+
 class MerchantNotFound(NotFound):
     description = "Merchant not found"
 

@@ -18,6 +18,7 @@ from merchants.domain import (
     MAX_USABLE_KEYS,
     ApiKey,
     EmailTaken,
+    KeyAlreadyRolled,
     KeyId,
     KeyNotFound,
     KeyNotUsable,
@@ -206,14 +207,18 @@ async def roll_key(
     db: Database, redis: Redis, merchant_id: MerchantId, key_id: KeyId, expires_in_seconds: int
 ) -> tuple[ApiKey, NewCredentials]:
     """A new key pair replacing `key_id`, which keeps working for `expires_in_seconds` (0: it
-    stops at once, everywhere)."""
+    stops at once, everywhere). A key rolled once is not rolled again: each roll would mint
+    another usable key, past MAX_USABLE_KEYS."""
     credentials = generate_credentials()
     async with db.transaction() as conn:
         old = await repository.lock_key(conn, merchant_id, key_id)
         if old is None:
             raise KeyNotFound()
-        if old.status(datetime.now(UTC)) in ("revoked", "expired"):
+        status = old.status(datetime.now(UTC))
+        if status in ("revoked", "expired"):
             raise KeyNotUsable()
+        if status == "expiring":
+            raise KeyAlreadyRolled()
         await repository.end_key(conn, key_id, revoke=False, expires_in_seconds=expires_in_seconds)
         new = await _insert_key(conn, merchant_id, credentials, old.label)
     if expires_in_seconds == 0:

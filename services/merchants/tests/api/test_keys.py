@@ -70,6 +70,13 @@ async def test_a_rolled_key_keeps_working_for_its_overlap_and_a_zero_overlap_end
     listed = (await client.get("/api/v1/merchant/keys", headers=shop["session"])).json()["data"]
     assert [k["status"] for k in listed] == ["active", "expiring"]
     assert listed[1]["expires_at"] is not None
+    for _ in range(2):  # each roll of the expiring key would mint another usable one
+        twice = await client.post(
+            f"/api/v1/merchant/keys/{first['id']}/roll", json={}, headers=shop["session"]
+        )
+        assert (twice.status_code, twice.json()["error"]["code"]) == (409, "CONFLICT_ERROR")
+    listed = (await client.get("/api/v1/merchant/keys", headers=shop["session"])).json()["data"]
+    assert len(listed) == 2
 
     now = await client.post(
         f"/api/v1/merchant/keys/{second['id']}/roll",
