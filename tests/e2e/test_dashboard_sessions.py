@@ -281,6 +281,7 @@ async def test_a_signed_in_form_works_with_its_token_and_origin_only(
     assert saved.headers["location"].startswith("/dashboard/webhooks?notice=")
     shown = await browser.get(saved.headers["location"])
     assert '<p class="notice" role="status">Webhook configuration saved</p>' in shown.text
+    assert shown.headers["cache-control"] == "no-store"  # the page shows the webhook secret
     after = await webhook_config(gateway, merchant)
     assert after == {**before, "webhook_url": "https://shop.example/hook"}
 

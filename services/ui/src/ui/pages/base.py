@@ -71,6 +71,9 @@ def render(request: Request, name: str, code: int = 200, **context: Any) -> HTML
     for kind in BANNERS:
         context.setdefault(kind, _banner(request, kind))
     response = templates.TemplateResponse(request, name, context, status_code=code)
+    # Every page is one merchant's or one payer's, and some show a secret once: no cache keeps
+    # any of them (a shared machine's back button, a proxy).
+    response.headers["Cache-Control"] = "no-store"
     remember_login_cookie(request, response)
     return response
 

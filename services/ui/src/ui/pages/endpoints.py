@@ -63,12 +63,10 @@ async def _endpoint(request: Request, endpoint_id: str) -> dict[str, Any]:
 
 async def _list_page(request: Request, code: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("form", {"url": "", "description": "", "event_types": []})
-    response = render(
+    return render(
         request, "endpoints.html", code, endpoints=await endpoints_of(request),
         changes=await changes_of(request), event_types=event_types(), page="webhooks", **context,
     )  # fmt: skip
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _filter(checked: list[str]) -> list[str] | None:

@@ -31,12 +31,10 @@ async def _keys(request: Request) -> list[dict[str, Any]]:
 
 
 async def _keys_page(request: Request, **context: Any) -> HTMLResponse:
-    response = render(
+    return render(
         request, "keys.html", keys=await _keys(request), overlaps=OVERLAPS, usable=USABLE,
         page="keys", **context,
     )  # fmt: skip
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _key_path(key_id: str, action: str) -> str:
