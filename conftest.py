@@ -23,6 +23,8 @@ from kit.migrate import run as migrate
 # Thousands of requests from one address in minutes: rate limits are tested where they are
 # asked for (`rate_limits="on"`), not left to trip unrelated tests. Stacks inherit this.
 os.environ.setdefault("RATE_LIMITS", "off")
+# Every process must be told where it runs (kit.settings.NO_ENVIRONMENT); tests run as "test".
+os.environ.setdefault("ENVIRONMENT", "test")
 
 SERVICES = ["merchants", "orders", "payments", "refunds", "webhooks"]
 SCRATCH = "kit_scratch"  # a schema for kit's own tests (outbox, inbox, migrations)

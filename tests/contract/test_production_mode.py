@@ -33,7 +33,9 @@ def paths(service: str, environment: str) -> set[str]:
     create_app, settings = APPS[service]
     url = f"postgresql://{service}:a-real-secret@pg.internal/payment_gateway"
     token = "k3Jd9-internal-token-of-forty-characters"
-    app = create_app(settings(database_url=url, environment=environment, internal_token=token))
+    app = create_app(
+        settings(database_url=url, environment=environment, internal_token=token, rate_limits="on")
+    )
     return set(app.openapi()["paths"])
 
 

@@ -43,8 +43,9 @@ def merged(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
 
 
 def values_for(name: str) -> dict[str, Any]:
-    """routes.yaml plus a values set: `defaults` (the chart's own, with the Secrets it requires
-    named), `kind`, `production` (on a cluster serving its CRDs), or `a+b` for both overlays."""
+    """routes.yaml plus a values set: `defaults` (the chart's own, with the Secrets and the
+    ENVIRONMENT it requires named), `kind`, `production` (on a cluster serving its CRDs), or
+    `a+b` for both overlays."""
     values: dict[str, Any] = yaml.safe_load((ROOT / "k8s/values/routes.yaml").read_text())
     if name == "defaults":
         return {
@@ -53,6 +54,7 @@ def values_for(name: str) -> dict[str, Any]:
             "internalAuth": {"existingSecret": "gateway-internal"},
             "ui": {"existingSecret": "gateway-ui"},
             "ingress": {"tlsSecret": "gateway-tls"},
+            "env": {"ENVIRONMENT": "production"},
         }
     for part in name.split("+"):
         values = merged(values, yaml.safe_load((ROOT / f"k8s/values/{part}.yaml").read_text()))

@@ -265,6 +265,9 @@ def test_every_api_and_worker_reads_the_internal_token_from_a_secret(name: str) 
     docs = render(name)
     processes = {**containers(docs, "api"), **containers(docs, "worker")}
     assert len(processes) == 10  # six APIs, four workers
+    ui = env_of(processes.pop("ui-api"))
+    # The ui calls only the public API: no internal token, no Redis (least privilege).
+    assert not {"INTERNAL_TOKEN", "REDIS_URL", "REDIS_PASSWORD"} & set(ui), name
     for process, container in processes.items():
         token = env_of(container)["INTERNAL_TOKEN"]
         secret = f"{PREFIX}internal" if name.startswith("kind") else "gateway-internal"
@@ -316,6 +319,7 @@ def test_redis_password_comes_from_the_secret_beside_a_url_without_credentials(
         **containers(docs, "migrate"),
     }
     assert len(processes) == 15
+    assert "REDIS_URL" not in env_of(processes.pop("ui-api"))  # it calls only the public API
     for process, container in processes.items():
         env = env_of(container)
         assert env["REDIS_URL"]["value"] == url, process
@@ -602,3 +606,9 @@ def test_no_password_or_token_is_in_a_config_map(name: str) -> None:
         text = json.dumps(config_map.get("data", {}))
         leaked = [s for s in secrets if s in text]
         assert not leaked, f"{config_map['metadata']['name']} holds a secret"
+
+
+def test_a_release_that_does_not_say_where_it_runs_does_not_render() -> None:
+    values = {**values_for("defaults"), "env": {}}
+    with pytest.raises(helm.HelmRenderError, match=r"env\.ENVIRONMENT is required"):
+        helm.Chart.load(str(CHART)).render(values, name="gw", namespace="pay")

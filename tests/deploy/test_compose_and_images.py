@@ -234,9 +234,11 @@ def test_compose_redis_requires_the_password_every_process_sends() -> None:
         assert url == f"redis://:{password}@redis:6379/0", name
 
 
-def test_compose_gives_every_api_and_worker_the_internal_token() -> None:
+def test_compose_gives_every_api_and_worker_but_the_ui_the_internal_token() -> None:
     services = compose()["services"]
-    processes = [f"{s}-api" for s in SERVICES] + [f"{s}-worker" for s in WORKERS]
+    processes = [f"{s}-api" for s in SERVICES if s != "ui"] + [f"{s}-worker" for s in WORKERS]
     tokens = {services[p]["environment"].get("INTERNAL_TOKEN") for p in processes}
     [token] = tokens
     assert token
+    for ui in ("ui-api", "ui-checkout"):  # it calls only the public API
+        assert not {"INTERNAL_TOKEN", "REDIS_URL"} & set(services[ui]["environment"])

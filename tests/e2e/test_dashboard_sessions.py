@@ -32,7 +32,7 @@ pytestmark = pytest.mark.e2e
 
 DEV = "http://dashboard.test"
 PROD = "https://dashboard.pay.example"
-SECRET = "s" * 32
+SECRET = "k3Jd9-csrf-secret-of-forty-characters-x"
 TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
 
 

@@ -243,7 +243,13 @@ capabilities:
 {{- fail (printf "env.%s is set by the chart from its own values (postgres, redis, internalAuth, ui, worker): set those instead" $reserved) }}
 {{- end }}
 {{- end }}
+{{- if not (has (get $env "ENVIRONMENT") (list "dev" "test" "production")) }}
+{{- fail "env.ENVIRONMENT is required: production, or dev on a development cluster; a process that does not know where it runs does not start" }}
+{{- end }}
+{{- /* The ui calls only the public API: no Redis, no internal token (least privilege). */}}
+{{- if ne .name "ui" }}
 {{- include "gateway.redisEnv" $root }}
+{{- end }}
 {{- range $other := list "merchants" "orders" "payments" }}
 - name: {{ upper $other }}_URL
   value: "http://{{ include "gateway.name" (list $root (printf "%s-api" $other)) }}:8001"
@@ -264,7 +270,7 @@ capabilities:
 - name: WORKER_STALL_SECONDS
   value: {{ $root.Values.worker.stallSeconds | quote }}
 {{- end }}
-{{- if ne .component "migrate" }}
+{{- if and (ne .component "migrate") (ne .name "ui") }}
 - name: INTERNAL_TOKEN
   valueFrom:
     secretKeyRef:

@@ -10,7 +10,9 @@ TOKEN = "k3Jd9-internal-token-of-forty-characters"
 
 
 def settings(**values: object) -> ServiceSettings:
-    return ServiceSettings(**{"database_url": REAL, "internal_token": TOKEN, **values})  # type: ignore[arg-type]
+    # rate_limits: the test session turns them off in the environment (the root conftest).
+    return ServiceSettings(**{"database_url": REAL, "internal_token": TOKEN, "rate_limits": "auto",
+                              **values})  # type: ignore[arg-type]  # fmt: skip
 
 
 def test_production_accepts_real_credentials() -> None:
@@ -29,6 +31,7 @@ def test_production_accepts_real_credentials() -> None:
         ({"redis_password": "dev-redis"}, "REDIS_URL"),
         ({"internal_token": None}, "INTERNAL_TOKEN"),
         ({"internal_token": "short"}, "INTERNAL_TOKEN"),
+        ({"rate_limits": "off"}, "RATE_LIMITS=off"),
     ],
 )
 def test_production_refuses_test_mode_and_development_passwords(
@@ -68,3 +71,15 @@ def test_a_redis_password_in_the_url_and_beside_it_is_refused() -> None:
 def test_a_worker_may_not_count_as_stalled_before_its_longest_task_ends() -> None:
     with pytest.raises(ValidationError, match="WORKER_STALL_SECONDS"):
         settings(task_timeout_seconds=30, worker_stall_seconds=30)
+
+
+def test_a_process_that_is_not_told_where_it_runs_does_not_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ENVIRONMENT", raising=False)
+    with pytest.raises(ValidationError, match="ENVIRONMENT must be set"):
+        ServiceSettings(database_url=REAL)
+    with pytest.raises(ValidationError, match="ENVIRONMENT must be set"):
+        ServiceSettings(database_url=REAL, environment="")
+    monkeypatch.setenv("ENVIRONMENT", "dev")
+    assert not ServiceSettings(database_url=REAL).production

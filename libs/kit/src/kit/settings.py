@@ -23,6 +23,12 @@ KNOWN_DEFAULT_PASSWORDS = frozenset(
 )
 
 
+NO_ENVIRONMENT = (
+    "ENVIRONMENT must be set: production, or dev or test; a process that does not know where it"
+    " runs does not start (it would run with development defaults)"
+)
+
+
 def is_known_default(password: str | None) -> bool:
     return password is not None and (
         password in KNOWN_DEFAULT_PASSWORDS or password.startswith("dev-")
@@ -55,7 +61,8 @@ class ServiceSettings(BaseSettings):
     db_pool_max: int = 10
     log_level: str = "INFO"
     # production: no test merchant, no /api/v1/test routes, no test mode, no default passwords.
-    environment: Literal["dev", "test", "production"] = "dev"
+    # Required: a process that does not know where it runs does not start (see `_where`).
+    environment: Literal["dev", "test", "production"]
     # The contract's TEST_MODE (fixed processing delay and outcome); refused in production.
     test_mode: bool = False
     # Shared by the services: sent as X-Internal-Token on calls to /internal/v1/*, and required
@@ -135,6 +142,13 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="before")
     @classmethod
+    def _where(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("environment"):
+            raise ValueError(NO_ENVIRONMENT)
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
     def _redis_password_into_url(cls, data: Any) -> Any:
         if not isinstance(data, dict) or not data.get("redis_password"):
             return data
@@ -167,6 +181,8 @@ class ServiceSettings(BaseSettings):
                     f"{name} uses a development default password; set a real one when"
                     " ENVIRONMENT=production"
                 )
+        if self.rate_limits == "off":
+            raise ValueError("RATE_LIMITS=off is refused when ENVIRONMENT=production")
         return self
 
     @model_validator(mode="after")

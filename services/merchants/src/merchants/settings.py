@@ -29,7 +29,7 @@ class TestMerchantSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
-    environment: str = "dev"  # not seeded when "production"
+    environment: str  # not seeded when "production"; required, as for every process
     test_merchant_email: str = "test@example.com"
     test_api_key: str = "key_test_abc123"
     test_api_secret: SecretStr = SecretStr("secret_test_xyz789")

@@ -6,6 +6,8 @@ from typing import Any, Literal
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kit.settings import NO_ENVIRONMENT, is_known_default
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
@@ -14,8 +16,9 @@ class Settings(BaseSettings):
     # Public addresses, as a browser reaches them (links, the SDK's iframe, docs snippets).
     public_api_url: str = "http://localhost:8000"
     public_checkout_url: str = "http://localhost:3001"
-    # The same variable as kit's ServiceSettings (the UI has no database, so not that class).
-    environment: Literal["dev", "test", "production"] = "dev"
+    # The same variable as kit's ServiceSettings (the UI has no database, so not that class):
+    # required, as there.
+    environment: Literal["dev", "test", "production"]
     # Secure `__Host-` cookies (behind HTTPS); unset, true exactly in production.
     secure_cookies: bool = False
     # Signs the dashboard forms' CSRF tokens; required in production, random per process
@@ -28,6 +31,8 @@ class Settings(BaseSettings):
     def _production_defaults(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
+        if not data.get("environment"):
+            raise ValueError(NO_ENVIRONMENT)
         production = data.get("environment") == "production"
         data = dict(data)
         if data.get("secure_cookies") in (None, ""):
@@ -40,6 +45,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _secret_is_strong(self) -> "Settings":
-        if len(self.csrf_secret.get_secret_value()) < 32:
+        secret = self.csrf_secret.get_secret_value()
+        if len(secret) < 32:
             raise ValueError("CSRF_SECRET must be at least 32 characters")
+        if self.environment == "production" and (is_known_default(secret) or len(set(secret)) < 8):
+            raise ValueError(
+                "CSRF_SECRET is a development or example value; set a random one when"
+                " ENVIRONMENT=production"
+            )
         return self

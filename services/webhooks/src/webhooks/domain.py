@@ -454,22 +454,27 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 _LAST_32_BITS_IPV4 = parse_networks(["64:ff9b::/96", "64:ff9b:1::/48", "::/96"])
 
 
-def address_allowed(address: str, allowed: list[Network]) -> bool:
-    """Public unicast addresses only (no private, loopback, link-local/metadata, reserved…),
-    unless an allow-listed network contains the address.
+def address_allowed(address: str, allowed: list[Network], nat64: Sequence[Network] = ()) -> bool:
+    """Public unicast addresses only (no private, loopback, link-local/metadata, reserved,
+    deprecated site-local…), unless an allow-listed network contains the address.
 
-    An IPv6 address that carries an IPv4 one (IPv4-mapped or -compatible, NAT64, 6to4, Teredo's
-    server and client) is judged, allow-list included, by the IPv4 address(es) it carries: that
-    is where the packet ends up.
+    An IPv6 address that carries an IPv4 one (IPv4-mapped or -compatible, NAT64 by the
+    well-known prefixes or by an operator's `nat64` /96 prefixes, 6to4, Teredo's server and
+    client) is judged, allow-list included, by the IPv4 address(es) it carries: that is where
+    the packet ends up.
     """
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    return all(
-        any(a in network for network in allowed) or (a.is_global and not a.is_multicast)
-        for a in _carried(ip)
-    )
+    return all(any(a in network for network in allowed) or _public(a) for a in _carried(ip, nat64))
 
 
-def _carried(ip: Address) -> tuple[Address, ...]:
+def _public(a: Address) -> bool:
+    """Global unicast, outside what the standards reserve or deprecated: `is_global` alone still
+    passes IPv6 site-local (fec0::/10) and the unassigned reserved blocks."""
+    site_local = isinstance(a, ipaddress.IPv6Address) and a.is_site_local
+    return a.is_global and not (a.is_multicast or a.is_reserved or site_local)
+
+
+def _carried(ip: Address, nat64: Sequence[Network] = ()) -> tuple[Address, ...]:
     """The IPv4 address(es) an IPv6 address carries, or the address itself."""
     if isinstance(ip, ipaddress.IPv4Address):
         return (ip,)
@@ -481,7 +486,7 @@ def _carried(ip: Address) -> tuple[Address, ...]:
         return ip.teredo
     if ip.is_loopback or ip.is_unspecified:  # ::1 and :: are not IPv4-compatible addresses
         return (ip,)
-    if any(ip in network for network in _LAST_32_BITS_IPV4):
+    if any(ip in network for network in (*_LAST_32_BITS_IPV4, *nat64)):
         return (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF),)
     return (ip,)
 

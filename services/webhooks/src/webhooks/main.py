@@ -11,7 +11,6 @@ from fastapi import FastAPI
 from kit.app import create_service_app, open_resources
 from kit.auth import MerchantsAuthenticator, internal_client
 from webhooks import api
-from webhooks.domain import parse_networks
 from webhooks.sender import Sender, outbound_session
 from webhooks.settings import Settings
 
@@ -40,11 +39,7 @@ def create_app(
                 "redis": resources.redis,
                 "settings": settings,
                 "authenticator": MerchantsAuthenticator(merchants, settings.auth_cache_ttl_seconds),
-                "sender": Sender(
-                    outbound,
-                    parse_networks(settings.webhook_allowed_networks),
-                    settings.webhook_timeout_seconds,
-                ),
+                "sender": Sender.of(outbound, settings),
                 "schedule": settings.delivery_schedule(),
             }
 

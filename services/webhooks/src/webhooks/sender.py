@@ -14,9 +14,11 @@ from webhooks.domain import (
     Attempt,
     Network,
     address_allowed,
+    parse_networks,
     signature,
     standard_signatures,
 )
+from webhooks.settings import Settings
 
 USER_AGENT = "gateway-webhooks/1"
 
@@ -30,11 +32,25 @@ class Sender:
     """
 
     def __init__(
-        self, client: aiohttp.ClientSession, allowed: list[Network], timeout: float
+        self,
+        client: aiohttp.ClientSession,
+        allowed: list[Network],
+        timeout: float,
+        nat64: list[Network] | None = None,
     ) -> None:
         self._client = client
         self._allowed = allowed
         self._timeout = timeout
+        self._nat64 = nat64 or []
+
+    @classmethod
+    def of(cls, client: aiohttp.ClientSession, settings: Settings) -> "Sender":
+        return cls(
+            client,
+            parse_networks(settings.webhook_allowed_networks),
+            settings.webhook_timeout_seconds,
+            parse_networks(settings.webhook_nat64_prefixes),
+        )
 
     async def send(
         self, url: str, secrets: Sequence[str], message_id: str, body: str, sequence: int | None
@@ -70,7 +86,7 @@ class Sender:
         except OSError as exc:
             detail = f"cannot resolve {host}: {exc}"
             return Attempt(None, None, "could not resolve the webhook URL's host", took(), detail)
-        refused = [a for a in addresses if not address_allowed(a, self._allowed)]
+        refused = [a for a in addresses if not address_allowed(a, self._allowed, self._nat64)]
         if refused or not addresses:
             # The merchant is not told which address: that would map our network for them.
             detail = f"{host} resolves to {refused[0] if refused else 'nothing'}"

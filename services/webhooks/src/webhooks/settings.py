@@ -5,7 +5,7 @@ from datetime import timedelta
 from pydantic import Field, model_validator
 
 from kit.settings import CommaList, ServiceSettings
-from webhooks.domain import Schedule
+from webhooks.domain import Schedule, parse_networks
 
 
 class Settings(ServiceSettings):
@@ -18,6 +18,10 @@ class Settings(ServiceSettings):
     # Destinations that would otherwise be refused (loopback, private, link-local…), as CIDRs:
     # development and tests allow 127.0.0.0/8; production allows none.
     webhook_allowed_networks: CommaList = Field(default_factory=list)
+    # The network's own NAT64 prefixes (IPv6 /96, RFC 6052's layout: the IPv4 address in the last
+    # 32 bits), besides the well-known 64:ff9b::/96: an address in one is judged by the IPv4
+    # address it carries, as the NAT64 gateway will send the packet there.
+    webhook_nat64_prefixes: CommaList = Field(default_factory=list)
     webhook_max_in_flight: int = Field(default=128, ge=1)
     webhook_max_in_flight_per_merchant: int = Field(default=32, ge=1)
     # A claimed delivery is not claimed again for this long (longer than the timeout).
@@ -35,6 +39,25 @@ class Settings(ServiceSettings):
             self.webhook_retry_intervals_test,
             timedelta(seconds=self.webhook_disable_after_seconds),
         )
+
+    @model_validator(mode="after")
+    def _destinations(self) -> "Settings":
+        try:
+            networks = parse_networks(
+                [*self.webhook_allowed_networks, *self.webhook_nat64_prefixes]
+            )
+        except ValueError as exc:
+            raise ValueError(f"WEBHOOK_ALLOWED_NETWORKS or WEBHOOK_NAT64_PREFIXES: {exc}") from None
+        nat64 = networks[len(self.webhook_allowed_networks) :]
+        if any(n.version != 6 or n.prefixlen != 96 for n in nat64):
+            raise ValueError("WEBHOOK_NAT64_PREFIXES takes IPv6 /96 prefixes only")
+        if self.production and self.webhook_allowed_networks:
+            raise ValueError(
+                "WEBHOOK_ALLOWED_NETWORKS is refused when ENVIRONMENT=production: it opens"
+                " private, loopback or link-local destinations, and production sends webhooks to"
+                " public addresses only"
+            )
+        return self
 
     @model_validator(mode="after")
     def _lease_outlasts_an_attempt(self) -> "Settings":

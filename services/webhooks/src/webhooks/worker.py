@@ -11,7 +11,6 @@ from taskiq import TaskiqState
 
 from kit.worker import create_worker
 from webhooks import service, tasks
-from webhooks.domain import parse_networks
 from webhooks.main import outbound_client
 from webhooks.sender import Sender
 from webhooks.settings import Settings
@@ -21,9 +20,7 @@ settings = Settings()
 
 async def start_dispatcher(state: TaskiqState) -> None:
     state.outbound = outbound_client(settings)
-    allowed = parse_networks(settings.webhook_allowed_networks)
-    sender = Sender(state.outbound, allowed, settings.webhook_timeout_seconds)
-    state.dispatcher = tasks.Dispatcher(state.db, sender, settings)
+    state.dispatcher = tasks.Dispatcher(state.db, Sender.of(state.outbound, settings), settings)
 
 
 async def dispatch(state: TaskiqState, progress: Callable[[], None]) -> None:

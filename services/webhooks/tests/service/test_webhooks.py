@@ -363,7 +363,7 @@ class TestOrderPerObject:
         other = {**PAYMENT, "id": "pay_OtherOtherOther0"}
         refund = {"id": "rfnd_RRRRRRRRRRRRRRRR", "payment_id": PAYMENT["id"], "amount": 100,
                   "status": "pending", "created_at": "2026-11-26T10:01:00Z"}  # fmt: skip
-        receiver.fail_next = 1  # the first request: payment.pending's first attempt
+        receiver.fail_first_of = {"payment.pending"}  # whichever delivery is attempted first
         for n, kind in enumerate(("payment.pending", "payment.success")):
             await consume_event(db, f"o{n}", event(merchant, kind), service.receive_event)
         refund_event = Envelope.new("refund.created", merchant, refund)

@@ -190,6 +190,9 @@ def teredo(server: str, client: str) -> str:
         ("::a9fe:a9fe", False),
         ("::808:808", True),
         ("::", False),
+        ("fec0::1", False),  # site-local, deprecated (is_global still says yes)
+        ("4000::1", False),  # reserved by IETF, unassigned
+        ("240.0.0.1", False),  # reserved
         (teredo("65.54.227.120", "127.0.0.1"), False),
         (teredo("65.54.227.120", "10.1.2.3"), False),
         (teredo("10.1.2.3", "8.8.8.8"), False),
@@ -207,6 +210,15 @@ def test_allow_list_opens_named_networks_only() -> None:
     assert not address_allowed("10.0.0.1", loopback)
     assert address_allowed("64:ff9b::7f00:1", loopback)  # the carried address is what counts
     assert not address_allowed("64:ff9b::a00:1", loopback)
+
+
+def test_an_operators_nat64_prefix_is_judged_by_the_ipv4_it_carries() -> None:
+    nat64 = parse_networks(["2a00:1450:64::/96"])
+    to_loopback, to_public = "2a00:1450:64::7f00:1", "2a00:1450:64::808:808"
+    assert address_allowed(to_loopback, [])  # a global IPv6 address, unless told otherwise
+    assert not address_allowed(to_loopback, [], nat64)
+    assert address_allowed(to_public, [], nat64)
+    assert not address_allowed("2a00:1450:64::a9fe:a9fe", [], nat64)  # the metadata address
 
 
 def test_new_secrets_sign_as_the_standard_webhooks_library_verifies() -> None:

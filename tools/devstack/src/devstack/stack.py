@@ -184,6 +184,7 @@ class Stack:
 
     def _env(self, service: str) -> dict[str, str]:
         env = {
+            "ENVIRONMENT": "dev",
             "CSRF_SECRET": self.csrf_secret,
             "INTERNAL_TOKEN": self.internal_token,
             **os.environ,
@@ -286,7 +287,7 @@ class Stack:
 
     def onboard_merchant(self, name: str) -> dict[str, str]:
         """A new merchant, through the operator CLI; its API headers."""
-        env = {**os.environ, "DATABASE_URL": self.database_urls[MERCHANTS],
+        env = {"ENVIRONMENT": "dev", **os.environ, "DATABASE_URL": self.database_urls[MERCHANTS],
                "REDIS_URL": self.redis_url}  # fmt: skip
         created = subprocess.run(
             [sys.executable, "-m", "merchants.cli", "create-merchant", "--name", name,
