@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,26 +169,37 @@ class Running:
                     raise AssertionError(f"probes still failing after {timeout}s: {details}")
                 time.sleep(0.2)
 
-    def stop(self) -> dict[str, int | None]:
-        """SIGTERM everything, as Kubernetes does; each process's exit code within its grace
-        period (None: it had to be killed)."""
-        for _, popen, _ in self.processes.values():
+    def stop(self, last: Collection[str] = ()) -> dict[str, int | None]:
+        """SIGTERM everything at once, as Kubernetes does, or `last` only once the others have
+        stopped, as `docker compose down` stops dependencies after their dependents; each
+        process's exit code within its grace period (None: it had to be killed)."""
+        codes = self._stop([n for n in self.processes if n not in last])
+        codes.update(self._stop([n for n in self.processes if n in last]))
+        self.processes.clear()
+        return codes
+
+    def _stop(self, names: list[str]) -> dict[str, int | None]:
+        for name in names:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(popen.pid, signal.SIGTERM)
+                os.killpg(self.processes[name][1].pid, signal.SIGTERM)
         codes: dict[str, int | None] = {}
         started = time.monotonic()
-        for name, (container, popen, log) in self.processes.items():
+        for name in names:
+            container, popen, log = self.processes[name]
             try:
                 codes[name] = popen.wait(max(0.1, container.grace - (time.monotonic() - started)))
             except subprocess.TimeoutExpired:
+                # Shown with the failure: every asyncio task's stack (kit's workers log them on
+                # SIGUSR1), then the log's tail.
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(popen.pid, signal.SIGUSR1)
+                time.sleep(2)
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(popen.pid, signal.SIGKILL)
                 popen.wait()
                 codes[name] = None
-                # Shown with the failure: where the process was when its grace period ran out.
-                tail = log.read_text(errors="replace")[-4000:]
+                tail = log.read_text(errors="replace")[-12000:]
                 sys.stderr.write(f"--- {name} ignored SIGTERM for {container.grace:g} s:\n{tail}\n")
-        self.processes.clear()
         return codes
 
 

@@ -65,3 +65,30 @@ async def test_acknowledgements_made_together_reach_redis_together_and_failures_
     with pytest.raises(RedisConnectionError):  # not acknowledged: the task must know
         await Acks(unreachable, "taskiq").ack(queue, "1-0")
     await unreachable.aclose()
+
+
+class SwallowsCancellation:
+    """A Redis client that, cancelled mid-read, raises a connection error instead (as a library
+    converting errors on its way up might)."""
+
+    def __init__(self) -> None:
+        self.reading = asyncio.Event()
+
+    async def xreadgroup(self, *_: Any, **__: Any) -> Any:
+        self.reading.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise RedisConnectionError("connection closed") from None
+
+
+async def test_a_stopping_receive_loop_stops_although_the_cancellation_came_back_as_an_error(
+    redis_url: str,
+) -> None:
+    broker = ReclaimingStreamBroker(url=redis_url, queue_name="q", consumer_id="0")
+    redis = SwallowsCancellation()
+    read = asyncio.create_task(broker._read(redis))  # type: ignore[arg-type]
+    await redis.reading.wait()
+    read.cancel()  # what taskiq's receiver does on SIGTERM
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(read, timeout=30)  # without the check: a retry, then None

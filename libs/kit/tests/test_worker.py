@@ -3,7 +3,7 @@ import asyncio
 import pytest
 from prometheus_client import REGISTRY
 
-from kit.worker import Loop, Progress, Supervisor
+from kit.worker import Loop, Progress, Supervisor, _log_task_stacks
 from tests.waits import eventually_async
 
 
@@ -98,3 +98,15 @@ async def test_no_heartbeat_while_the_receive_loop_is_stalled(redis_url: str) ->
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
         await redis.delete(health.heartbeat_key(worker))
+
+
+async def test_sigusr1_logs_where_every_task_waits(caplog: pytest.LogCaptureFixture) -> None:
+    async def stuck_somewhere() -> None:
+        await asyncio.Event().wait()
+
+    task = asyncio.create_task(stuck_somewhere(), name="stuck")
+    await asyncio.sleep(0)
+    _log_task_stacks(asyncio.get_running_loop())
+    task.cancel()
+    stacks = {r.task: r.stack for r in caplog.records if r.getMessage() == "task stack"}  # type: ignore[attr-defined]
+    assert "stuck_somewhere" in stacks["stuck"]

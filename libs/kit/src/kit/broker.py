@@ -114,6 +114,7 @@ class ReclaimingStreamBroker(RedisStreamBroker):
             log.warning("consumer group gone (redis lost its data?); declaring it again")
             await self._declare_consumer_group()
         except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            _unless_cancelled()
             log.warning("redis unavailable; retrying", extra={"error": repr(error)})
             await asyncio.sleep(1.0)
         return None
@@ -145,6 +146,15 @@ class ReclaimingStreamBroker(RedisStreamBroker):
                     # None: the entry was trimmed away meanwhile
                     if fields is not None and await self._runnable(self.queue_name, msg_id, fields):
                         yield self._message(msg_id, fields, self.queue_name)
+
+
+def _unless_cancelled() -> None:
+    """Stop if this task was asked to (the receiver stopping, on SIGTERM), even if a library
+    turned the CancelledError into a connection error on its way up: retrying then would keep
+    a stopping worker reading forever while Redis is away."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def make_broker(

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import io
 import logging
+import signal
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
@@ -219,6 +220,15 @@ async def housekeeping(state: TaskiqState) -> None:
         log.info("housekeeping", extra=counts)
 
 
+def _log_task_stacks(loop: asyncio.AbstractEventLoop, *_: object) -> None:
+    """On SIGUSR1 (`kill -USR1 <pid>`): every asyncio task's stack in the log, for a worker
+    that seems stuck (say, one that does not stop on SIGTERM)."""
+    for task in asyncio.all_tasks(loop):
+        where = io.StringIO()
+        task.print_stack(file=where)
+        log.warning("task stack", extra={"task": task.get_name(), "stack": where.getvalue()})
+
+
 def create_worker(
     service: str,
     settings: ServiceSettings,
@@ -279,6 +289,7 @@ def create_worker(
 
     @broker.on_event(TaskiqEvents.WORKER_STARTUP)
     async def startup(state: TaskiqState) -> None:
+        signal.signal(signal.SIGUSR1, partial(_log_task_stacks, asyncio.get_running_loop()))
         resources = await stack.enter_async_context(open_resources(settings))
         state.db, state.redis, state.settings = resources.db, resources.redis, settings
         broker.screen = partial(consumer.screen, resources.db)
