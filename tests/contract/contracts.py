@@ -60,13 +60,17 @@ def _openapi(app_factory: Callable[[], Any]) -> Callable[[], dict[str, Any]]:
     return lambda: app_factory().openapi()
 
 
-_DSN = "postgresql://unused@127.0.0.1/unused"
+# The documents of a development setup (test routes included), whatever the environment says.
+_DEV: dict[str, Any] = {
+    "database_url": "postgresql://unused@127.0.0.1/unused",
+    "environment": "dev",
+}
 SERVICE_APPS: dict[str, Callable[[], Any]] = {
-    "merchants": lambda: merchants.main.create_app(merchants.settings.Settings(database_url=_DSN)),
-    "orders": lambda: orders.main.create_app(orders.settings.Settings(database_url=_DSN)),
-    "payments": lambda: payments.main.create_app(payments.settings.Settings(database_url=_DSN)),
-    "refunds": lambda: refunds.main.create_app(refunds.settings.Settings(database_url=_DSN)),
-    "webhooks": lambda: webhooks.main.create_app(webhooks.settings.Settings(database_url=_DSN)),
+    "merchants": lambda: merchants.main.create_app(merchants.settings.Settings(**_DEV)),
+    "orders": lambda: orders.main.create_app(orders.settings.Settings(**_DEV)),
+    "payments": lambda: payments.main.create_app(payments.settings.Settings(**_DEV)),
+    "refunds": lambda: refunds.main.create_app(refunds.settings.Settings(**_DEV)),
+    "webhooks": lambda: webhooks.main.create_app(webhooks.settings.Settings(**_DEV)),
 }
 PUBLIC_OPENAPI = "services/ui/src/ui/openapi.json"
 

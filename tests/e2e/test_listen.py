@@ -1,5 +1,6 @@
 """`python -m webhooks.listen` and the stream behind it, against the stack through the edge."""
 
+import contextlib
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from devstack.stack import Stack
+from tests.e2e.conftest import Merchant
 from tests.e2e.test_webhooks import pay, verify
 from tests.receiver import Received, running_receiver
 from tests.waits import WAIT_SECONDS, eventually
@@ -64,6 +66,60 @@ def test_the_stream_refuses_an_unknown_key(stack: Stack) -> None:
     )
     assert refused.status_code == 401
     assert refused.json()["error"]["code"] == "AUTHENTICATION_ERROR"
+
+
+def test_a_merchant_keeps_a_few_streams_open_and_one_more_is_refused_429(
+    stack: Stack, merchant_headers: dict[str, str]
+) -> None:
+    timeout = httpx.Timeout(10, read=WAIT_SECONDS)
+    with (
+        contextlib.ExitStack() as streams,
+        httpx.Client(base_url=stack.url("api"), timeout=timeout) as client,
+    ):
+        reading: list[Iterator[str]] = []  # a line iterator dropped would close its stream
+
+        def open_stream() -> httpx.Response:
+            opened = streams.enter_context(
+                client.stream("GET", "/api/v1/events/stream", headers=merchant_headers)
+            )
+            if opened.status_code == 200:
+                reading.append(opened.iter_lines())
+                assert next(reading[-1]).startswith(": streaming")  # it holds its slot now
+            return opened
+
+        opened = [open_stream() for _ in range(5)]  # EVENT_STREAMS_PER_MERCHANT
+        assert [o.status_code for o in opened] == [200] * 5
+        refused = open_stream()
+        assert refused.status_code == 429
+        assert refused.headers["Retry-After"] == "10"
+        opened[0].close()
+
+        def a_slot_is_free() -> bool:
+            with client.stream("GET", "/api/v1/events/stream", headers=merchant_headers) as again:
+                return again.status_code == 200
+
+        eventually(a_slot_is_free, "a stream opened again once one closed")
+
+
+def test_a_stream_ends_within_seconds_of_its_session_being_logged_out(
+    stack: Stack, merchant_with_password: Merchant
+) -> None:
+    merchant = merchant_with_password
+    with httpx.Client(
+        base_url=stack.url("api"), timeout=httpx.Timeout(10, read=WAIT_SECONDS)
+    ) as client:
+        login = client.post(
+            "/api/v1/auth/login", json={"email": merchant.email, "password": merchant.password}
+        )
+        assert login.status_code == 200, login.text
+        bearer = {"Authorization": f"Bearer {login.json()['token']}"}
+        with client.stream("GET", "/api/v1/events/stream", headers=bearer) as opened:
+            assert opened.status_code == 200
+            lines = opened.iter_lines()
+            assert next(lines).startswith(": streaming")
+            assert client.post("/api/v1/auth/logout", headers=bearer).status_code == 204
+            rest = list(lines)  # until the server ends the stream (each read waits WAIT_SECONDS)
+        assert ": credentials revoked or expired; stream ended" in rest
 
 
 def test_listen_forwards_each_event_signed_and_prints_the_answer(

@@ -166,20 +166,29 @@ _bearer = HTTPBearer(auto_error=False, scheme_name="DashboardSession")
 MAX_CREDENTIAL_LENGTH = 255
 
 
+def credentials_of(
+    api_key: str | None, api_secret: str | None, session_token: str | None
+) -> Credentials:
+    """A key pair, else a session token; refused (401) when neither is whole or one is longer
+    than any the gateway issues."""
+    if api_key and api_secret:
+        credentials = Credentials(api_key=api_key, api_secret=api_secret)
+    elif session_token:
+        credentials = Credentials(session_token=session_token)
+    else:
+        raise Unauthenticated()
+    if any(len(part or "") > MAX_CREDENTIAL_LENGTH for part in astuple(credentials)):
+        raise Unauthenticated()
+    return credentials
+
+
 async def authenticate_merchant(
     request: Request,
     api_key: Annotated[str | None, Security(_api_key)],
     api_secret: Annotated[str | None, Security(_api_secret)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> Principal:
-    if api_key and api_secret:
-        credentials = Credentials(api_key=api_key, api_secret=api_secret)
-    elif bearer and bearer.credentials:
-        credentials = Credentials(session_token=bearer.credentials)
-    else:
-        raise Unauthenticated()
-    if any(len(part or "") > MAX_CREDENTIAL_LENGTH for part in astuple(credentials)):
-        raise Unauthenticated()
+    credentials = credentials_of(api_key, api_secret, bearer.credentials if bearer else None)
     authenticator: Authenticator = request.state.authenticator
     principal = await authenticator.authenticate(credentials)
     if principal is None:

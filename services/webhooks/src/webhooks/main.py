@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from kit.app import create_service_app, open_resources
 from kit.auth import MerchantsAuthenticator, internal_client
 from webhooks import api
+from webhooks.api.stream import StreamSlots
 from webhooks.sender import Sender, outbound_session
 from webhooks.settings import Settings
 
@@ -41,6 +42,9 @@ def create_app(
                 "authenticator": MerchantsAuthenticator(merchants, settings.auth_cache_ttl_seconds),
                 "sender": Sender.of(outbound, settings),
                 "schedule": settings.delivery_schedule(),
+                "streams": StreamSlots(
+                    settings.event_streams_per_merchant, settings.event_streams_max
+                ),
             }
 
     return create_service_app("webhooks", settings, lifespan, [api.router])

@@ -31,6 +31,9 @@ class Settings(ServiceSettings):
     # seconds). Not shortened by WEBHOOK_RETRY_INTERVALS_TEST: the contract's evaluators leave
     # a failing receiver configured for minutes and still expect its logs to grow.
     webhook_disable_after_seconds: float = Field(default=5 * 86_400, gt=0)
+    # Concurrent GET /api/v1/events/stream per process: per merchant, and in all (429 past it).
+    event_streams_per_merchant: int = Field(default=5, ge=1)
+    event_streams_max: int = Field(default=100, ge=1)
     # Events (and their deliveries and attempts) are deleted this long after they arrived.
     event_retention_days: float = Field(default=30, gt=0)
 
