@@ -169,15 +169,25 @@ def test_double_clicks_make_one_success_per_order_and_nothing_pending(
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         responses = list(pool.map(pay, [o for o in orders for _ in range(2)]))
-    assert {r.status_code for r in responses} == {201}
-    payment_ids = [r.json()["id"] for r in responses]
+    # A second click that arrives once the first payment succeeded is refused at once; one
+    # that arrives before makes a payment that fails as ORDER_ALREADY_PAID. Either way: one
+    # success per order, nothing left pending.
+    refused = [r for r in responses if r.status_code != 201]
+    assert all(
+        (r.status_code, r.json()["error"]["description"]) == (400, "Order is already paid")
+        for r in refused
+    ), [r.text for r in refused]
+    payment_ids = [r.json()["id"] for r in responses if r.status_code == 201]
     settled(chaos_stack, api, payment_ids)
     for order_id in orders:
         payments = api.get(
             "/api/v1/payments", params={"order_id": order_id}, headers=TEST_HEADERS
         ).json()["data"]
         outcomes = sorted((p["status"], p.get("error_code")) for p in payments)
-        assert outcomes == [("failed", "ORDER_ALREADY_PAID"), ("success", None)], order_id
+        assert outcomes in (
+            [("failed", "ORDER_ALREADY_PAID"), ("success", None)],
+            [("success", None)],
+        ), order_id
         order = api.get(f"/api/v1/orders/{order_id}", headers=TEST_HEADERS).json()
         assert order["status"] == "paid"
 
