@@ -479,6 +479,10 @@ async def test_roll_defaults_to_a_day_of_overlap_and_shows_the_new_secret(
     assert (still["id"], still["status"]) == (old["id"], "expiring")
     expires = datetime.fromisoformat(still["expires_at"]) - datetime.now(UTC)
     assert timedelta(hours=23) < expires <= timedelta(hours=24)
+    listed = (await browser.get("/dashboard/keys")).text  # a rolled key is not offered again
+    assert f'action="/dashboard/keys/{new["id"]}/roll"' in listed
+    assert f'action="/dashboard/keys/{old["id"]}/roll"' not in listed
+    assert f'data-key-id="{old["id"]}">Revoke' in listed  # it can still be revoked
 
 
 async def test_revoke_asks_first_and_changes_nothing_until_confirmed(
