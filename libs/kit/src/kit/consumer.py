@@ -38,6 +38,7 @@ from prometheus_client import Counter, Gauge
 from taskiq import AsyncBroker, Context, TaskiqDepends, TaskiqState
 
 from kit import inbox
+from kit.batch import Batches
 from kit.db import Database
 from kit.errors import Unavailable
 from kit.events import Envelope
@@ -80,64 +81,33 @@ async def consume_event(
         return await on_event(conn, event)
 
 
-Pending = tuple[str, Envelope, "asyncio.Future[None]"]
-
-
 class EventBatches:
-    """Applies the events that arrive together in one transaction: one BEGIN, one inbox insert
-    and one COMMIT per batch instead of per message. Each delivery still waits until its own
-    effect committed before it is acknowledged. A batch that fails is applied again message by
-    message, so a bad event fails alone and the rest commit."""
+    """Applies the events that arrive together in one transaction (`kit.batch`): one BEGIN, one
+    inbox insert and one COMMIT per batch instead of per message. Each delivery still waits
+    until its own effect committed before it is acknowledged. A batch that fails is applied
+    again message by message, so a bad event fails alone and the rest commit."""
 
-    def __init__(self, on_event: EventHandler[object], max_batch: int = 100) -> None:
+    def __init__(self, db: Database, on_event: EventHandler[object], max_batch: int = 100) -> None:
+        self.db = db
         self.on_event = on_event
-        self.max_batch = max_batch
-        self.waiting: list[Pending] = []
-        self.flushing: asyncio.Task[None] | None = None
+        self.batches: Batches[tuple[str, Envelope], None] = Batches(
+            self._together, self._alone, max_batch
+        )
 
-    async def apply(self, db: Database, msg_id: str, event: Envelope) -> None:
-        done = asyncio.get_running_loop().create_future()
-        self.waiting.append((msg_id, event, done))
-        if self.flushing is None or self.flushing.done():
-            self.flushing = asyncio.create_task(self._flush(db))  # after this tick's arrivals
-        await done
+    async def apply(self, msg_id: str, event: Envelope) -> None:
+        await self.batches.run((msg_id, event))
 
-    async def _flush(self, db: Database) -> None:
-        while self.waiting:
-            batch, self.waiting = self.waiting[: self.max_batch], self.waiting[self.max_batch :]
-            try:
-                await self._together(db, batch)
-            except Exception as failed:
-                if len(batch) == 1:
-                    _settle(batch[0][2], failed)
-                    continue
-                for msg_id, event, done in batch:
-                    try:
-                        await consume_event(db, msg_id, event, self.on_event)
-                    except Exception as error:
-                        _settle(done, error)
-                    else:
-                        _settle(done, None)
-            else:
-                for _, _, done in batch:
-                    _settle(done, None)
-
-    async def _together(self, db: Database, batch: list[Pending]) -> None:
-        async with db.transaction() as conn:
-            fresh = await inbox.first_deliveries(conn, [msg_id for msg_id, _, _ in batch])
-            for msg_id, event, _ in batch:
+    async def _together(self, batch: list[tuple[str, Envelope]]) -> list[None]:
+        async with self.db.transaction() as conn:
+            fresh = await inbox.first_deliveries(conn, [msg_id for msg_id, _ in batch])
+            for msg_id, event in batch:
                 if msg_id in fresh:
                     fresh.discard(msg_id)  # the same message twice in one batch: once
                     await self.on_event(conn, event)
+        return [None] * len(batch)
 
-
-def _settle(done: "asyncio.Future[None]", error: BaseException | None) -> None:
-    if done.done():  # its delivery gave up waiting (a timeout); the redelivery dedupes
-        return
-    if error is None:
-        done.set_result(None)
-    else:
-        done.set_exception(error)
+    async def _alone(self, item: tuple[str, Envelope]) -> None:
+        await consume_event(self.db, *item, self.on_event)
 
 
 def event_consumer(
@@ -148,13 +118,16 @@ def event_consumer(
     """The `<service>.handle_event` handler: events of `event_types` are applied in batches
     (`EventBatches`); another type is parked for the version that subscribes to it.
     `after_commit(state)` runs once an event's effect committed (to wake what acts on it)."""
-    batches = EventBatches(on_event)
+    batches: dict[int, EventBatches] = {}  # by the worker's database (one per process)
 
     async def handle_event(state: TaskiqState, msg_id: str, payload: dict[str, Any]) -> None:
         event = Envelope.model_validate(payload)  # not an event at all: a dead letter
         if event.type not in event_types:  # routed here by a version that knows we want it
             raise Parked(f"event type {event.type} is not handled by this version")
-        await batches.apply(state.db, msg_id, event)
+        db: Database = state.db
+        if id(db) not in batches:
+            batches[id(db)] = EventBatches(db, on_event)
+        await batches[id(db)].apply(msg_id, event)
         if after_commit is not None:
             after_commit(state)
 

@@ -29,6 +29,7 @@ class Dispatcher:
         self.sender = sender
         self.settings = settings
         self.schedule = settings.delivery_schedule()
+        self.recorder = service.Recorder(db, self.schedule)
         self.in_flight: Counter[UUID] = Counter()
         self.tasks: set[asyncio.Task[None]] = set()
         self.wake = asyncio.Event()
@@ -64,7 +65,9 @@ class Dispatcher:
 
     async def _attempt(self, claimed: Claimed) -> None:
         try:
-            await service.attempt_delivery(self.db, self.sender, claimed, self.schedule)
+            await service.attempt_delivery(
+                self.db, self.sender, claimed, self.schedule, self.recorder
+            )
         except Exception:
             log.exception(
                 "webhook attempt failed to record", extra={"delivery_id": str(claimed.id)}

@@ -5,6 +5,7 @@ import gzip
 import json
 import logging
 import socket
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -19,8 +20,10 @@ from webhooks import repository, service
 from webhooks.domain import (
     MAX_ATTEMPTS,
     RESPONSE_BODY_LIMIT,
+    Attempt,
     DeliveryStatus,
     Schedule,
+    after_attempt,
     parse_networks,
     signature,
 )
@@ -61,6 +64,14 @@ def event(merchant: UUID, kind: str = "payment.success") -> Envelope:
 async def deliver_all(db: Database, sender: Sender, schedule: Schedule = FAST) -> list[Any]:
     claimed = await service.claim_due(db, [], 8, 100, 30)
     return [await service.attempt_delivery(db, sender, c, schedule) for c in claimed]
+
+
+def answered(claimed: repository.Claimed, code: int) -> repository.Outcome:
+    """The outcome of an attempt of `claimed` that got `code` back just now."""
+    at = datetime.now(UTC)
+    status, attempts, next_retry_at = after_attempt(claimed.attempts, code < 300, at, FAST.seconds)
+    attempt = Attempt(code, "ok" if code < 300 else "no", None, 3)
+    return repository.Outcome(claimed, attempt, at, status, attempts, next_retry_at)
 
 
 class TestConfig:
@@ -231,6 +242,37 @@ class TestDelivery:
         assert await service.claim_due(db, [], 8, 100, 30) == []  # leased
         assert await service.attempt_delivery(db, sender, claimed, FAST) is not None
         assert await service.attempt_delivery(db, sender, claimed, FAST) is None
+
+    async def test_attempts_that_finish_together_are_recorded_in_one_batch(
+        self, clean: Database, merchant: UUID, receiver: Receiver
+    ) -> None:
+        """The dispatcher's recorder: each outcome lands on its own delivery, a stale one is
+        kept in the history only, and each endpoint's health follows its own attempts."""
+        db, other = clean, uuid4()
+        await endpoint(db, merchant, receiver.url)
+        await endpoint(db, other, receiver.url)
+        for n, who in enumerate((merchant, merchant, other)):
+            paid = Envelope.new(
+                "payment.success", who, {**PAYMENT, "id": f"pay_BATCH{n}AAAAAAAAAA"}
+            )
+            await consume_event(db, f"m52-{n}", paid, service.receive_event)
+        claimed = await service.claim_due(db, [], 8, 100, 30)
+        [stale, ours] = [c for c in claimed if c.merchant_id == merchant]
+        [theirs] = [c for c in claimed if c.merchant_id == other]
+        recorder = service.Recorder(db, FAST)
+        assert await recorder.record_all([answered(stale, 200)]) != [None]
+        recorded = await recorder.record_all(
+            [answered(ours, 200), answered(theirs, 500), answered(stale, 200)]
+        )
+        assert [d and (d.id, d.status, d.attempts) for d in recorded] == [
+            (ours.id, DeliveryStatus.SUCCESS, 1), (theirs.id, DeliveryStatus.PENDING, 1), None
+        ]  # fmt: skip
+        _, _, history = await service.get_delivery(db, merchant, stale.id)
+        assert [a["response_code"] for a in history] == [200, 200]
+        _, _, history = await service.get_delivery(db, other, theirs.id)
+        assert [a["response_code"] for a in history] == [500]
+        assert (await service.get_default_endpoint(db, other)).failing_since is not None
+        assert (await service.get_default_endpoint(db, merchant)).failing_since is None
 
     async def test_an_attempt_in_flight_during_a_manual_retry_stays_in_the_history(
         self, clean: Database, merchant: UUID, sender: Sender, receiver: Receiver

@@ -2,6 +2,7 @@
 
 from webhooks.repository.deliveries import (
     Claimed,
+    Outcome,
     claim_due,
     count_due,
     fail_abandoned,
@@ -10,7 +11,7 @@ from webhooks.repository.deliveries import (
     list_attempts,
     list_deliveries,
     list_deliveries_of_event,
-    record_attempt,
+    record_attempts,
     replay_failed,
     resend_event,
     reset_delivery,
@@ -47,6 +48,7 @@ from webhooks.repository.events import (
 
 __all__ = [
     "Claimed",
+    "Outcome",
     "claim_due",
     "count_due",
     "delete_endpoint",
@@ -75,7 +77,7 @@ __all__ = [
     "mark_healthy",
     "prune_events",
     "receiving_endpoints",
-    "record_attempt",
+    "record_attempts",
     "record_change",
     "replay_failed",
     "replay_missed",

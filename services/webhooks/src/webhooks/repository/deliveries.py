@@ -154,33 +154,62 @@ async def fail_abandoned(conn: asyncpg.Connection) -> int:
     return int(result.split()[-1])
 
 
-async def record_attempt(
-    conn: asyncpg.Connection,
-    claimed: Claimed,
-    attempt: Attempt,
-    at: datetime,
-    status: DeliveryStatus,
-    attempts: int,
-    next_retry_at: datetime | None,
-) -> Delivery | None:
-    """Add the attempt to the delivery's history (the POST happened, whatever came since) and
+@dataclass(frozen=True)
+class Outcome:
+    """One attempt of a claimed delivery and what it makes of the delivery."""
+
+    claimed: Claimed
+    attempt: Attempt
+    at: datetime
+    status: DeliveryStatus
+    attempts: int
+    next_retry_at: datetime | None
+
+
+async def record_attempts(
+    conn: asyncpg.Connection, outcomes: list[Outcome]
+) -> list[Delivery | None]:
+    """Add each attempt to its delivery's history (the POST happened, whatever came since) and
     store its outcome unless the delivery changed since the claim: a stale lease, or a manual
-    retry or resend that restarted it (None then)."""
-    await conn.execute(  # (a delivery pruned meanwhile has no history left to add to)
-        "INSERT INTO delivery_attempt (delivery_id, attempt, attempted_at, url, response_code,"
-        " response_body, error, duration_ms) SELECT id, $2::int, $3::timestamptz, $4::text,"
-        " $5::int, $6::text, $7::text, $8::int FROM delivery WHERE id = $1",
-        claimed.id, attempts, at, claimed.url, attempt.response_code, attempt.response_body,
-        attempt.error, attempt.duration_ms,
+    retry or resend that restarted it (None then). One statement for the whole batch."""
+    rows = await conn.fetch(
+        """
+        WITH u AS (
+            SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::timestamptz[], $5::text[],
+                                 $6::int[], $7::text[], $8::text[], $9::int[], $10::text[],
+                                 $11::timestamptz[], $12::text[])
+                WITH ORDINALITY AS u(id, claimed, attempts, at, url, code, body, error, ms,
+                                     status, next_retry_at, response, n)
+        ), history AS (  -- (a delivery pruned meanwhile has no history left to add to)
+            INSERT INTO delivery_attempt (delivery_id, attempt, attempted_at, url, response_code,
+                                          response_body, error, duration_ms)
+            SELECT d.id, u.attempts, u.at, u.url, u.code, u.body, u.error, u.ms
+            FROM u JOIN delivery d ON d.id = u.id ORDER BY u.n
+        )
+        UPDATE delivery d SET status = u.status, attempts = u.attempts, last_attempt_at = u.at,
+            next_retry_at = u.next_retry_at, response_code = u.code, response_body = u.response
+        FROM u WHERE d.id = u.id AND d.attempts = u.claimed + 1 AND d.status = 'pending'
+        """
+        f" RETURNING u.n, {_qualified(DELIVERY_ROW, 'd')}",
+        [o.claimed.id for o in outcomes], [o.claimed.attempts for o in outcomes],
+        [o.attempts for o in outcomes], [o.at for o in outcomes],
+        [o.claimed.url for o in outcomes], [o.attempt.response_code for o in outcomes],
+        [o.attempt.response_body for o in outcomes], [o.attempt.error for o in outcomes],
+        [o.attempt.duration_ms for o in outcomes], [o.status.value for o in outcomes],
+        [o.next_retry_at for o in outcomes],
+        [o.attempt.response_body if o.attempt.response_code else o.attempt.error
+         for o in outcomes],
     )  # fmt: skip
-    row = await conn.fetchrow(
-        "UPDATE delivery SET status = $3, attempts = $4, last_attempt_at = $5, next_retry_at = $6,"
-        " response_code = $7, response_body = $8"
-        f" WHERE id = $1 AND attempts = $2 + 1 AND status = 'pending' RETURNING {DELIVERY_ROW}",
-        claimed.id, claimed.attempts, status.value, attempts, at, next_retry_at,
-        attempt.response_code, attempt.response_body if attempt.response_code else attempt.error,
-    )  # fmt: skip
-    return None if row is None else delivery_of(row)
+    recorded: list[Delivery | None] = [None] * len(outcomes)
+    for row in rows:
+        values = dict(row)
+        n = values.pop("n")
+        recorded[n - 1] = delivery_of(values)
+    return recorded
+
+
+def _qualified(columns: str, table: str) -> str:
+    return ", ".join(f"{table}.{c.strip()}" for c in columns.split(","))
 
 
 async def get_delivery(conn: asyncpg.Connection, delivery_id: UUID) -> Delivery | None:

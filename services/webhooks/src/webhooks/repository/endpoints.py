@@ -165,10 +165,12 @@ async def mark_failing(
     return since
 
 
-async def mark_healthy(conn: asyncpg.Connection, endpoint_id: EndpointId) -> None:
+async def mark_healthy(conn: asyncpg.Connection, endpoint_ids: list[EndpointId]) -> None:
+    """End the failing streak of each endpoint (written only where one was failing)."""
     await conn.execute(
-        "UPDATE endpoint SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL",
-        endpoint_id,
+        "UPDATE endpoint SET failing_since = NULL WHERE id = ANY($1::text[])"
+        " AND failing_since IS NOT NULL",
+        endpoint_ids,
     )
 
 

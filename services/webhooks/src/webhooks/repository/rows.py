@@ -1,5 +1,7 @@
 """Column lists and row mappers the repository modules share."""
 
+from typing import Any
+
 import asyncpg
 
 from webhooks.domain import (
@@ -21,7 +23,7 @@ ENDPOINT_ROW = (
 )
 
 
-def delivery_of(row: asyncpg.Record) -> Delivery:
+def delivery_of(row: asyncpg.Record | dict[str, Any]) -> Delivery:
     values = dict(row)
     values["status"] = DeliveryStatus(values["status"])
     return Delivery(**values)

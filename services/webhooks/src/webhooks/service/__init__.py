@@ -1,6 +1,7 @@
 """Webhook use cases: endpoints, event intake, delivery attempts, logs, retries, events."""
 
 from webhooks.service.deliveries import (
+    Recorder,
     Sends,
     attempt_delivery,
     claim_due,
@@ -36,6 +37,7 @@ from webhooks.service.intake import (
 
 __all__ = [
     "EVENTS_IN",
+    "Recorder",
     "Sends",
     "attempt_delivery",
     "claim_due",

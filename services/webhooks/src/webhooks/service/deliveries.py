@@ -8,6 +8,7 @@ from uuid import UUID
 
 from asyncpg import Connection
 
+from kit.batch import Batches
 from kit.db import Database
 from kit.events import Envelope
 from webhooks import repository
@@ -29,7 +30,7 @@ from webhooks.domain import (
     webhook_body,
 )
 from webhooks.metrics import ATTEMPTS, DELIVERIES, DELIVERY_SECONDS, ENDPOINTS_DISABLED
-from webhooks.repository import Claimed
+from webhooks.repository import Claimed, Outcome
 from webhooks.service.endpoints import get_default_endpoint, get_endpoint
 
 log = logging.getLogger("webhooks.service")
@@ -54,10 +55,48 @@ async def claim_due(
         return await repository.claim_due(conn, busy, per_merchant, limit, lease_seconds)
 
 
+class Recorder:
+    """Records attempts that finish together in one transaction (`kit.batch`): under load the
+    dispatcher's concurrent attempts cost one commit per batch, not one each."""
+
+    def __init__(self, db: Database, schedule: Schedule) -> None:
+        self.db = db
+        self.schedule = schedule
+        self.batches: Batches[Outcome, Delivery | None] = Batches(self.record_all, self._alone)
+
+    async def record(self, outcome: Outcome) -> Delivery | None:
+        return await self.batches.run(outcome)
+
+    async def record_all(self, outcomes: list[Outcome]) -> list[Delivery | None]:
+        """Store the outcomes and judge their endpoints' health, in one transaction."""
+        async with self.db.transaction() as conn:
+            recorded = await repository.record_attempts(conn, outcomes)
+            judged = [
+                (d.endpoint_id, o) for o, d in zip(outcomes, recorded, strict=True)
+                if d is not None and d.endpoint_id is not None
+            ]  # fmt: skip
+            judged.sort(key=lambda judging: judging[0])  # replicas lock endpoints in one order
+            if healthy := sorted({e for e, o in judged if o.attempt.ok}):
+                await repository.mark_healthy(conn, healthy)
+            for endpoint_id, o in judged:
+                if not o.attempt.ok:
+                    await _judge_failure(conn, endpoint_id, o.at, self.schedule)
+        return recorded
+
+    async def _alone(self, outcome: Outcome) -> Delivery | None:
+        [recorded] = await self.record_all([outcome])
+        return recorded
+
+
 async def attempt_delivery(
-    db: Database, sender: Sends, claimed: Claimed, schedule: Schedule
+    db: Database,
+    sender: Sends,
+    claimed: Claimed,
+    schedule: Schedule,
+    recorder: Recorder | None = None,
 ) -> Delivery | None:
-    """POST once and record the outcome and the next retry (None if a stale lease lost)."""
+    """POST once and record the outcome and the next retry (None if a stale lease lost);
+    with `recorder`, in a batch with other attempts that finish at the same time."""
     if claimed.url is None or claimed.secret is None:
         attempt = Attempt(None, None, "no webhook URL is configured", 0)
     else:
@@ -74,12 +113,8 @@ async def attempt_delivery(
     status, attempts, next_retry_at = after_attempt(
         claimed.attempts, attempt.ok, at, schedule.seconds
     )
-    async with db.transaction() as conn:
-        delivery = await repository.record_attempt(
-            conn, claimed, attempt, at, status, attempts, next_retry_at
-        )
-        if delivery is not None and claimed.endpoint_id is not None:
-            await _judge_endpoint(conn, claimed.endpoint_id, attempt.ok, at, schedule)
+    outcome = Outcome(claimed, attempt, at, status, attempts, next_retry_at)
+    delivery = await (recorder or Recorder(db, schedule)).record(outcome)
     DELIVERY_SECONDS.observe(attempt.duration_ms / 1000)
     details = {"delivery_id": str(claimed.id), "event_id": claimed.event_id, "attempt": attempts}
     details |= {"code": attempt.response_code, "error": attempt.error}
@@ -87,24 +122,21 @@ async def attempt_delivery(
     if delivery is None:  # in its history, but a retry, resend or newer lease owns the state
         log.info("webhook attempt superseded", extra=details)
         return None
-    outcome = {DeliveryStatus.SUCCESS: "delivered", DeliveryStatus.FAILED: "failed"}.get(
+    outcome_name = {DeliveryStatus.SUCCESS: "delivered", DeliveryStatus.FAILED: "failed"}.get(
         status, "retrying"
     )
-    DELIVERIES.labels(outcome).inc()
+    DELIVERIES.labels(outcome_name).inc()
     if status is not DeliveryStatus.PENDING:
         ATTEMPTS.observe(attempts)
     log.info("webhook attempt", extra=details | {"status": status.value})
     return delivery
 
 
-async def _judge_endpoint(
-    conn: Connection, endpoint_id: EndpointId, ok: bool, at: datetime, schedule: Schedule
+async def _judge_failure(
+    conn: Connection, endpoint_id: EndpointId, at: datetime, schedule: Schedule
 ) -> None:
     """An endpoint failing every attempt for `schedule.disable_after` is disabled, its pending
-    deliveries failed; a success ends its failing streak."""
-    if ok:
-        await repository.mark_healthy(conn, endpoint_id)
-        return
+    deliveries failed (a success ends its failing streak: `repository.mark_healthy`)."""
     since = await repository.mark_failing(conn, endpoint_id, at)
     if since is None or at - since < schedule.disable_after:
         return
