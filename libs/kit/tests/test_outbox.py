@@ -70,6 +70,37 @@ async def test_an_events_time_is_the_databases_clock_not_the_pods(scratch_db: Da
     assert payload == {"n": 1}  # a job's payload is left as it is
 
 
+async def test_the_events_one_transaction_writes_for_a_consumer_travel_as_one_message(
+    scratch_db: Database, redis_url: str
+) -> None:
+    from datetime import UTC, datetime
+
+    a, b = queue_name(), queue_name()
+    merchant = uuid4()
+    first, second = (
+        Envelope.new(f"thing.{kind}", merchant, {"id": "thing_3"})
+        for kind in ("created", "pending")
+    )
+    first = first.model_copy(update={"occurred_at": datetime(2001, 1, 1, tzinfo=UTC)})
+    job = outbox.job_message(a, f"{a}.do", {"n": 1})
+    written = [*outbox.event_messages(first, [a, b]), job, *outbox.event_messages(second, [a])]
+    async with scratch_db.transaction() as conn:
+        await outbox.add(conn, written)
+        now = await conn.fetchval("SELECT now()")
+    async with Redis.from_url(redis_url) as redis:
+        relay = outbox.Relay(scratch_db, outbox.StreamPublisher(redis), "kit_scratch")
+        assert await relay.publish_pending() == 3  # a's two events as one, b's one, the job
+    together, sent_job = await stream_tasks(redis_url, a)
+    assert (together["task_name"], sent_job["task_name"]) == (f"{a}.handle_events", f"{a}.do")
+    [carried] = together["args"]
+    assert [e["id"] for e in carried["events"]] == [first.id, second.id]  # in the order written
+    times = [datetime.fromisoformat(e["occurred_at"]) for e in carried["events"]]
+    assert all(abs((now - t).total_seconds()) < 2 for t in times)  # each by the database's clock
+    assert times == sorted(times)
+    [alone] = await stream_tasks(redis_url, b)
+    assert (alone["task_name"], alone["labels"]["message_id"]) == (f"{b}.handle_event", first.id)
+
+
 async def test_rolled_back_use_case_publishes_nothing(scratch_db: Database, redis_url: str) -> None:
 
     async def failing_use_case() -> None:

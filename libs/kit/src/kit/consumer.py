@@ -81,57 +81,74 @@ async def consume_event(
         return await on_event(conn, event)
 
 
+Delivered = tuple[str, list[Envelope]]  # a message id and the events it carries, in order
+
+
 class EventBatches:
-    """Applies the events that arrive together in one transaction (`kit.batch`): one BEGIN, one
-    inbox insert and one COMMIT per batch instead of per message. Each delivery still waits
+    """Applies the messages that arrive together in one transaction (`kit.batch`): one BEGIN,
+    one inbox insert and one COMMIT per batch instead of per message. Each delivery still waits
     until its own effect committed before it is acknowledged. A batch that fails is applied
-    again message by message, so a bad event fails alone and the rest commit."""
+    again message by message, so a bad message fails alone and the rest commit."""
 
     def __init__(self, db: Database, on_event: EventHandler[object], max_batch: int = 100) -> None:
         self.db = db
         self.on_event = on_event
-        self.batches: Batches[tuple[str, Envelope], None] = Batches(
-            self._together, self._alone, max_batch
-        )
+        self.batches: Batches[Delivered, None] = Batches(self._together, self._alone, max_batch)
 
-    async def apply(self, msg_id: str, event: Envelope) -> None:
-        await self.batches.run((msg_id, event))
+    async def apply(self, msg_id: str, events: list[Envelope]) -> None:
+        await self.batches.run((msg_id, events))
 
-    async def _together(self, batch: list[tuple[str, Envelope]]) -> list[None]:
+    async def _together(self, batch: list[Delivered]) -> list[None]:
         async with self.db.transaction() as conn:
             fresh = await inbox.first_deliveries(conn, [msg_id for msg_id, _ in batch])
-            for msg_id, event in batch:
+            for msg_id, events in batch:
                 if msg_id in fresh:
                     fresh.discard(msg_id)  # the same message twice in one batch: once
-                    await self.on_event(conn, event)
+                    for event in events:
+                        await self.on_event(conn, event)
         return [None] * len(batch)
 
-    async def _alone(self, item: tuple[str, Envelope]) -> None:
-        await consume_event(self.db, *item, self.on_event)
+    async def _alone(self, delivered: Delivered) -> None:
+        await self._together([delivered])
 
 
-def event_consumer(
-    on_event: EventHandler[object],
-    event_types: frozenset[str],
-    after_commit: Callable[[TaskiqState], None] | None = None,
-) -> Handler:
-    """The `<service>.handle_event` handler: events of `event_types` are applied in batches
-    (`EventBatches`); another type is parked for the version that subscribes to it.
-    `after_commit(state)` runs once an event's effect committed (to wake what acts on it)."""
-    batches: dict[int, EventBatches] = {}  # by the worker's database (one per process)
+class EventConsumer:
+    """The handlers of the events a service subscribes to: `one` for a message carrying one
+    event (task `<service>.handle_event`), `many` for one carrying the events a transaction
+    wrote for this service (`<service>.handle_events`, payload `{"events": [...]}`; see
+    `kit.outbox.add`). Events of `event_types` are applied in batches (`EventBatches`); a
+    message with another type is parked for the version that subscribes to it.
+    `after_commit(state)` runs once a message's effect committed (to wake what acts on it)."""
 
-    async def handle_event(state: TaskiqState, msg_id: str, payload: dict[str, Any]) -> None:
-        event = Envelope.model_validate(payload)  # not an event at all: a dead letter
-        if event.type not in event_types:  # routed here by a version that knows we want it
-            raise Parked(f"event type {event.type} is not handled by this version")
+    def __init__(
+        self,
+        on_event: EventHandler[object],
+        event_types: frozenset[str],
+        after_commit: Callable[[TaskiqState], None] | None = None,
+    ) -> None:
+        self.on_event = on_event
+        self.event_types = event_types
+        self.after_commit = after_commit
+        self.batches: dict[int, EventBatches] = {}  # by the worker's database (one per process)
+
+    async def one(self, state: TaskiqState, msg_id: str, payload: dict[str, Any]) -> None:
+        await self._apply(state, msg_id, [Envelope.model_validate(payload)])
+
+    async def many(self, state: TaskiqState, msg_id: str, payload: dict[str, Any]) -> None:
+        events = [Envelope.model_validate(e) for e in payload["events"]]
+        await self._apply(state, msg_id, events)
+
+    async def _apply(self, state: TaskiqState, msg_id: str, events: list[Envelope]) -> None:
+        # A payload that is no event at all raised above: a dead letter.
+        for event in events:
+            if event.type not in self.event_types:  # sent by a version that knows we want it
+                raise Parked(f"event type {event.type} is not handled by this version")
         db: Database = state.db
-        if id(db) not in batches:
-            batches[id(db)] = EventBatches(db, on_event)
-        await batches[id(db)].apply(msg_id, event)
-        if after_commit is not None:
-            after_commit(state)
-
-    return handle_event
+        if id(db) not in self.batches:
+            self.batches[id(db)] = EventBatches(db, self.on_event)
+        await self.batches[id(db)].apply(msg_id, events)
+        if self.after_commit is not None:
+            self.after_commit(state)
 
 
 def message_id(context: Context) -> str:

@@ -64,9 +64,35 @@ def event_task(consumer: str) -> str:
     return f"{consumer}.handle_event"
 
 
+def events_task(consumer: str) -> str:
+    """The task for a message carrying several events of one transaction (`together`)."""
+    return f"{consumer}.handle_events"
+
+
 def event_messages(envelope: Envelope, consumers: Sequence[str]) -> list[OutboxMessage]:
     payload = envelope.model_dump(mode="json")
     return [OutboxMessage(envelope.id, c, event_task(c), payload) for c in consumers]
+
+
+def together(messages: Iterable[OutboxMessage]) -> list[OutboxMessage]:
+    """The events one transaction writes for one consumer travel as one message (task
+    `<consumer>.handle_events`, payload `{"events": [...]}` in the order written), taking the
+    place of the first: one outbox row, stream entry, acknowledgement and inbox entry instead
+    of one each. A lone event and jobs are left as they are."""
+    rows = list(messages)
+    events: dict[str, list[OutboxMessage]] = collections.defaultdict(list)
+    for m in rows:
+        if m.task_name == event_task(m.queue):
+            events[m.queue].append(m)
+    kept = []
+    for m in rows:
+        same = events.get(m.queue, [])
+        if len(same) < 2 or m not in same:
+            kept.append(m)
+        elif m is same[0]:
+            payload = {"events": [e.payload for e in same]}
+            kept.append(OutboxMessage(new_id("msg_", 24), m.queue, events_task(m.queue), payload))
+    return kept
 
 
 def job_message(queue: str, task_name: str, payload: dict[str, Any]) -> OutboxMessage:
@@ -76,10 +102,14 @@ def job_message(queue: str, task_name: str, payload: dict[str, Any]) -> OutboxMe
 # An event's `occurred_at` is the database's clock when its row is written, not the clock of
 # whichever pod built it: one clock for every service, so the webhooks' `timestamp` of one
 # object's events never runs backwards across pods.
+_NOW = """to_jsonb(to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))"""
 _STAMPED = (
-    "CASE WHEN p ? 'occurred_at' THEN jsonb_set(p, '{occurred_at}', to_jsonb(to_char("
-    """clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))) ELSE p END"""
-)
+    f"CASE WHEN p ? 'occurred_at' THEN jsonb_set(p, '{{occurred_at}}', {_NOW})"
+    " WHEN jsonb_typeof(p -> 'events') = 'array' THEN jsonb_set(p, '{events}', (SELECT"
+    f" jsonb_agg(jsonb_set(e, '{{occurred_at}}', {_NOW}) ORDER BY i)"
+    " FROM jsonb_array_elements(p -> 'events') WITH ORDINALITY AS x(e, i)))"
+    " ELSE p END"
+)  # (the events of a `together` message each get theirs)
 
 
 def _insert_messages(first: int) -> str:
@@ -109,7 +139,7 @@ async def add(conn: asyncpg.Connection, messages: Iterable[OutboxMessage]) -> No
 
     One statement whatever the count; once it commits, `kit.db.Database` wakes the relay.
     """
-    rows = list(messages)
+    rows = together(messages)
     if rows:
         await conn.execute(_insert_messages(1), *_message_args(rows))
         WROTE_OUTBOX.set(True)
@@ -121,7 +151,7 @@ async def insert_with(
     """Run `insert` (an `INSERT … RETURNING` on `$1…$n`) and queue `messages` in one statement:
     atomic without a transaction around it, one round trip. The messages are queued only if
     the insert returned a row; that row is returned (None: nothing inserted, nothing queued)."""
-    rows = list(messages)
+    rows = together(messages)
     sent = f"{_insert_messages(len(args) + 1)} WHERE EXISTS (SELECT FROM state)"
     row = await conn.fetchrow(
         f"WITH state AS ({insert}), sent AS ({sent}) SELECT * FROM state",

@@ -27,7 +27,7 @@ from taskiq import AsyncBroker, TaskiqEvents, TaskiqState
 from kit import health, idempotency, inbox, outbox
 from kit.app import open_resources
 from kit.broker import make_broker
-from kit.consumer import Consumer, EventHandler, Handler, event_consumer
+from kit.consumer import Consumer, EventConsumer, EventHandler, Handler
 from kit.db import Database
 from kit.jobs import JobStatsMiddleware, stream_counts
 from kit.logs import configure_logging
@@ -245,8 +245,8 @@ def create_worker(
     on_shutdown: Chore | None = None,
 ) -> AsyncBroker:
     """`on_event(conn, event)` applies the events of `event_types` this service subscribes to
-    (task `<service>.handle_event`; kit opens the transaction and records the inbox entry),
-    then `after_events(state)` once it committed;
+    (tasks `<service>.handle_event` and `.handle_events`; kit opens the transaction and records
+    the inbox entry), then `after_events(state)` once it committed;
     `jobs` maps task names to handlers. `chores`: (interval in seconds, coroutine) pairs run in
     the background. `claims` run whenever work may be due in the service's own tables (see
     `Claim`). `loops`: (name, `run(state, progress)`, allowance in seconds) of a service's own
@@ -264,9 +264,9 @@ def create_worker(
     broker.add_middlewares(JobStatsMiddleware(settings.redis_url))
     handlers = dict(jobs or {})
     if on_event is not None:
-        handlers[outbox.event_task(service)] = event_consumer(
-            on_event, frozenset(event_types), after_events
-        )
+        events = EventConsumer(on_event, frozenset(event_types), after_events)
+        handlers[outbox.event_task(service)] = events.one
+        handlers[outbox.events_task(service)] = events.many
     consumer = Consumer(handlers, settings)
     consumer.register(broker)
 
