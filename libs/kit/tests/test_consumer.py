@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from taskiq import AckableMessage, InMemoryBroker, TaskiqMessage, TaskiqState
 from taskiq.receiver import Receiver
 
-from kit.consumer import Consumer, EventConsumer, Parked
+from kit.consumer import Consumer, EventConsumer, Parked, each
 from kit.db import Database, create_pool
 from kit.errors import Unavailable
 from kit.events import Envelope
@@ -199,7 +199,7 @@ async def test_events_are_applied_once_in_the_inbox_transaction_and_filtered_by_
         applied.append(event.id)
         await conn.execute("SELECT 1")
 
-    handle = EventConsumer(on_event, frozenset({"thing.done"})).one
+    handle = EventConsumer(each(on_event), frozenset({"thing.done"})).one
     state = TaskiqState()
     state.db = scratch_db
     done = Envelope.new("thing.done", uuid4(), {"id": "thing_1"})
@@ -224,7 +224,7 @@ async def test_a_message_carrying_several_events_applies_them_in_order_once(
     async def on_event(conn: asyncpg.Connection, event: Envelope) -> None:
         applied.append(event.type)
 
-    handle = EventConsumer(on_event, frozenset({"thing.created", "thing.done"})).many
+    handle = EventConsumer(each(on_event), frozenset({"thing.created", "thing.done"})).many
     state = TaskiqState()
     state.db = scratch_db
     merchant = uuid4()
@@ -254,7 +254,7 @@ async def test_events_arriving_together_commit_in_one_transaction_and_a_bad_one_
             raise RuntimeError("cannot apply this one")
         transactions[event.data["id"]] = await conn.fetchval("SELECT txid_current()")
 
-    handle = EventConsumer(on_event, frozenset({"thing.done"})).one
+    handle = EventConsumer(each(on_event), frozenset({"thing.done"})).one
     state = TaskiqState()
     state.db = scratch_db
 
@@ -290,8 +290,8 @@ async def test_an_event_for_a_newer_version_is_parked_then_run_by_one_that_knows
         applied.append(event.type)
 
     event = Envelope.new("thing.new", uuid4(), {"id": "thing_9"}).model_dump(mode="json")
-    old = Consumer({"svc.handle_event": EventConsumer(on_event, frozenset({"thing.done"})).one},
-                   settings())  # fmt: skip
+    old_events = EventConsumer(each(on_event), frozenset({"thing.done"}))
+    old = Consumer({"svc.handle_event": old_events.one}, settings())
     assert await deliver(old, scratch_db, "svc.handle_event", "m1", event) == ["m1"]
     [row] = await failed_rows(scratch_db)
     assert (row["attempts"], row["dead_at"], row["parked_at"] is not None) == (0, None, True)
@@ -303,7 +303,11 @@ async def test_an_event_for_a_newer_version_is_parked_then_run_by_one_that_knows
     assert await old.retry_due(state) == 1  # still the old version: parked again, not dead
     assert (await failed_rows(scratch_db))[0]["dead_at"] is None
     new = Consumer(
-        {"svc.handle_event": EventConsumer(on_event, frozenset({"thing.done", "thing.new"})).one},
+        {
+            "svc.handle_event": EventConsumer(
+                each(on_event), frozenset({"thing.done", "thing.new"})
+            ).one
+        },
         settings(),
     )
     await make_due(scratch_db)

@@ -52,6 +52,20 @@ T = TypeVar("T")
 Handler = Callable[[TaskiqState, str, dict[str, Any]], Awaitable[object]]
 # A service's event handler: applies one event inside the transaction kit opened for it.
 EventHandler = Callable[[asyncpg.Connection, Envelope], Awaitable[T]]
+# Or the events that arrived together, in order, in one transaction (set-based SQL: one
+# statement per table for the batch).
+EventsHandler = Callable[[asyncpg.Connection, list[Envelope]], Awaitable[object]]
+
+
+def each(on_event: EventHandler[object]) -> EventsHandler:
+    """A batch handler that applies the events one by one."""
+
+    async def apply(conn: asyncpg.Connection, events: list[Envelope]) -> None:
+        for event in events:
+            await on_event(conn, event)
+
+    return apply
+
 
 FAILURES = Counter("consumer_failures_total", "Failed handler attempts", ["task_name"])
 DEAD_LETTERED = Counter("consumer_dead_letters_total", "Messages parked as dead", ["task_name"])
@@ -90,9 +104,9 @@ class EventBatches:
     until its own effect committed before it is acknowledged. A batch that fails is applied
     again message by message, so a bad message fails alone and the rest commit."""
 
-    def __init__(self, db: Database, on_event: EventHandler[object], max_batch: int = 100) -> None:
+    def __init__(self, db: Database, on_events: EventsHandler, max_batch: int = 100) -> None:
         self.db = db
-        self.on_event = on_event
+        self.on_events = on_events
         self.batches: Batches[Delivered, None] = Batches(self._together, self._alone, max_batch)
 
     async def apply(self, msg_id: str, events: list[Envelope]) -> None:
@@ -101,11 +115,13 @@ class EventBatches:
     async def _together(self, batch: list[Delivered]) -> list[None]:
         async with self.db.transaction() as conn:
             fresh = await inbox.first_deliveries(conn, [msg_id for msg_id, _ in batch])
+            applied = []
             for msg_id, events in batch:
                 if msg_id in fresh:
                     fresh.discard(msg_id)  # the same message twice in one batch: once
-                    for event in events:
-                        await self.on_event(conn, event)
+                    applied.extend(events)
+            if applied:
+                await self.on_events(conn, applied)
         return [None] * len(batch)
 
     async def _alone(self, delivered: Delivered) -> None:
@@ -116,17 +132,18 @@ class EventConsumer:
     """The handlers of the events a service subscribes to: `one` for a message carrying one
     event (task `<service>.handle_event`), `many` for one carrying the events a transaction
     wrote for this service (`<service>.handle_events`, payload `{"events": [...]}`; see
-    `kit.outbox.add`). Events of `event_types` are applied in batches (`EventBatches`); a
+    `kit.outbox.add`). Events of `event_types` are applied in batches (`EventBatches`, the
+    service's `on_events(conn, events)` once per batch); a
     message with another type is parked for the version that subscribes to it.
     `after_commit(state)` runs once a message's effect committed (to wake what acts on it)."""
 
     def __init__(
         self,
-        on_event: EventHandler[object],
+        on_events: EventsHandler,
         event_types: frozenset[str],
         after_commit: Callable[[TaskiqState], None] | None = None,
     ) -> None:
-        self.on_event = on_event
+        self.on_events = on_events
         self.event_types = event_types
         self.after_commit = after_commit
         self.batches: dict[int, EventBatches] = {}  # by the worker's database (one per process)
@@ -145,7 +162,7 @@ class EventConsumer:
                 raise Parked(f"event type {event.type} is not handled by this version")
         db: Database = state.db
         if id(db) not in self.batches:
-            self.batches[id(db)] = EventBatches(db, self.on_event)
+            self.batches[id(db)] = EventBatches(db, self.on_events)
         await self.batches[id(db)].apply(msg_id, events)
         if self.after_commit is not None:
             self.after_commit(state)

@@ -27,7 +27,7 @@ from taskiq import AsyncBroker, TaskiqEvents, TaskiqState
 from kit import health, idempotency, inbox, outbox
 from kit.app import open_resources
 from kit.broker import make_broker
-from kit.consumer import Consumer, EventConsumer, EventHandler, Handler
+from kit.consumer import Consumer, EventConsumer, EventsHandler, Handler
 from kit.db import Database
 from kit.jobs import JobStatsMiddleware, stream_counts
 from kit.logs import configure_logging
@@ -233,7 +233,7 @@ def create_worker(
     service: str,
     settings: ServiceSettings,
     *,
-    on_event: EventHandler[object] | None = None,
+    on_events: EventsHandler | None = None,
     event_types: Iterable[str] = (),
     after_events: Callable[[TaskiqState], None] | None = None,
     jobs: dict[str, Handler] | None = None,
@@ -244,7 +244,8 @@ def create_worker(
     on_startup: Chore | None = None,
     on_shutdown: Chore | None = None,
 ) -> AsyncBroker:
-    """`on_event(conn, event)` applies the events of `event_types` this service subscribes to
+    """`on_events(conn, events)` applies the events of `event_types` this service subscribes to,
+    those that arrived together at once (`kit.consumer.each` adapts a one-event handler)
     (tasks `<service>.handle_event` and `.handle_events`; kit opens the transaction and records
     the inbox entry), then `after_events(state)` once it committed;
     `jobs` maps task names to handlers. `chores`: (interval in seconds, coroutine) pairs run in
@@ -263,8 +264,8 @@ def create_worker(
     )
     broker.add_middlewares(JobStatsMiddleware(settings.redis_url))
     handlers = dict(jobs or {})
-    if on_event is not None:
-        events = EventConsumer(on_event, frozenset(event_types), after_events)
+    if on_events is not None:
+        events = EventConsumer(on_events, frozenset(event_types), after_events)
         handlers[outbox.event_task(service)] = events.one
         handlers[outbox.events_task(service)] = events.many
     consumer = Consumer(handlers, settings)

@@ -38,22 +38,28 @@ async def get_order(conn: asyncpg.Connection, order_id: str) -> Order | None:
     return None if row is None else _order(row)
 
 
-async def lock_order(conn: asyncpg.Connection, order_id: str) -> Order | None:
-    row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM merchant_order WHERE id = $1 FOR UPDATE", order_id
+async def lock_orders(conn: asyncpg.Connection, order_ids: list[str]) -> list[Order]:
+    """The orders that exist among `order_ids`, locked in id order (replicas never deadlock)."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM merchant_order WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+        order_ids,
     )
-    return None if row is None else _order(row)
+    return [_order(r) for r in rows]
 
 
-async def update_status(conn: asyncpg.Connection, order: Order) -> Order:
-    row = await conn.fetchrow(
-        "UPDATE merchant_order SET status = $2, updated_at = clock_timestamp() WHERE id = $1"
-        f" RETURNING {_COLUMNS}",
-        order.id, order.status.value,
+async def update_statuses(conn: asyncpg.Connection, orders: list[Order]) -> list[Order]:
+    """Store each order's status; one statement."""
+    if not orders:
+        return []
+    rows = await conn.fetch(
+        "UPDATE merchant_order o SET status = u.status, updated_at = clock_timestamp()"
+        " FROM unnest($1::text[], $2::text[]) AS u(id, status) WHERE o.id = u.id"
+        f" RETURNING {', '.join(f'o.{c.strip()}' for c in _COLUMNS.split(','))}",
+        [o.id for o in orders], [o.status.value for o in orders],
     )  # fmt: skip
-    if row is None:
-        raise LookupError(f"order {order.id} vanished while locked")
-    return _order(row)
+    if len(rows) != len(orders):
+        raise LookupError("an order vanished while locked")
+    return [_order(r) for r in rows]
 
 
 async def list_orders(

@@ -61,23 +61,27 @@ async def create_order(
 EVENTS_IN = frozenset(events.ORDER_STATUS_AFTER)
 
 
-async def apply_payment_event(conn: Connection, event: Envelope) -> Order | None:
-    """Move the order along after a payment event, in any order (kit.consumer runs it once per
-    message, in the transaction that records it)."""
-    target = events.ORDER_STATUS_AFTER.get(event.type)
-    if target is None:
-        return None
-    order = await repository.lock_order(conn, str(event.data["order_id"]))
-    if order is None:
-        log.warning("payment event for an unknown order", extra={"event_id": event.id})
-        return None
-    moved = order.advance(target)
-    if moved is order:
-        return order
-    order = await repository.update_status(conn, moved)
-    if order.status is OrderStatus.PAID:
-        await outbox.add(conn, events.order_event(events.ORDER_PAID, order)[1])
-    return order
+async def apply_payment_events(conn: Connection, arrived: list[Envelope]) -> list[Order]:
+    """Move each order along after the payment events that arrived together, in any order
+    (kit.consumer runs it once per batch of messages, in the transaction that records them):
+    one statement locks the orders, one moves those that advance, one queues their
+    `order.paid` events. Returns the orders that moved."""
+    targets: dict[str, OrderStatus] = {}  # the furthest status its events ask of each order
+    for event in arrived:
+        if (target := events.ORDER_STATUS_AFTER.get(event.type)) is not None:
+            order_id = str(event.data["order_id"])
+            reached = targets.get(order_id)
+            targets[order_id] = target if reached is None or target.rank > reached.rank else reached
+    if not targets:
+        return []
+    locked = await repository.lock_orders(conn, sorted(targets))
+    if missing := set(targets) - {o.id for o in locked}:
+        log.warning("payment events for unknown orders", extra={"order_ids": sorted(missing)})
+    moving = [ahead for o in locked if (ahead := o.advance(targets[o.id])) is not o]
+    moved = await repository.update_statuses(conn, moving)
+    paid = [o for o in moved if o.status is OrderStatus.PAID]
+    await outbox.add(conn, [m for o in paid for m in events.order_event(events.ORDER_PAID, o)[1]])
+    return moved
 
 
 async def get_order(db: Database, order_id: str, merchant_id: UUID | None = None) -> Order:

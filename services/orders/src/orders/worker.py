@@ -8,5 +8,5 @@ from orders import service
 from orders.settings import Settings
 
 broker = create_worker(
-    "orders", Settings(), on_event=service.apply_payment_event, event_types=service.EVENTS_IN
+    "orders", Settings(), on_events=service.apply_payment_events, event_types=service.EVENTS_IN
 )

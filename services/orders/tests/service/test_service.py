@@ -2,6 +2,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from asyncpg import Connection
 
 from kit.consumer import consume_event
 from kit.db import Database
@@ -75,26 +76,29 @@ def payment_event(kind: str, order_id: str) -> Envelope:
     return Envelope.new(kind, MERCHANT, {"id": "pay_0000000000000000", "order_id": order_id})
 
 
+async def apply(db: Database, msg_id: str, *arrived: Envelope) -> list[Order] | None:
+    """Consume one message carrying `arrived` (None: a redelivery, nothing done)."""
+
+    async def together(conn: Connection, first: Envelope) -> list[Order]:
+        return await service.apply_payment_events(conn, [first, *arrived[1:]])
+
+    return await consume_event(db, msg_id, arrived[0], together)
+
+
 async def test_payment_events_move_the_order_forward_once_and_never_back(db: Database) -> None:
     order = await create(db, MERCHANT, 100, "INR", None, None)
     created, success = (
         payment_event("payment.created", order.id),
         payment_event("payment.success", order.id),
     )
-    attempted = await consume_event(db, "m1", created, service.apply_payment_event)
-    assert attempted is not None
+    [attempted] = await apply(db, "m1", created) or []
     assert attempted.status is OrderStatus.ATTEMPTED
-    paid = await consume_event(db, "m2", success, service.apply_payment_event)
-    assert paid is not None
+    [paid] = await apply(db, "m2", success) or []
     assert paid.status is OrderStatus.PAID
-    assert (
-        await consume_event(db, "m2", success, service.apply_payment_event) is None
-    )  # redelivery: inbox says seen
-    late = await consume_event(
-        db, "m3", payment_event("payment.created", order.id), service.apply_payment_event
-    )
-    assert late is not None
-    assert late.status is OrderStatus.PAID  # an out-of-order event does not move it back
+    assert await apply(db, "m2", success) is None  # redelivery: inbox says seen
+    late = await apply(db, "m3", payment_event("payment.created", order.id))
+    assert late == []  # an out-of-order event does not move it back
+    assert (await service.get_order(db, order.id)).status is OrderStatus.PAID
     async with db.transaction() as conn:
         rows = await conn.fetch(
             "SELECT DISTINCT payload->>'type' AS t, message_id FROM outbox"
@@ -105,16 +109,28 @@ async def test_payment_events_move_the_order_forward_once_and_never_back(db: Dat
     assert kinds == ["order.paid"]  # paid once, though success came twice
 
 
+async def test_events_that_arrive_together_move_each_order_once_in_one_pass(db: Database) -> None:
+    first, second = [await create(db, MERCHANT, 100, "INR", None, None) for _ in range(2)]
+    arrived = [
+        payment_event("payment.created", first.id), payment_event("payment.success", first.id),
+        payment_event("payment.created", second.id), payment_event("payment.success", first.id),
+        payment_event("payment.created", "order_unknown00000000"),
+    ]  # fmt: skip
+    moved = await apply(db, "m6", *arrived) or []
+    assert sorted((o.id, o.status.value) for o in moved) == sorted(
+        [(first.id, "paid"), (second.id, "attempted")]
+    )
+    async with db.transaction() as conn:
+        [carried] = await conn.fetch(
+            "SELECT task_name, payload FROM outbox WHERE payload::text LIKE $1", f'%"{first.id}"%'
+        )
+    assert carried["task_name"] == "webhooks.handle_event"  # order.paid, once
+    assert (carried["payload"]["type"], carried["payload"]["data"]["id"]) == (
+        "order.paid",
+        first.id,
+    )
+
+
 async def test_unrelated_events_and_unknown_orders_are_ignored(db: Database) -> None:
-    assert (
-        await consume_event(
-            db, "m4", payment_event("payment.failed", "order_x"), service.apply_payment_event
-        )
-        is None
-    )
-    assert (
-        await consume_event(
-            db, "m5", payment_event("payment.created", "order_x"), service.apply_payment_event
-        )
-        is None
-    )
+    assert await apply(db, "m4", payment_event("payment.failed", "order_x")) == []
+    assert await apply(db, "m5", payment_event("payment.created", "order_x")) == []

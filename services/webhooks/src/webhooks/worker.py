@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from taskiq import TaskiqState
 
+from kit.consumer import each
 from kit.worker import create_worker
 from webhooks import service, tasks
 from webhooks.main import outbound_client
@@ -49,7 +50,7 @@ async def prune_events(state: TaskiqState) -> None:
 broker = create_worker(
     "webhooks",
     settings,
-    on_event=service.receive_event,
+    on_events=each(service.receive_event),
     event_types=service.EVENTS_IN,
     after_events=deliver_soon,
     chores=[(5.0, measure_backlog), (600.0, prune_events)],
