@@ -4,7 +4,7 @@ transaction.
 The owning service's schema has an `idempotency_key` table (kit's migration). A key is scoped
 to `(merchant, endpoint)`; the fingerprint is a SHA-256 of the request as the service chooses to
 describe it (never raw card data). A concurrent twin blocks on the key's unique index until the
-first transaction ends, then replays or, after `lock_timeout`, gets a 409.
+first transaction ends, then replays or, after the pool's lock bound, gets a 409.
 """
 
 import hashlib
@@ -59,25 +59,24 @@ async def claim(
     endpoint: str,
     key: str,
     request_fingerprint: str,
-    lock_timeout_ms: int = 5000,
 ) -> StoredResponse | None:
-    """None: the key is ours, go ahead. Otherwise the response to replay."""
-    await conn.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
+    """None: the key is ours, go ahead. Otherwise the response to replay.
+
+    One statement claims a new key or one past its expiry. A twin in flight holds the key's
+    index entry: this waits for its transaction, up to the pool's lock bound
+    (`DB_LOCK_TIMEOUT_MS`), then replays its response (or 409 if it is still running)."""
     try:
-        await conn.execute(
-            "DELETE FROM idempotency_key WHERE merchant_id = $1 AND endpoint = $2 AND key = $3"
-            " AND expires_at <= now()",
-            merchant_id, endpoint, key,
-        )  # fmt: skip
         claimed = await conn.fetchval(
             "INSERT INTO idempotency_key (merchant_id, endpoint, key, fingerprint, expires_at)"
             f" VALUES ($1, $2, $3, $4, now() + interval '{KEY_TTL}')"
-            " ON CONFLICT DO NOTHING RETURNING true",
+            " ON CONFLICT (merchant_id, endpoint, key) DO UPDATE SET"
+            " fingerprint = EXCLUDED.fingerprint, expires_at = EXCLUDED.expires_at,"
+            " response_status = NULL, response_body = NULL, created_at = now()"
+            " WHERE idempotency_key.expires_at <= now() RETURNING true",
             merchant_id, endpoint, key, request_fingerprint,
         )  # fmt: skip
     except asyncpg.LockNotAvailableError as exc:
         raise IdempotencyKeyInUse() from exc
-    await conn.execute("SET LOCAL lock_timeout TO DEFAULT")  # the pool's bound again
     if claimed:
         return None
     row = await conn.fetchrow(

@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from uuid import UUID
@@ -24,6 +25,8 @@ class Dispatcher:
     `max_in_flight` in all and `per_merchant` per merchant, so a slow endpoint cannot starve
     the others. Nothing is kept only in memory: a lost worker's leases simply expire."""
 
+    CLAIM_GAP = 0.02
+
     def __init__(self, db: Database, sender: Sends, settings: Settings) -> None:
         self.db = db
         self.sender = sender
@@ -35,17 +38,22 @@ class Dispatcher:
         self.wake = asyncio.Event()
 
     async def run(self, progress: Callable[[], None] = lambda: None) -> None:
-        """Claim whenever a slot frees up, and at least every `webhook_poll_seconds`;
-        `progress()` every round (the worker's supervisor restarts a loop that stops)."""
+        """Claim whenever a slot frees up or deliveries arrive, at most every `CLAIM_GAP`
+        seconds (a claim reads every due delivery: under load one claim takes what a gap's
+        completions freed, not one claim per completion), and at least every
+        `webhook_poll_seconds`; `progress()` every round (the worker's supervisor restarts a
+        loop that stops)."""
         while True:
             progress()
             self.wake.clear()
+            started = time.monotonic()
             try:
                 await self.dispatch()
             except Exception:
                 log.exception("claiming due webhooks failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), self.settings.webhook_poll_seconds)
+            await asyncio.sleep(max(0.0, started + self.CLAIM_GAP - time.monotonic()))
 
     async def dispatch(self, state: TaskiqState | None = None) -> int:
         free = self.settings.webhook_max_in_flight - sum(self.in_flight.values())
@@ -77,6 +85,9 @@ class Dispatcher:
             if self.in_flight[claimed.merchant_id] <= 0:
                 del self.in_flight[claimed.merchant_id]
             self.wake.set()  # a slot is free: more may be due
+
+    async def fail_abandoned(self, state: TaskiqState | None = None) -> None:
+        await service.fail_abandoned(self.db)
 
     async def measure_backlog(self, state: TaskiqState | None = None) -> None:
         async with self.db.transaction() as conn:

@@ -43,6 +43,10 @@ async def measure_backlog(state: TaskiqState) -> None:
     await state.dispatcher.measure_backlog(state)
 
 
+async def fail_abandoned(state: TaskiqState) -> None:
+    await state.dispatcher.fail_abandoned(state)
+
+
 async def prune_events(state: TaskiqState) -> None:
     await service.prune_events(state.db, timedelta(days=settings.event_retention_days))
 
@@ -53,7 +57,7 @@ broker = create_worker(
     on_events=each(service.receive_event),
     event_types=service.EVENTS_IN,
     after_events=deliver_soon,
-    chores=[(5.0, measure_backlog), (600.0, prune_events)],
+    chores=[(5.0, measure_backlog), (5.0, fail_abandoned), (600.0, prune_events)],
     loops=[("webhook_dispatcher", dispatch, settings.webhook_poll_seconds + 60.0)],
     on_startup=start_dispatcher,
     on_shutdown=stop_dispatcher,

@@ -510,6 +510,7 @@ class TestBoundedAttempts:
         for _ in range(MAX_ATTEMPTS + 2):
             claims += await service.claim_due(clean, [], 8, 100, lease_seconds=0)
         assert [c.attempts for c in claims] == list(range(MAX_ATTEMPTS))
+        assert await service.fail_abandoned(clean) == 1  # the worker's chore gives up on it
         async with clean.transaction() as conn:
             row = await conn.fetchrow("SELECT status, attempts FROM delivery WHERE event_id = $1",
                                       claims[0].event_id)  # fmt: skip

@@ -45,14 +45,21 @@ class Sends(Protocol):
 async def claim_due(
     db: Database, busy: list[UUID], per_merchant: int, limit: int, lease_seconds: float
 ) -> list[Claimed]:
-    """Lease due deliveries; first give up on those whose last attempt was never recorded."""
+    """Lease due deliveries (see `repository.claim_due`)."""
     async with db.transaction() as conn:
-        if abandoned := await repository.fail_abandoned(conn):
-            DELIVERIES.labels("failed").inc(abandoned)
-            log.warning(
-                "deliveries failed: last attempt never recorded", extra={"count": abandoned}
-            )
         return await repository.claim_due(conn, busy, per_merchant, limit, lease_seconds)
+
+
+async def fail_abandoned(db: Database) -> int:
+    """Give up on deliveries whose last allowed attempt was claimed but never recorded (its
+    worker died mid-attempt) once its lease expired; how many. A chore, not part of every
+    claim: it reads every pending delivery."""
+    async with db.transaction() as conn:
+        abandoned = await repository.fail_abandoned(conn)
+    if abandoned:
+        DELIVERIES.labels("failed").inc(abandoned)
+        log.warning("deliveries failed: last attempt never recorded", extra={"count": abandoned})
+    return abandoned
 
 
 class Recorder:
