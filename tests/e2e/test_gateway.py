@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from devstack.stack import Stack
+from tests.e2e.outbox import carried
 from tests.waits import eventually
 
 pytestmark = pytest.mark.e2e
@@ -71,8 +72,9 @@ def test_order_paid_leaves_through_the_outbox_relay_and_a_new_order_sends_nothin
     def relayed() -> list[dict[str, Any]]:
         entries: Any = client.xrange("webhooks")
         tasks = [json.loads(fields[b"data"]) for _, fields in entries]
-        events = [t for t in tasks if t["task_name"] == "webhooks.handle_event"]
-        return [t for t in events if t["args"][0]["data"].get("id") == order["id"]]
+        events = [e for t in tasks if t["task_name"].startswith("webhooks.handle_event")
+                  for e in carried(t["args"][0])]  # fmt: skip
+        return [e for e in events if e["data"].get("id") == order["id"]]
 
     try:
         found = eventually(relayed, "order.paid in the webhooks stream")
@@ -81,9 +83,8 @@ def test_order_paid_leaves_through_the_outbox_relay_and_a_new_order_sends_nothin
         payments_stream: Any = client.xrange("payments")
     finally:
         client.close()
-    [task] = found
-    assert task["args"][0]["type"] == "order.paid"
-    assert task["labels"]["message_id"] == task["args"][0]["id"]
+    [paid] = found  # alone, or with other orders paid in the same batch
+    assert paid["type"] == "order.paid"
     about_order = [e for _, e in payments_stream if order["id"].encode() in e[b"data"]]
     assert about_order == []
     # The relay counts what it published only after its transaction commits, so the stream can
@@ -91,9 +92,9 @@ def test_order_paid_leaves_through_the_outbox_relay_and_a_new_order_sends_nothin
     metrics = f"http://127.0.0.1:{stack.ports.worker_metrics['orders']}/metrics"
     eventually(
         lambda: (
-            'outbox_published_total{task_name="webhooks.handle_event"}' in httpx.get(metrics).text
+            'outbox_published_total{task_name="webhooks.handle_event' in httpx.get(metrics).text
         ),
-        "the orders worker's outbox_published_total for webhooks.handle_event",
+        "the orders worker's outbox_published_total for webhooks.handle_event(s)",
     )
 
 

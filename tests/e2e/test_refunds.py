@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from devstack.stack import Stack
+from tests.e2e.outbox import count_events
 from tests.receiver import Receiver, running_receiver
 from tests.waits import eventually
 
@@ -94,7 +95,6 @@ def test_refund_worker_killed_mid_refund_finishes_it_once(
 ) -> None:
     import asyncio
 
-    import asyncpg
     import redis
 
     headers = merchant_headers
@@ -132,18 +132,6 @@ def test_refund_worker_killed_mid_refund_finishes_it_once(
         "the redelivered refund job",
     )
 
-    async def processed_events() -> int:
-        conn = await asyncpg.connect(stack.database_urls["refunds"])
-        try:
-            return int(
-                await conn.fetchval(
-                    "SELECT count(*) FROM outbox WHERE payload->>'type' = 'refund.processed'"
-                    " AND payload->'data'->>'id' = $1",
-                    refund["id"],
-                )
-            )
-        finally:
-            await conn.close()
-
-    assert asyncio.run(processed_events()) == 2  # once, to webhooks and payments
+    processed = count_events(stack.database_urls["refunds"], "refund.processed", refund["id"])
+    assert asyncio.run(processed) == 2  # once, to webhooks and payments
     stack.wait_healthy()

@@ -92,3 +92,32 @@ async def test_a_stopping_receive_loop_stops_although_the_cancellation_came_back
     read.cancel()  # what taskiq's receiver does on SIGTERM
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(read, timeout=30)  # without the check: a retry, then None
+
+
+async def test_a_stopping_receive_loop_stops_although_the_screen_turned_the_stop_into_an_outage(
+    redis_url: str,
+) -> None:
+    """SIGTERM while an entry is being screened: the database call below turns the cancellation
+    into an error of its own, which the screen treats as an outage. The loop must end anyway."""
+    queue = f"stopping-{secrets.token_hex(4)}"
+    broker = ReclaimingStreamBroker(url=redis_url, queue_name=queue, consumer_id="0")
+    await broker.startup()
+    screening = asyncio.Event()
+
+    async def screen(stream: str, entry: str, data: bytes) -> bool:
+        screening.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise RuntimeError("connection lost while the database was asked") from None
+        return True
+
+    broker.screen = screen
+    async with Redis.from_url(redis_url) as redis:
+        await redis.xadd(queue, {b"data": b"{}"})
+    listening = asyncio.create_task(anext(broker.listen()))
+    await asyncio.wait_for(screening.wait(), timeout=30)
+    listening.cancel()  # what taskiq's receiver does on SIGTERM
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(listening, timeout=30)  # without the check: reads on, forever
+    await broker.shutdown()

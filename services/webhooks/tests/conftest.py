@@ -1,3 +1,5 @@
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -9,7 +11,9 @@ from asgi_lifespan import LifespanManager
 from kit.db import Database, init_connection
 from tests.receiver import Receiver, running_receiver
 from webhooks.main import create_app
+from webhooks.sender import Sender, outbound_session
 from webhooks.settings import Settings
+from webhooks.tasks import Dispatcher
 
 
 @pytest.fixture
@@ -50,3 +54,22 @@ async def client(settings: Settings, merchants_app: Any) -> AsyncIterator[httpx.
         httpx.AsyncClient(transport=httpx.ASGITransport(manager.app), base_url="http://test") as c,
     ):
         yield c
+
+
+@pytest.fixture
+async def worker(settings: Settings, pooled_db: Database) -> AsyncIterator[Dispatcher]:
+    """The webhooks worker's dispatcher, delivering what the API queues (test sends go from
+    the worker, not the API). Other tests' pending deliveries are failed first, so it attempts
+    only this test's."""
+    async with pooled_db.transaction() as conn:
+        await conn.execute("UPDATE delivery SET status = 'failed' WHERE status = 'pending'")
+    async with outbound_session(settings.webhook_max_in_flight) as session:
+        dispatcher = Dispatcher(pooled_db, Sender.of(session, settings), settings)
+        running = asyncio.create_task(dispatcher.run())
+        try:
+            yield dispatcher
+        finally:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+            await dispatcher.stop(drain_seconds=1)

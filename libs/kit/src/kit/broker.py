@@ -90,6 +90,7 @@ class ReclaimingStreamBroker(RedisStreamBroker):
         try:
             runnable = await self.screen(queue, entry, fields.get(b"data", b""))
         except Exception as error:  # not recorded (the database is away): it comes back later
+            _unless_cancelled()
             log.warning("cannot screen a stream entry; leaving it for redelivery",
                         extra={"queue": queue, "entry": entry, "error": repr(error)})  # fmt: skip
             return False
@@ -123,6 +124,9 @@ class ReclaimingStreamBroker(RedisStreamBroker):
         last_reclaim = 0.0
         async with Redis(connection_pool=self.connection_pool) as redis:
             while True:
+                # A stop that a library turned into an error somewhere below (the read, the
+                # screen's database call, the reclaim) ends the loop here, not never.
+                _unless_cancelled()
                 batches: Any = await self._read(redis)
                 self.progress()
                 for stream, entries in batches or []:
@@ -141,6 +145,7 @@ class ReclaimingStreamBroker(RedisStreamBroker):
                         count=self.unacknowledged_batch_size,
                     )
                 except (ResponseError, RedisConnectionError, RedisTimeoutError, OSError):
+                    _unless_cancelled()
                     continue  # the next read declares the group again or waits for Redis
                 for msg_id, fields in claimed:
                     # None: the entry was trimmed away meanwhile
@@ -150,8 +155,9 @@ class ReclaimingStreamBroker(RedisStreamBroker):
 
 def _unless_cancelled() -> None:
     """Stop if this task was asked to (the receiver stopping, on SIGTERM), even if a library
-    turned the CancelledError into a connection error on its way up: retrying then would keep
-    a stopping worker reading forever while Redis is away."""
+    turned the CancelledError into an error of its own on its way up (redis-py a connection
+    error, kit.db an outage): carrying on would keep a stopping worker reading forever (seen
+    in the compose wiring test: the child process never exited after SIGINT)."""
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError

@@ -4,7 +4,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import aiohttp
 import httpx
 from fastapi import FastAPI
 
@@ -12,13 +11,7 @@ from kit.app import create_service_app, open_resources
 from kit.auth import MerchantsAuthenticator, internal_client
 from webhooks import api
 from webhooks.api.stream import StreamSlots
-from webhooks.sender import Sender, outbound_session
 from webhooks.settings import Settings
-
-
-def outbound_client(settings: Settings) -> aiohttp.ClientSession:
-    """The shared pool for calls to merchants' endpoints (`Sender` never follows redirects)."""
-    return outbound_session(settings.webhook_max_in_flight)
 
 
 def create_app(
@@ -33,15 +26,12 @@ def create_app(
         async with (
             open_resources(settings) as resources,
             internal_client(settings.merchants_url, token, merchants_transport) as merchants,
-            outbound_client(settings) as outbound,
         ):
             yield {
                 "db": resources.db,
                 "redis": resources.redis,
                 "settings": settings,
                 "authenticator": MerchantsAuthenticator(merchants, settings.auth_cache_ttl_seconds),
-                "sender": Sender.of(outbound, settings),
-                "schedule": settings.delivery_schedule(),
                 "streams": StreamSlots(
                     settings.event_streams_per_merchant, settings.event_streams_max
                 ),

@@ -15,6 +15,8 @@ class Settings(ServiceSettings):
     # 0/5/10/15/20 s instead of 0/60/300/1800/7200 s between attempts.
     webhook_retry_intervals_test: bool = False
     webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+    # POST …/test answers once the worker's attempt is recorded, or after this long (pending).
+    webhook_test_wait_seconds: float = Field(default=10.0, ge=0)
     # Destinations that would otherwise be refused (loopback, private, link-local…), as CIDRs:
     # development and tests allow 127.0.0.0/8; production allows none.
     webhook_allowed_networks: CommaList = Field(default_factory=list)

@@ -12,15 +12,14 @@ from taskiq import TaskiqState
 from kit.consumer import each
 from kit.worker import create_worker
 from webhooks import service, tasks
-from webhooks.main import outbound_client
-from webhooks.sender import Sender
+from webhooks.sender import Sender, outbound_session
 from webhooks.settings import Settings
 
 settings = Settings()
 
 
 async def start_dispatcher(state: TaskiqState) -> None:
-    state.outbound = outbound_client(settings)
+    state.outbound = outbound_session(settings.webhook_max_in_flight)
     state.dispatcher = tasks.Dispatcher(state.db, Sender.of(state.outbound, settings), settings)
 
 

@@ -12,6 +12,7 @@ from kit.db import Database
 from kit.events import Envelope
 from tests.receiver import Receiver
 from webhooks import service
+from webhooks.tasks import Dispatcher
 
 TEST_HEADERS = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
 TEST_MERCHANT = UUID("550e8400-e29b-41d4-a716-446655440000")
@@ -96,7 +97,7 @@ async def test_logs_detail_and_retry(
 
 
 async def test_send_test_returns_the_delivered_log(
-    client: httpx.AsyncClient, receiver: Receiver
+    client: httpx.AsyncClient, receiver: Receiver, worker: Dispatcher
 ) -> None:
     await configure(client, receiver.url)
     response = await client.post("/api/v1/webhooks/test", headers=TEST_HEADERS)
@@ -115,7 +116,7 @@ async def test_send_test_returns_the_delivered_log(
      "http://[2002:a00:1::1]/hook"],
 )  # fmt: skip
 async def test_send_test_to_a_refused_destination_says_so_generically(
-    client: httpx.AsyncClient, url: str
+    client: httpx.AsyncClient, url: str, worker: Dispatcher
 ) -> None:
     await configure(client, url)
     response = await client.post("/api/v1/webhooks/test", headers=TEST_HEADERS)

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.receiver import Receiver
+from webhooks.tasks import Dispatcher
 
 ENDPOINTS = "/api/v1/webhooks/endpoints"
 PUBLIC_FIELDS = {"id", "url", "description", "event_types", "enabled", "is_default",
@@ -126,7 +127,10 @@ async def test_another_merchants_endpoint_is_404(
 
 
 async def test_each_endpoint_can_be_tested_and_ssrf_is_refused_as_for_the_config(
-    client: httpx.AsyncClient, other_merchant: dict[str, str], receiver: Receiver
+    client: httpx.AsyncClient,
+    other_merchant: dict[str, str],
+    receiver: Receiver,
+    worker: Dispatcher,
 ) -> None:
     good = await client.post(ENDPOINTS, json={"url": receiver.url}, headers=other_merchant)
     tested = await client.post(f"{ENDPOINTS}/{good.json()['id']}/test", headers=other_merchant)

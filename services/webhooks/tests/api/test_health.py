@@ -8,6 +8,7 @@ import pytest
 from tests.receiver import Receiver
 from tests.waits import eventually_async
 from webhooks.settings import Settings
+from webhooks.tasks import Dispatcher
 
 ENDPOINTS = "/api/v1/webhooks/endpoints"
 
@@ -18,7 +19,10 @@ def settings(settings: Settings) -> Settings:
 
 
 async def test_a_failing_endpoint_is_disabled_and_can_be_enabled_with_a_replay(
-    client: httpx.AsyncClient, other_merchant: dict[str, str], receiver: Receiver
+    client: httpx.AsyncClient,
+    other_merchant: dict[str, str],
+    receiver: Receiver,
+    worker: Dispatcher,
 ) -> None:
     headers = other_merchant
     receiver.fail_next = 1000

@@ -8,15 +8,16 @@ import pytest
 
 from kit.db import Database
 from webhooks.domain import parse_networks
-from webhooks.main import outbound_client
-from webhooks.sender import Sender
+from webhooks.sender import Sender, outbound_session
 from webhooks.settings import Settings
 
 
 @pytest.fixture
 async def sender() -> AsyncIterator[Sender]:
     """The production outbound pool (no redirects, bounded), allowed to reach loopback."""
-    async with outbound_client(Settings(database_url="postgresql://unused")) as client:
+    async with outbound_session(
+        Settings(database_url="postgresql://unused").webhook_max_in_flight
+    ) as client:
         yield Sender(client, parse_networks(["127.0.0.0/8"]), timeout=5)
 
 

@@ -308,7 +308,7 @@ class TestDelivery:
         busy = await service.claim_due(db, [merchant], 2, 100, 30)
         assert {c.merchant_id for c in busy} == {other}
 
-    async def test_send_test_delivers_now(
+    async def test_a_test_send_is_queued_for_the_worker_not_sent_from_here(
         self,
         clean: Database,
         merchant: UUID,
@@ -317,12 +317,15 @@ class TestDelivery:
     ) -> None:
         db = clean
         await endpoint(db, merchant, receiver.url)
-        delivery = await service.send_test(db, sender, merchant, FAST)
-        assert (delivery.event, delivery.status, delivery.response_code) == (
-            "webhook.test",
-            DeliveryStatus.SUCCESS,
-            200,
-        )
+        queued = await service.send_test(db, merchant, wait_seconds=0.3)  # no worker runs here
+        assert (queued.event, queued.status, queued.last_attempt_at) == (
+            "webhook.test", DeliveryStatus.PENDING, None
+        )  # fmt: skip
+        assert receiver.requests == []
+        [delivered] = await deliver_all(db, sender)  # the worker's turn
+        assert (delivered.id, delivered.status, delivered.response_code) == (
+            queued.id, DeliveryStatus.SUCCESS, 200
+        )  # fmt: skip
         assert json.loads(receiver.requests[0].body)["event"] == "webhook.test"
 
 

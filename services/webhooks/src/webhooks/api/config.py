@@ -51,6 +51,6 @@ async def regenerate_secret(
 @router.post("/test", responses=problems(NoWebhookUrl, Unauthenticated))
 async def send_test(request: Request, db: Db, merchant: CurrentMerchant) -> WebhookLog:
     """Send a signed `webhook.test` event to the default endpoint's URL now and return its log."""
-    state = request.state
-    delivery = await service.send_test(db, state.sender, merchant.merchant_id, state.schedule)
+    wait = request.state.settings.webhook_test_wait_seconds
+    delivery = await service.send_test(db, merchant.merchant_id, wait)
     return WebhookLog.model_validate(delivery)

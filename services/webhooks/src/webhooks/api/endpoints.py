@@ -160,8 +160,6 @@ async def send_test(
     endpoint_id: EndpointIdPath, request: Request, db: Db, merchant: CurrentMerchant
 ) -> WebhookLog:
     """Send a signed `webhook.test` event to this endpoint now and return its log."""
-    state = request.state
-    delivery = await service.send_test(
-        db, state.sender, merchant.merchant_id, state.schedule, endpoint_id
-    )
+    wait = request.state.settings.webhook_test_wait_seconds
+    delivery = await service.send_test(db, merchant.merchant_id, wait, endpoint_id)
     return WebhookLog.model_validate(delivery)

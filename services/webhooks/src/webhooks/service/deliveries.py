@@ -1,5 +1,6 @@
 """Delivery use cases: claims, attempts and their outcome, endpoint health, logs, retries."""
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -160,14 +161,13 @@ async def _judge_failure(
 
 
 async def send_test(
-    db: Database,
-    sender: Sends,
-    merchant_id: UUID,
-    schedule: Schedule,
-    endpoint_id: str | None = None,
+    db: Database, merchant_id: UUID, wait_seconds: float, endpoint_id: str | None = None
 ) -> Delivery:
-    """Send a signed `webhook.test` event now to one endpoint (the default one unless named),
-    enabled or not; retried like any other if it fails."""
+    """Queue a signed `webhook.test` event to one endpoint (the default one unless named),
+    enabled or not, due now, and return its delivery once the worker's first attempt is
+    recorded, or as it stands after `wait_seconds` (still pending: the worker is busy or down).
+    The worker sends it, not this process: only the worker's egress reaches merchants' URLs.
+    Retried like any other if it fails."""
     if endpoint_id is None:
         endpoint = await get_default_endpoint(db, merchant_id)
     else:
@@ -183,8 +183,14 @@ async def send_test(
         delivery = await repository.insert_delivery(
             conn, merchant_id, endpoint.id, event.id, TEST_EVENT, EventLinks()
         )
-        [claimed] = await repository.claim_due(conn, [], 1, 1, 30.0, only=delivery.id)
-    return await attempt_delivery(db, sender, claimed, schedule) or delivery
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    pause = 0.02
+    while delivery.last_attempt_at is None and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.25)
+        async with db.transaction() as conn:
+            delivery = await repository.get_delivery(conn, delivery.id) or delivery
+    return delivery
 
 
 async def list_deliveries(
