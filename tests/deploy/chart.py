@@ -52,6 +52,7 @@ def values_for(name: str) -> dict[str, Any]:
             **values,
             "postgres": EXTERNAL_DB,
             "internalAuth": {"existingSecret": "gateway-internal"},
+            "trustedProxyNetworks": ["10.8.0.0/14"],
             "ui": {"existingSecret": "gateway-ui"},
             "ingress": {"tlsSecret": "gateway-tls"},
             "env": {"ENVIRONMENT": "production"},

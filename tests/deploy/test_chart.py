@@ -19,8 +19,8 @@ import ui.settings
 import webhooks.settings
 from devstack.edge import (
     DECLARED_TOO_LARGE_ROUTE,
+    LOOPBACK,
     MAX_BODY_BYTES,
-    PRIVATE_RANGES,
     TOO_LARGE_ROUTE,
     load_routes,
 )
@@ -153,9 +153,27 @@ def test_in_cluster_edge_config_is_the_route_table() -> None:
         for route in server["routes"][1:-1]:
             assert route["handle"][0] == {"handler": "request_body", "max_size": MAX_BODY_BYTES}
         assert server["errors"]["routes"] == [TOO_LARGE_ROUTE]  # the native edge's, exactly
-        assert server["trusted_proxies"]["ranges"] == PRIVATE_RANGES
+        assert server["trusted_proxies"]["ranges"] == values_for("kind")["trustedProxyNetworks"]
     trusted = ServiceSettings.model_fields["trusted_proxy_networks"].default_factory()  # type: ignore[call-arg,misc]
-    assert trusted == PRIVATE_RANGES  # the services skip exactly the proxies the edge trusts
+    assert trusted == LOOPBACK  # natively, the services skip exactly the proxies the edge trusts
+
+
+def test_every_process_and_the_edge_believe_only_the_configured_proxies() -> None:
+    docs = render("kind")
+    networks = values_for("kind")["trustedProxyNetworks"]
+    caddy = json.loads(named(docs, "ConfigMap", "edge")["data"]["caddy.json"])
+    for server in caddy["apps"]["http"]["servers"].values():
+        assert server["trusted_proxies"]["ranges"] == networks
+    processes = {**containers(docs, "api"), **containers(docs, "worker")}
+    assert {"ui-api", "webhooks-worker"} <= processes.keys()
+    for name, container in processes.items():
+        assert env_of(container)["TRUSTED_PROXY_NETWORKS"]["value"] == ",".join(networks), name
+
+
+def test_rendering_fails_without_the_proxies_networks() -> None:
+    values = {**values_for("defaults"), "trustedProxyNetworks": []}
+    with pytest.raises(helm.HelmRenderError, match="trustedProxyNetworks is required"):
+        helm.Chart.load(str(CHART)).render(values, name="gw", namespace="pay")
 
 
 def test_dev_postgres_init_is_the_same_sql_as_make_up() -> None:

@@ -1,5 +1,6 @@
 """docker-compose, the Dockerfiles and the generated edge/Postgres files, checked offline."""
 
+import ipaddress
 import json
 import os
 import shutil
@@ -12,7 +13,7 @@ import pytest
 import yaml
 
 from devstack.edge import DECLARED_TOO_LARGE_ROUTE, load_routes
-from devstack.generate import DATABASE_SERVICES, generated
+from devstack.generate import COMPOSE_UI_ADDRESSES, DATABASE_SERVICES, generated
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ["merchants", "orders", "payments", "refunds", "webhooks", "ui"]
@@ -242,3 +243,25 @@ def test_compose_gives_every_api_and_worker_but_the_ui_the_internal_token() -> N
     assert token
     for ui in ("ui-api", "ui-checkout"):  # it calls only the public API
         assert not {"INTERNAL_TOKEN", "REDIS_URL"} & set(services[ui]["environment"])
+
+
+def test_compose_believes_x_forwarded_for_only_from_the_edge_and_the_edge_only_from_the_ui() -> (
+    None
+):
+    services = compose()["services"]
+    address = {
+        name: s["networks"]["default"]["ipv4_address"]
+        for name, s in services.items()
+        if "networks" in s
+    }
+    subnet = ipaddress.ip_network(compose()["networks"]["default"]["ipam"]["config"][0]["subnet"])
+    assert all(ipaddress.ip_address(a) in subnet for a in address.values())
+    edge = f"{address['gateway']}/32"
+    processes = [f"{s}-api" for s in SERVICES] + [f"{s}-worker" for s in WORKERS] + ["ui-checkout"]
+    for process in processes:
+        assert services[process]["environment"]["TRUSTED_PROXY_NETWORKS"] == edge, process
+    ui = [f"{address['ui-api']}/32", f"{address['ui-checkout']}/32"]
+    assert ui == COMPOSE_UI_ADDRESSES
+    caddy = json.loads((ROOT / "deploy/caddy/caddy.json").read_text())
+    for server in caddy["apps"]["http"]["servers"].values():
+        assert server["trusted_proxies"]["ranges"] == COMPOSE_UI_ADDRESSES

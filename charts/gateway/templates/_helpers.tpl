@@ -229,6 +229,14 @@ capabilities:
 {{- end }}
 {{- end }}
 
+{{/* trustedProxyNetworks as a JSON list; required (the chart cannot know the pod network). */}}
+{{- define "gateway.trustedProxies" -}}
+{{- if not .Values.trustedProxyNetworks }}
+{{- fail "trustedProxyNetworks is required: the networks of the proxies in front of the services (the ingress controller, the edge, the ui), usually the cluster's pod network, e.g. [10.244.0.0/16] on kind" }}
+{{- end }}
+{{- .Values.trustedProxyNetworks | toJson }}
+{{- end }}
+
 {{/* The environment shared by every API and worker, merged with a service's own `env`. */}}
 {{- define "gateway.sharedEnv" -}}
 {{- merge (dict) (.service.env | default dict) .root.Values.env | toJson }}
@@ -238,7 +246,7 @@ capabilities:
 {{- define "gateway.env" -}}
 {{- $root := .root }}
 {{- $env := include "gateway.sharedEnv" . | fromJson }}
-{{- range $reserved := list "DATABASE_URL" "PGPASSWORD" "REDIS_URL" "REDIS_PASSWORD" "INTERNAL_TOKEN" "CSRF_SECRET" "TASK_TIMEOUT_SECONDS" "WORKER_STALL_SECONDS" "WORKER_METRICS_PORT" }}
+{{- range $reserved := list "DATABASE_URL" "PGPASSWORD" "REDIS_URL" "REDIS_PASSWORD" "INTERNAL_TOKEN" "CSRF_SECRET" "TASK_TIMEOUT_SECONDS" "WORKER_STALL_SECONDS" "WORKER_METRICS_PORT" "TRUSTED_PROXY_NETWORKS" }}
 {{- if hasKey $env $reserved }}
 {{- fail (printf "env.%s is set by the chart from its own values (postgres, redis, internalAuth, ui, worker): set those instead" $reserved) }}
 {{- end }}
@@ -262,6 +270,8 @@ capabilities:
   value: {{ $root.Values.ui.publicCheckoutUrl | quote }}
 - name: WORKER_METRICS_PORT
   value: "8000"
+- name: TRUSTED_PROXY_NETWORKS
+  value: {{ include "gateway.trustedProxies" $root | fromJsonArray | join "," | quote }}
 - name: OTEL_SERVICE_NAME
   value: {{ .name | quote }}
 {{- if eq .component "worker" }}

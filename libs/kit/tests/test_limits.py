@@ -48,12 +48,13 @@ def app_with(rate_limits: RateLimits, redis: Redis) -> FastAPI:
 CLIENT = "203.0.113.7"
 REAL = "198.51.100.7"
 OTHER = "198.51.100.8"
+UNTRUSTED = "10.1.0.5"
 
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[Redis]:
     client = Redis.from_url(redis_url)
-    for address in (CLIENT, REAL, OTHER):
+    for address in (CLIENT, REAL, OTHER, UNTRUSTED):
         async for name in client.scan_iter(match=f"ratelimit:address:{address}:*"):
             await client.delete(name)
     yield client
@@ -85,7 +86,7 @@ async def test_an_address_over_its_quota_gets_429_with_retry_after_and_ratelimit
 async def test_the_client_is_the_nearest_untrusted_hop_so_a_forged_header_does_not_help(
     redis: Redis,
 ) -> None:
-    rate_limits = limits()
+    rate_limits = limits(trusted_proxy_networks="10.0.0.0/24")
     async with client_for(app_with(rate_limits, redis), "10.0.0.5") as via_proxy:
         for forged in range(QUOTA):  # each claims another origin; the proxy appended the real one
             headers = {"X-Forwarded-For": f"192.0.2.{forged}, {REAL}"}
@@ -94,6 +95,19 @@ async def test_the_client_is_the_nearest_untrusted_hop_so_a_forged_header_does_n
         assert (await via_proxy.get("/public", headers=headers)).status_code == 429
         other = {"X-Forwarded-For": f"{OTHER}, 10.0.0.9"}
         assert (await via_proxy.get("/public", headers=other)).status_code == 200
+
+
+async def test_only_configured_proxies_are_believed_not_every_private_address(
+    redis: Redis,
+) -> None:
+    # 10.1.0.5 is private but not a configured proxy (the default trusts loopback only): it is
+    # the client, whatever origin it writes into the header.
+    async with client_for(app_with(limits(), redis), UNTRUSTED) as private_peer:
+        for forged in range(QUOTA):
+            headers = {"X-Forwarded-For": f"192.0.2.{forged}"}
+            assert (await private_peer.get("/public", headers=headers)).status_code == 200
+        headers = {"X-Forwarded-For": "192.0.2.99"}
+        assert (await private_peer.get("/public", headers=headers)).status_code == 429
 
 
 async def test_test_mode_turns_limits_off_unless_asked_for() -> None:

@@ -10,6 +10,7 @@ an outage of the API.
 import ipaddress
 import logging
 import time
+from collections.abc import Iterable, Sequence
 from typing import Annotated
 
 import redis.exceptions
@@ -21,6 +22,32 @@ from kit.settings import ServiceSettings
 
 log = logging.getLogger("kit.limits")
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def networks(names: Iterable[str]) -> list[Network]:
+    return [ipaddress.ip_network(name) for name in names]
+
+
+def client_address(request: Request, trusted: Sequence[Network]) -> str:
+    """The nearest address that is not one of our proxies (`TRUSTED_PROXY_NETWORKS`): the peer,
+    then X-Forwarded-For read from the right (each proxy appends the address it was called
+    from). A hop outside the trusted networks ends the walk, so what a client writes into the
+    header itself is never read. When every hop is trusted (a laptop, all loopback) the
+    farthest one."""
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",")]
+    nearest_first = [request.client.host if request.client else "", *reversed(hops)]
+    addresses = []
+    for hop in nearest_first:
+        try:
+            addresses.append(ipaddress.ip_address(hop))
+        except ValueError:
+            continue
+    for address in addresses:
+        if not any(address in network for network in trusted):
+            return str(address)
+    return str(addresses[-1]) if addresses else "unknown"
+
 
 class RateLimits:
     def __init__(self, settings: ServiceSettings) -> None:
@@ -31,7 +58,7 @@ class RateLimits:
             "merchant": settings.rate_limit_per_merchant,
             "address": settings.rate_limit_per_address,
         }
-        self.trusted = [ipaddress.ip_network(n) for n in settings.trusted_proxy_networks]
+        self.trusted = networks(settings.trusted_proxy_networks)
 
     async def hit(self, client: Redis, scope: str, key: str) -> None:
         """Count one request of `key`; RateLimited when its window's quota is spent."""
@@ -52,27 +79,10 @@ class RateLimits:
         if count > limit:
             raise RateLimited(limit, retry_after=max(1, (window + 1) * self.window - int(now)))
 
-    def client_address(self, request: Request) -> str:
-        """The nearest address that is not one of our proxies: the peer, then X-Forwarded-For
-        read from the right (each proxy appends the address it was called from). When every hop
-        is trusted (a laptop, all loopback) the farthest one."""
-        hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",")]
-        nearest_first = [request.client.host if request.client else "", *reversed(hops)]
-        addresses = []
-        for hop in nearest_first:
-            try:
-                addresses.append(ipaddress.ip_address(hop))
-            except ValueError:
-                continue
-        for address in addresses:
-            if not any(address in network for network in self.trusted):
-                return str(address)
-        return str(addresses[-1]) if addresses else "unknown"
-
 
 async def limit_by_address(request: Request) -> None:
     limits: RateLimits = request.app.state.rate_limits
-    await limits.hit(request.state.redis, "address", limits.client_address(request))
+    await limits.hit(request.state.redis, "address", client_address(request, limits.trusted))
 
 
 ClientLimited = Annotated[None, Depends(limit_by_address)]

@@ -16,6 +16,8 @@ def _split_commas(value: object) -> object:
 # A list given in the environment as `a,b,c`.
 CommaList = Annotated[list[str], NoDecode, BeforeValidator(_split_commas)]
 
+LOOPBACK = ("127.0.0.0/8", "::1/128")
+
 # Passwords this repository ships for development (devstack, compose, the kind values) and the
 # usual guesses; production refuses to start with any of them.
 KNOWN_DEFAULT_PASSWORDS = frozenset(
@@ -90,18 +92,10 @@ class ServiceSettings(BaseSettings):
     rate_limit_window_seconds: int = 60
     rate_limit_per_merchant: int = 6000
     rate_limit_per_address: int = 600
-    # Proxies in front of the services (edge, ingress, ui): skipped when reading the client's
-    # address from X-Forwarded-For. Private and loopback ranges by default.
-    trusted_proxy_networks: CommaList = Field(
-        default_factory=lambda: [
-            "127.0.0.0/8",
-            "::1/128",
-            "10.0.0.0/8",
-            "172.16.0.0/12",
-            "192.168.0.0/16",
-            "fc00::/7",
-        ]
-    )
+    # The proxies in front of the services (the edge, an ingress, the ui): only a peer in these
+    # networks is believed when it names the client in X-Forwarded-For. Loopback by default (the
+    # native stack); compose names its edge, the chart the pod network.
+    trusted_proxy_networks: CommaList = Field(default_factory=lambda: list(LOOPBACK))
     # Redis-stream redelivery: a message unacknowledged this long is taken over by a live worker.
     # Must exceed the longest task, or a running task is started twice.
     queue_idle_timeout_ms: int = 60_000

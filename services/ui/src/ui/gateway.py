@@ -1,11 +1,13 @@
 """The UI's only way to the gateway: its public API, as the signed-in merchant."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 from starlette.requests import Request
 
 from kit.errors import GatewayError, Unauthenticated, Unavailable
+from kit.limits import Network, client_address
 
 
 class ApiError(GatewayError):
@@ -18,16 +20,18 @@ class ApiError(GatewayError):
 
 
 class Gateway:
-    def __init__(self, client: httpx.AsyncClient, forwarded_for: str = "") -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, trusted: Sequence[Network] = (), forwarded_for: str = ""
+    ) -> None:
         self._client = client
+        self._trusted = trusted
         self._forwarded_for = forwarded_for
 
     def on_behalf_of(self, request: Request) -> "Gateway":
-        """This gateway, telling the API who the browser is: the chain of addresses the request
-        came through, as X-Forwarded-For (the API's rate limits count per client address)."""
-        peer = request.client.host if request.client else ""
-        chain = ", ".join(p for p in (request.headers.get("x-forwarded-for"), peer) if p)
-        return Gateway(self._client, chain)
+        """This gateway, telling the API who the browser is (the API's rate limits count per
+        client address): the address the ui itself reads past its trusted proxies, alone, as
+        X-Forwarded-For. The browser's own header is never passed on."""
+        return Gateway(self._client, self._trusted, client_address(request, self._trusted))
 
     async def raw(
         self, method: str, path: str, token: str | None = None, **kw: Any

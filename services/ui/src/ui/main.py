@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kit.errors import GatewayError, Unauthenticated
 from kit.http import RequestContextMiddleware
+from kit.limits import networks
 from kit.logs import configure_logging
 from kit.telemetry import FASTAPI_TELEMETRY, instrument_app, setup_tracing
 from ui import apidocs, pages
@@ -64,7 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         async with httpx.AsyncClient(base_url=settings.api_url, timeout=10) as client:
-            yield {"gateway": Gateway(client), "settings": settings}
+            gateway = Gateway(client, networks(settings.trusted_proxy_networks))
+            yield {"gateway": gateway, "settings": settings}
 
     app = FastAPI(
         title="ui service", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None,

@@ -3,10 +3,10 @@
 import secrets
 from typing import Any, Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from kit.settings import NO_ENVIRONMENT, is_known_default
+from kit.settings import LOOPBACK, NO_ENVIRONMENT, CommaList, is_known_default
 
 
 class Settings(BaseSettings):
@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     # otherwise (every process of one deployment must share it).
     csrf_secret: SecretStr = SecretStr("")
     log_level: str = "INFO"
+    # The proxies in front of the ui (the edge): as kit's TRUSTED_PROXY_NETWORKS. The ui reads
+    # the browser's address past them and names it, alone, to the API it calls.
+    trusted_proxy_networks: CommaList = Field(default_factory=lambda: list(LOOPBACK))
 
     @model_validator(mode="before")
     @classmethod

@@ -15,11 +15,9 @@ TOO_LARGE = json.dumps(
 )
 MAX_BODY_BYTES = 64 * 1024  # as the services' own limit (kit.settings.max_body_bytes)
 # Callers whose X-Forwarded-For the edge keeps and appends to (the ui calls the API on behalf of
-# browsers); from anyone else it is replaced. The services skip the same ranges when they read
-# the client's address (kit.settings.trusted_proxy_networks).
-PRIVATE_RANGES = [
-    "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"
-]  # fmt: skip
+# browsers); from anyone else it is replaced by the caller's address. Natively every process is
+# on loopback, as kit's default TRUSTED_PROXY_NETWORKS (the services skip the same proxies).
+LOOPBACK = ["127.0.0.0/8", "::1/128"]
 
 
 @dataclass(frozen=True)
@@ -89,12 +87,13 @@ def caddy_config(
     host_ports: dict[str, int],
     bind: str = "127.0.0.1",
     host_upstreams: dict[str, dict[str, str]] | None = None,
+    trusted_proxies: list[str] = LOOPBACK,
 ) -> dict[str, Any]:
     """Caddy's JSON config: one server per host, the table's rules in order, then a JSON 404.
 
     `upstreams` maps a service to `host:port`; `host_ports` maps each edge host to its port;
     `host_upstreams` overrides a service's upstream on one host (compose runs the checkout as a
-    container of its own).
+    container of its own); `trusted_proxies` are the networks whose X-Forwarded-For is kept.
     """
     servers: dict[str, Any] = {}
     for host in table.hosts:
@@ -128,6 +127,6 @@ def caddy_config(
             "routes": routes,
             "errors": {"routes": [TOO_LARGE_ROUTE]},
             "automatic_https": {"disable": True},
-            "trusted_proxies": {"source": "static", "ranges": PRIVATE_RANGES},
+            "trusted_proxies": {"source": "static", "ranges": trusted_proxies},
         }
     return {"admin": {"disabled": True}, "apps": {"http": {"servers": servers}}}
