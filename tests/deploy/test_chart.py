@@ -217,7 +217,7 @@ def test_production_routes_send_hsts() -> None:
 
 def test_production_fences_the_webhooks_workers_egress() -> None:
     """DNS, Postgres and Redis (their ports), else only public IPv4 on 80/443 (behind the SSRF
-    guard); off unless asked for."""
+    guard)."""
     spec = named(render("production"), "NetworkPolicy", "webhooks-worker-egress")["spec"]
     assert spec["podSelector"]["matchLabels"] == {
         "app.kubernetes.io/instance": "gw",
@@ -237,9 +237,65 @@ def test_production_fences_the_webhooks_workers_egress() -> None:
         assert any(ipaddress.ip_address(address) in network for network in blocked), address
     assert not any(ipaddress.ip_address("93.184.216.34") in network for network in blocked)
     assert [p["port"] for p in web["ports"]] == [80, 443]
-    for name in ("defaults", "kind"):
-        names = {short(p) for p in of_kind(render(name), "NetworkPolicy")}
-        assert "webhooks-worker-egress" not in names
+
+
+def egress_of(docs: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """(name, component) of the pods a policy selects → its egress rules."""
+    rules = {}
+    for policy in of_kind(docs, "NetworkPolicy"):
+        if "Egress" in policy["spec"]["policyTypes"]:
+            labels = policy["spec"]["podSelector"]["matchLabels"]
+            key = (labels["app.kubernetes.io/name"], labels.get("app.kubernetes.io/component", ""))
+            assert key not in rules, key
+            rules[key] = policy["spec"]["egress"]
+    return rules
+
+
+def reached(rules: list[dict[str, Any]]) -> set[tuple[str, str | int]]:
+    """What the rules admit, besides DNS and the data stores: (pod name or cidr, port)."""
+    out: set[tuple[str, str | int]] = set()
+    for rule in rules:
+        ports = [p["port"] for p in rule.get("ports", [])]
+        if ports in ([53, 53], [5432, 6379], [5432, 6380], [5432]):
+            continue
+        for peer in rule["to"]:
+            selected = peer.get("podSelector", {}).get("matchLabels", {})
+            name = selected.get("app.kubernetes.io/name") or peer["ipBlock"]["cidr"]
+            out |= {(name, port) for port in ports}
+    return out
+
+
+def test_every_gateway_pod_reaches_only_what_it_calls() -> None:
+    docs = render("kind")
+    egress = egress_of(docs)
+    workloads = {
+        (d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"],
+         d["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component", ""))
+        for d in docs
+        if d["kind"] in {"Deployment", "StatefulSet", "Job"}
+        and d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
+        not in {"prometheus", "grafana"}  # development observability: scrapes everything
+    }  # fmt: skip
+    assert workloads == egress.keys()
+    assert reached(egress[("ui", "api")]) == {("edge", "api")}
+    routed = {r["service"] for r in values_for("kind")["edge"]["routes"]}
+    assert reached(egress[("edge", "")]) == {(s, "http") for s in routed}
+    assert reached(egress[("payments", "api")]) == {
+        ("merchants", "internal"),
+        ("orders", "internal"),
+    }
+    assert reached(egress[("refunds", "api")]) == {
+        ("merchants", "internal"),
+        ("payments", "internal"),
+    }
+    for service in ("orders", "payments", "refunds"):
+        assert reached(egress[(service, "worker")]) == set()
+        assert reached(egress[(service, "migrate")]) == set()
+    assert reached(egress[("merchants", "api")]) == set()
+    assert {cidr for cidr, _ in reached(egress[("webhooks", "worker")])} == {"0.0.0.0/0"}
+    assert egress[("postgres", "")] == egress[("redis", "")] == []
+    migrate_ports = [p["port"] for rule in egress[("orders", "migrate")] for p in rule["ports"]]
+    assert 6379 not in migrate_ports  # a migration reaches Postgres only
 
 
 def test_per_service_env_and_resources_override_the_shared_ones() -> None:
