@@ -1,13 +1,16 @@
-"""Idempotency keys on real Postgres: claim, replay, refuse, reclaim after expiry, twins."""
+"""Idempotency keys on real Postgres: claim, replay, refuse, reclaim after expiry, twins; the
+one-statement keyed insert likewise."""
 
-from uuid import uuid4
+import asyncio
+from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
 
 from kit import idempotency
-from kit.db import Database, create_pool
+from kit.db import Database, create_pool, init_connection
 from kit.idempotency import IdempotencyKeyInUse, IdempotencyKeyReused, StoredResponse
+from kit.outbox import OutboxMessage
 
 CREATED = StoredResponse(201, b'{"id":"thing_1"}')
 A, B = idempotency.fingerprint({"amount": 100}), idempotency.fingerprint({"amount": 200})
@@ -66,3 +69,131 @@ async def test_a_twin_waits_for_the_first_request_and_replays_it_or_gets_409(
     finally:
         await first.close()
         await pool.close()
+
+
+# insert_once: the row, its messages and the key holding the response in one statement.
+THING = "INSERT INTO idem_thing (id, n) SELECT $1, $2 WHERE $2 > 0 RETURNING id"
+
+
+async def things(conn: asyncpg.Connection) -> list[str]:
+    await conn.execute("CREATE TABLE IF NOT EXISTS idem_thing (id text PRIMARY KEY, n int)")
+    return [r["id"] for r in await conn.fetch("SELECT id FROM idem_thing ORDER BY id")]
+
+
+def key(merchant: UUID, name: str, fingerprint: str = A) -> idempotency.Key:
+    return idempotency.Key(merchant, "create", name, fingerprint)
+
+
+def created(thing_id: str) -> StoredResponse:
+    return StoredResponse(201, f'{{"id":"{thing_id}"}}'.encode())
+
+
+def message(n: int) -> OutboxMessage:
+    return OutboxMessage(f"msg_{n}", "consumer", "consumer.handle_event", {"n": n})
+
+
+async def test_insert_once_writes_the_row_messages_and_key_together_then_replays(
+    scratch_db: Database,
+) -> None:
+    merchant = uuid4()
+    async with scratch_db.connection() as conn:
+        await conn.execute("DROP TABLE IF EXISTS idem_thing")
+        await things(conn)
+        first = await idempotency.insert_once(
+            conn, key(merchant, "k4"), created("t1"), THING, ["t1", 1], [message(1)]
+        )
+        # A retry draws a new id; it is not inserted, the first answer is replayed.
+        again = await idempotency.insert_once(
+            conn, key(merchant, "k4"), created("t2"), THING, ["t2", 1], [message(2)]
+        )
+        with pytest.raises(IdempotencyKeyReused):
+            await idempotency.insert_once(
+                conn, key(merchant, "k4", B), created("t3"), THING, ["t3", 1], [message(3)]
+            )
+        assert await things(conn) == ["t1"]
+        assert await conn.fetchval("SELECT array_agg(message_id) FROM outbox") == ["msg_1"]
+    assert first == again == created("t1")
+
+
+async def test_insert_once_stores_no_key_when_nothing_is_inserted(scratch_db: Database) -> None:
+    merchant = uuid4()
+    async with scratch_db.connection() as conn:
+        await conn.execute("DROP TABLE IF EXISTS idem_thing")
+        await things(conn)
+        refused = await idempotency.insert_once(
+            conn, key(merchant, "k5"), created("t1"), THING, ["t1", 0], [message(1)]
+        )  # the insert's own condition refuses it: the caller says why, nothing is stored
+        corrected = await idempotency.insert_once(
+            conn, key(merchant, "k5"), created("t2"), THING, ["t2", 1], [message(2)]
+        )
+        assert await things(conn) == ["t2"]
+    assert refused is None
+    assert corrected == created("t2")
+
+
+async def test_insert_once_takes_over_an_expired_key_and_keeps_a_callers_transaction(
+    scratch_db: Database,
+) -> None:
+    merchant = uuid4()
+    async with scratch_db.connection() as conn:
+        await conn.execute("DROP TABLE IF EXISTS idem_thing")
+        await things(conn)
+        await idempotency.insert_once(
+            conn, key(merchant, "k6"), created("t1"), THING, ["t1", 1], []
+        )
+        await conn.execute(
+            "UPDATE idempotency_key SET expires_at = now() - interval '1 s' WHERE key = 'k6'"
+        )
+        again = await idempotency.insert_once(
+            conn, key(merchant, "k6", B), created("t2"), THING, ["t2", 1], []
+        )
+        async with conn.transaction():  # a retry inside a caller's transaction: still usable
+            replay = await idempotency.insert_once(
+                conn, key(merchant, "k6", B), created("t3"), THING, ["t3", 1], []
+            )
+            assert await things(conn) == ["t1", "t2"]
+    assert again == replay == created("t2")
+
+
+async def test_insert_once_twins_make_one_row_and_both_answer_it(scratch_url: str) -> None:
+    merchant = uuid4()
+    pool = await create_pool(scratch_url, lock_timeout_ms=10_000)
+    db = Database(pool)
+    first = await asyncpg.connect(scratch_url)
+    await init_connection(first)  # as the pool's connections: jsonb as Python values
+    try:
+        await first.execute("DROP TABLE IF EXISTS idem_thing")
+        await things(first)
+        async with first.transaction():  # the first twin's statement, not yet committed
+            mine = await idempotency.insert_once(
+                first, key(merchant, "k7"), created("t1"), THING, ["t1", 1], []
+            )
+
+            async def twin() -> StoredResponse | None:
+                async with db.connection() as conn:
+                    return await idempotency.insert_once(
+                        conn, key(merchant, "k7"), created("t2"), THING, ["t2", 1], []
+                    )
+
+            waiting = asyncio.create_task(twin())
+            await eventually_blocked(first, "idempotency_key")
+        theirs = await waiting  # the first committed: the twin's insert is undone, it replays
+        assert await things(first) == ["t1"]
+    finally:
+        await first.close()
+        await pool.close()
+    assert mine == theirs == created("t1")
+
+
+async def eventually_blocked(conn: asyncpg.Connection, relation: str) -> None:
+    """Until another backend waits for a lock (the twin on the first's key entry)."""
+    for _ in range(600):  # up to 60 s on a loaded machine
+        waiting = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid()",
+            relation,
+        )
+        if waiting:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the twin never waited for the first one's key")

@@ -146,17 +146,28 @@ async def add(conn: asyncpg.Connection, messages: Iterable[OutboxMessage]) -> No
 
 
 async def insert_with(
-    conn: asyncpg.Connection, insert: str, args: Sequence[Any], messages: Iterable[OutboxMessage]
+    conn: asyncpg.Connection,
+    insert: str,
+    args: Sequence[Any],
+    messages: Iterable[OutboxMessage],
+    *,
+    then: Callable[[int], str] | None = None,
+    then_args: Sequence[Any] = (),
 ) -> asyncpg.Record | None:
     """Run `insert` (an `INSERT … RETURNING` on `$1…$n`) and queue `messages` in one statement:
     atomic without a transaction around it, one round trip. The messages are queued only if
-    the insert returned a row; that row is returned (None: nothing inserted, nothing queued)."""
+    the insert returned a row; that row is returned (None: nothing inserted, nothing queued).
+    `then(first)` is one more data-modifying statement in it, reading the inserted row from
+    `state`, its parameters (`then_args`) numbered from `first`."""
     rows = together(messages)
+    message_args = _message_args(rows)
     sent = f"{_insert_messages(len(args) + 1)} WHERE EXISTS (SELECT FROM state)"
+    more = f", more AS ({then(len(args) + len(message_args) + 1)})" if then else ""
     row = await conn.fetchrow(
-        f"WITH state AS ({insert}), sent AS ({sent}) SELECT * FROM state",
+        f"WITH state AS ({insert}), sent AS ({sent}){more} SELECT * FROM state",
         *args,
-        *_message_args(rows),
+        *message_args,
+        *then_args,
     )
     if row is not None and rows:
         WROTE_OUTBOX.set(True)

@@ -1,9 +1,12 @@
 """SQL for orders; rows in, domain objects out."""
 
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
+from kit import idempotency
+from kit.idempotency import StoredResponse
 from orders.domain import Order, OrderStatus
 
 _COLUMNS = (
@@ -19,18 +22,32 @@ def _order(row: asyncpg.Record) -> Order:
     return Order(**values)
 
 
-async def insert_order(conn: asyncpg.Connection, order: Order) -> bool:
-    """Insert the order; False if the id is already taken (nothing written; the caller draws a
-    new one)."""
-    row = await conn.fetchrow(
+def _order_insert(order: Order) -> tuple[str, list[Any]]:
+    return (
         "INSERT INTO merchant_order (id, merchant_id, amount_minor, currency, receipt, notes,"
         " status, created_at, updated_at, callback_url)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)"
         " ON CONFLICT (id) DO NOTHING RETURNING id",
-        order.id, order.merchant_id, order.amount, order.currency, order.receipt, order.notes,
-        order.status.value, order.created_at, order.callback_url,
+        [order.id, order.merchant_id, order.amount, order.currency, order.receipt, order.notes,
+         order.status.value, order.created_at, order.callback_url],
     )  # fmt: skip
-    return row is not None
+
+
+async def insert_order(conn: asyncpg.Connection, order: Order) -> bool:
+    """Insert the order; False if the id is already taken (nothing written; the caller draws a
+    new one)."""
+    insert, args = _order_insert(order)
+    return await conn.fetchrow(insert, *args) is not None
+
+
+async def insert_order_once(
+    conn: asyncpg.Connection, key: idempotency.Key, response: StoredResponse, order: Order
+) -> StoredResponse | None:
+    """`insert_order` with its idempotency key holding `response`, in one statement
+    (kit.idempotency.insert_once): `response`, the key's earlier response, or None (the id
+    is taken)."""
+    insert, args = _order_insert(order)
+    return await idempotency.insert_once(conn, key, response, insert, args, [])
 
 
 async def get_order(conn: asyncpg.Connection, order_id: str) -> Order | None:

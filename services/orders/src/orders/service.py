@@ -33,29 +33,27 @@ async def create_order(
     callback_url: str | None = None,
 ) -> StoredResponse:
     """Insert the order (one statement, no event: nothing subscribes to new orders), answer 201.
-    With a key the first response is stored and replayed, so a retried create makes one order.
+    With a key the first response is stored with it in the same statement and replayed, so a
+    retried create makes one order (kit.idempotency.insert_once).
     """
-
-    async def respond(conn: Connection) -> StoredResponse:
+    key = None
+    if idempotency_key is not None:
+        # A callback URL joins the fingerprint only when given, so keys stored before it
+        # existed still match their retries.
+        fields: list[Any] = [amount, currency, receipt, notes]
+        fingerprint = idempotency.fingerprint([*fields, callback_url] if callback_url else fields)
+        key = idempotency.Key(merchant_id, CREATE_ENDPOINT, idempotency_key, fingerprint)
+    async with db.connection() as conn:
         while True:  # an id collision is astronomically rare; draw again
             now = datetime.now(UTC)
             order = Order(new_order_id(), merchant_id, amount, currency, receipt, notes,
                           OrderStatus.CREATED, now, now, callback_url)  # fmt: skip
-            if await repository.insert_order(conn, order):
-                return StoredResponse(201, render(order))
-
-    if idempotency_key is None:
-        async with db.connection() as conn:
-            return await respond(conn)
-    # A callback URL joins the fingerprint only when given, so keys stored before it existed
-    # still match their retries.
-    fields: list[Any] = [amount, currency, receipt, notes]
-    fingerprint = idempotency.fingerprint([*fields, callback_url] if callback_url else fields)
-    async with db.transaction() as conn:
-        return await idempotency.once(
-            conn, merchant_id, CREATE_ENDPOINT, idempotency_key, fingerprint,
-            lambda: respond(conn),
-        )  # fmt: skip
+            response = StoredResponse(201, render(order))
+            if key is None:
+                if await repository.insert_order(conn, order):
+                    return response
+            elif answer := await repository.insert_order_once(conn, key, response, order):
+                return answer
 
 
 EVENTS_IN = frozenset(events.ORDER_STATUS_AFTER)

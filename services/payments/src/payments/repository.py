@@ -1,11 +1,13 @@
 """SQL for payments; rows in, domain objects out."""
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from kit import outbox
+from kit import idempotency, outbox
+from kit.idempotency import StoredResponse
 from kit.outbox import OutboxMessage
 from payments.domain import OrderRef, Payment, PaymentMethod, PaymentStatus
 
@@ -29,19 +31,12 @@ def _payment(row: asyncpg.Record) -> Payment:
     return Payment(**values)
 
 
-async def insert_payment(
-    conn: asyncpg.Connection,
-    payment: Payment,
-    messages: list[OutboxMessage],
-    max_pending: int,
-    delay_seconds: float,
-) -> bool:
-    """Insert the payment, due for processing `delay_seconds` from now by the database's
-    clock, and queue its messages in one statement, unless its order already has a successful
-    payment or `max_pending` pending ones; False if nothing was written (the order is paid, has
-    too many pending payments, or the id is taken)."""
-    row = await outbox.insert_with(
-        conn,
+def _payment_insert(
+    payment: Payment, max_pending: int, delay_seconds: float
+) -> tuple[str, list[Any]]:
+    """The payment's INSERT, due `delay_seconds` from now by the database's clock, unless its
+    order already has a successful payment or `max_pending` pending ones, or the id is taken."""
+    return (
         "INSERT INTO payment (id, order_id, merchant_id, amount_minor, currency, method, status,"
         " vpa, card_network, card_last4, created_at, updated_at, due_at)"
         " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11,"
@@ -52,9 +47,36 @@ async def insert_payment(
         [payment.id, payment.order_id, payment.merchant_id, payment.amount, payment.currency,
          payment.method.value, payment.status.value, payment.vpa, payment.card_network,
          payment.card_last4, payment.created_at, max_pending, delay_seconds],
-        messages,
     )  # fmt: skip
-    return row is not None
+
+
+async def insert_payment(
+    conn: asyncpg.Connection,
+    payment: Payment,
+    messages: list[OutboxMessage],
+    max_pending: int,
+    delay_seconds: float,
+) -> bool:
+    """Insert the payment (`_payment_insert`) and queue its messages in one statement; False
+    if nothing was written (the order is paid, has too many pending payments, or the id is
+    taken)."""
+    insert, args = _payment_insert(payment, max_pending, delay_seconds)
+    return await outbox.insert_with(conn, insert, args, messages) is not None
+
+
+async def insert_payment_once(
+    conn: asyncpg.Connection,
+    key: idempotency.Key,
+    response: StoredResponse,
+    payment: Payment,
+    messages: list[OutboxMessage],
+    max_pending: int,
+    delay_seconds: float,
+) -> StoredResponse | None:
+    """`insert_payment` with its idempotency key holding `response`, in one statement
+    (kit.idempotency.insert_once): `response`, the key's earlier response, or None."""
+    insert, args = _payment_insert(payment, max_pending, delay_seconds)
+    return await idempotency.insert_once(conn, key, response, insert, args, messages)
 
 
 async def get_payment(conn: asyncpg.Connection, payment_id: str) -> Payment | None:

@@ -72,24 +72,17 @@ async def create_payment(
 
     `merchant_id` None is the public checkout (the order's merchant is used, and owns its
     idempotency keys). With a key the first response is stored and replayed; errors are not.
+    Two statements either way (the order, then the payment with its messages and its key),
+    no transaction around them (kit.idempotency.insert_once).
     """
-
-    async def respond(conn: Connection) -> StoredResponse:
+    async with db.connection() as conn:
         order = await _order_for(conn, request.order_id, merchant_id)
-        payment = await _insert_payment(conn, order, request, today, max_pending, rules)
-        return StoredResponse(201, render(payment))
-
-    if idempotency_key is None:  # the payment and its messages are one statement
-        async with db.connection() as conn:
-            return await respond(conn)
-    async with db.transaction() as conn:
-        scope = merchant_id
-        if scope is None:
-            scope = (await _order_for(conn, request.order_id, None)).merchant_id
-        endpoint = CREATE_ENDPOINT if merchant_id else PUBLIC_CREATE_ENDPOINT
-        return await idempotency.once(
-            conn, scope, endpoint, idempotency_key, request.fingerprint(), lambda: respond(conn)
-        )
+        key = None
+        if idempotency_key is not None:
+            endpoint = CREATE_ENDPOINT if merchant_id else PUBLIC_CREATE_ENDPOINT
+            fingerprint = request.fingerprint()
+            key = idempotency.Key(order.merchant_id, endpoint, idempotency_key, fingerprint)
+        return await _insert_payment(conn, order, request, today, max_pending, rules, render, key)
 
 
 async def _order_for(conn: Connection, order_id: str, merchant_id: UUID | None) -> OrderRef:
@@ -110,7 +103,9 @@ async def _insert_payment(
     today: date | None,
     max_pending: int,
     rules: ProcessingRules,
-) -> Payment:
+    render: Render,
+    key: idempotency.Key | None,
+) -> StoredResponse:
     vpa, network, last4 = None, None, None
     if request.method == PaymentMethod.UPI:
         vpa = check_vpa(request.vpa)
@@ -132,8 +127,18 @@ async def _insert_payment(
         )  # fmt: skip
         messages = events.payment_created(payment)
         delay = rules.delay_for(payment.id)
-        if await repository.insert_payment(conn, payment, messages, max_pending, delay):
+        response = StoredResponse(201, render(payment))
+        if key is None:
+            inserted = await repository.insert_payment(conn, payment, messages, max_pending, delay)
+            answer = response if inserted else None
+        else:
+            answer = await repository.insert_payment_once(
+                conn, key, response, payment, messages, max_pending, delay
+            )
+        if answer is response:
             break
+        if answer is not None:
+            return answer  # the key's first response, replayed
         if await repository.order_is_paid(conn, order.id):
             raise OrderAlreadyPaid()
         if await repository.pending_payments(conn, order.id) >= max_pending:
@@ -142,7 +147,7 @@ async def _insert_payment(
     PAYMENTS.labels(payment.method.value, payment.status.value).inc()
     log.info("payment created", extra={"payment_id": payment.id, "order_id": payment.order_id,
                                        "method": payment.method.value})  # fmt: skip
-    return payment
+    return response
 
 
 EVENTS_IN = frozenset({"refund.processed"})
