@@ -19,6 +19,24 @@ ORDER_ID_PATTERN = re.compile(r"order_[A-Za-z0-9]{16}")
 PAYMENT_FAILED = "PAYMENT_FAILED"
 ORDER_ALREADY_PAID = "ORDER_ALREADY_PAID"  # another payment of the same order succeeded first
 
+# Test mode: these VPAs and card numbers decide their own payment's outcome, whatever
+# TEST_PAYMENT_SUCCESS says, so one test run sees a success and each decline side by side
+# (docs/api.md, "Test outcomes"). Everything else keeps the contract's meaning.
+SUCCEEDS = "success"
+TEST_VPAS = {"success@test": SUCCEEDS, "failure@test": PAYMENT_FAILED}
+TEST_CARDS = {
+    "4000000000000077": SUCCEEDS,
+    "4000000000000002": "CARD_DECLINED",
+    "4000000000009995": "INSUFFICIENT_FUNDS",
+    "4000000000000069": "EXPIRED_CARD",
+}
+FAILURE_REASONS = {
+    PAYMENT_FAILED: "Payment processing failed",
+    "CARD_DECLINED": "The card was declined",
+    "INSUFFICIENT_FUNDS": "The card has insufficient funds",
+    "EXPIRED_CARD": "The card has expired",
+}
+
 
 class PaymentStatus(StrEnum):
     PENDING = "pending"
@@ -140,6 +158,12 @@ class Payment:
             updated_at=at,
         )
 
+    def complete_as(self, outcome: str, at: datetime) -> "Payment":
+        """pending → `SUCCEEDS`, or failed with a code of `FAILURE_REASONS`."""
+        if outcome == SUCCEEDS:
+            return self.complete(True, at)
+        return self.complete(False, at, FAILURE_REASONS[outcome], outcome)
+
     def capture(self, amount: int | None, at: datetime) -> "Payment":
         """Only a successful, not yet captured payment, in full."""
         if self.status is not PaymentStatus.SUCCESS or self.captured:
@@ -216,6 +240,13 @@ def summarize_card(card: CardInput, today: date) -> CardSummary:
     return CardSummary(card_network(digits), digits[-4:])
 
 
+def test_outcome(vpa: str | None, card: CardInput | None) -> str | None:
+    """The outcome a test VPA or card number asks for, None for any other."""
+    if card is not None:
+        return TEST_CARDS.get(card_digits(card.number))
+    return TEST_VPAS.get(vpa or "")
+
+
 def redacted_card(card: CardInput) -> dict[str, str]:
     """What the idempotency fingerprint may see of a card: no number, no CVV."""
     digits = card_digits(card.number)
@@ -259,3 +290,10 @@ class ProcessingRules:
 
     def outcome_for(self, payment_id: str, method: PaymentMethod) -> bool:
         return self.succeeds(method, random.Random(f"{payment_id}:outcome"))  # noqa: S311
+
+    def outcome(self, payment_id: str, method: PaymentMethod, asked: str | None) -> str:
+        """`SUCCEEDS` or a failure code: in test mode what a test VPA or card asked for
+        (`test_outcome`, kept at creation), else `outcome_for`."""
+        if self.test_mode and asked:
+            return asked
+        return SUCCEEDS if self.outcome_for(payment_id, method) else PAYMENT_FAILED

@@ -24,6 +24,7 @@ ORDER_LOCKS = 7001
 
 def _payment(row: asyncpg.Record) -> Payment:
     values = dict(row)
+    values.pop("test_outcome", None)
     values["amount"] = values.pop("amount_minor")
     values["amount_refunded"] = values.pop("amount_refunded_minor")
     values["method"] = PaymentMethod(values["method"])
@@ -32,21 +33,21 @@ def _payment(row: asyncpg.Record) -> Payment:
 
 
 def _payment_insert(
-    payment: Payment, max_pending: int, delay_seconds: float
+    payment: Payment, max_pending: int, delay_seconds: float, test_outcome: str | None
 ) -> tuple[str, list[Any]]:
     """The payment's INSERT, due `delay_seconds` from now by the database's clock, unless its
     order already has a successful payment or `max_pending` pending ones, or the id is taken."""
     return (
         "INSERT INTO payment (id, order_id, merchant_id, amount_minor, currency, method, status,"
-        " vpa, card_network, card_last4, created_at, updated_at, due_at)"
+        " vpa, card_network, card_last4, created_at, updated_at, due_at, test_outcome)"
         " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11,"
-        " clock_timestamp() + make_interval(secs => $13) WHERE NOT EXISTS"
+        " clock_timestamp() + make_interval(secs => $13), $14 WHERE NOT EXISTS"
         " (SELECT FROM payment WHERE order_id = $2::varchar AND status = 'success')"
         " AND (SELECT count(*) FROM payment WHERE order_id = $2::varchar AND status = 'pending')"
         " < $12 ON CONFLICT (id) DO NOTHING RETURNING id",
         [payment.id, payment.order_id, payment.merchant_id, payment.amount, payment.currency,
          payment.method.value, payment.status.value, payment.vpa, payment.card_network,
-         payment.card_last4, payment.created_at, max_pending, delay_seconds],
+         payment.card_last4, payment.created_at, max_pending, delay_seconds, test_outcome],
     )  # fmt: skip
 
 
@@ -56,11 +57,12 @@ async def insert_payment(
     messages: list[OutboxMessage],
     max_pending: int,
     delay_seconds: float,
+    test_outcome: str | None = None,
 ) -> bool:
     """Insert the payment (`_payment_insert`) and queue its messages in one statement; False
     if nothing was written (the order is paid, has too many pending payments, or the id is
-    taken)."""
-    insert, args = _payment_insert(payment, max_pending, delay_seconds)
+    taken). `test_outcome`: what a test VPA or card asked for (test mode only)."""
+    insert, args = _payment_insert(payment, max_pending, delay_seconds, test_outcome)
     return await outbox.insert_with(conn, insert, args, messages) is not None
 
 
@@ -72,10 +74,11 @@ async def insert_payment_once(
     messages: list[OutboxMessage],
     max_pending: int,
     delay_seconds: float,
+    test_outcome: str | None = None,
 ) -> StoredResponse | None:
     """`insert_payment` with its idempotency key holding `response`, in one statement
     (kit.idempotency.insert_once): `response`, the key's earlier response, or None."""
-    insert, args = _payment_insert(payment, max_pending, delay_seconds)
+    insert, args = _payment_insert(payment, max_pending, delay_seconds, test_outcome)
     return await idempotency.insert_once(conn, key, response, insert, args, messages)
 
 
@@ -123,15 +126,16 @@ async def lock_orders(conn: asyncpg.Connection, order_ids: list[str]) -> None:
     )  # fmt: skip
 
 
-async def lock_due(conn: asyncpg.Connection, limit: int) -> list[Payment]:
+async def lock_due(conn: asyncpg.Connection, limit: int) -> list[tuple[Payment, str | None]]:
     """Pending payments whose processing time has come, oldest due first, locked for this
-    transaction; those another worker holds are skipped."""
+    transaction, each with the outcome a test VPA or card asked for; those another worker
+    holds are skipped."""
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM payment WHERE status = 'pending'"
+        f"SELECT {_COLUMNS}, test_outcome FROM payment WHERE status = 'pending'"
         " AND due_at <= clock_timestamp() ORDER BY due_at, id LIMIT $1 FOR UPDATE SKIP LOCKED",
         limit,
     )
-    return [_payment(r) for r in rows]
+    return [(_payment(r), r["test_outcome"]) for r in rows]
 
 
 async def next_due_in(conn: asyncpg.Connection) -> float | None:

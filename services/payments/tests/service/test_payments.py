@@ -14,6 +14,7 @@ from kit.db import Database
 from kit.idempotency import IdempotencyKeyReused
 from payments import service
 from payments.domain import (
+    FAILURE_REASONS,
     CardInput,
     ExpiredCard,
     InvalidCard,
@@ -21,6 +22,7 @@ from payments.domain import (
     OrderAlreadyPaid,
     OrderNotFound,
     Payment,
+    PaymentMethod,
     PaymentNotCapturable,
     PaymentNotFound,
     PaymentStatus,
@@ -174,6 +176,76 @@ class TestCreate:
                 order["id"],
             )
         assert await attempt() == 201  # a finished attempt frees its place
+
+
+def card_numbered(number: str) -> CardInput:
+    return CardInput(number, "12", "2030", "123", "Test Card")
+
+
+RANDOM = ProcessingRules(False, True, 0, 0.9, 0.95, 0, 0)  # test mode off: the random simulation
+
+
+class TestTestOutcomes:
+    """In test mode a documented VPA or card number decides its own payment's outcome, so one
+    run sees a success and each decline side by side; everything else follows
+    TEST_PAYMENT_SUCCESS."""
+
+    @pytest.mark.parametrize(
+        ("vpa", "card", "status", "code"),
+        [
+            ("failure@test", None, "failed", "PAYMENT_FAILED"),
+            (None, "4000000000000002", "failed", "CARD_DECLINED"),
+            (None, "4000 0000 0000 9995", "failed", "INSUFFICIENT_FUNDS"),
+            (None, "4000000000000069", "failed", "EXPIRED_CARD"),
+            ("user@paytm", None, "success", None),  # any other VPA: TEST_PAYMENT_SUCCESS (true)
+        ],
+    )
+    async def test_a_test_vpa_or_card_decides_its_payment_despite_the_setting(
+        self,
+        db: Database,
+        make_order: MakeOrder,
+        process: Process,
+        vpa: str | None,
+        card: str | None,
+        status: str,
+        code: str | None,
+    ) -> None:
+        order = await make_order()
+        method = "card" if card else "upi"
+        payment = await create(
+            db, order["id"], method, vpa=vpa, card=card_numbered(card) if card else None
+        )
+        done = (await process(db, payment["id"]))[payment["id"]]
+        assert (done.status.value, done.error_code) == (status, code)
+        if code:
+            assert done.error_description == FAILURE_REASONS[code]
+
+    async def test_the_success_vpa_and_card_succeed_when_the_setting_says_fail(
+        self, db: Database, make_order: MakeOrder, process: Process
+    ) -> None:
+        by_vpa = await create(db, (await make_order())["id"], vpa="success@test", rules=DECLINE)
+        by_card = await create(
+            db, (await make_order())["id"], "card", card=card_numbered("4000000000000077"),
+            rules=DECLINE,
+        )  # fmt: skip
+        other = await create(db, (await make_order())["id"], rules=DECLINE)
+        ids = (by_vpa["id"], by_card["id"], other["id"])
+        done = await process(db, *ids, rules=DECLINE)
+        assert [done[i].status.value for i in ids] == ["success", "success", "failed"]
+
+    async def test_outside_test_mode_nothing_is_asked_for(
+        self, db: Database, make_order: MakeOrder
+    ) -> None:
+        payment = await create(db, (await make_order())["id"], vpa="failure@test", rules=RANDOM)
+        async with db.transaction() as conn:
+            asked = await conn.fetchval(
+                "SELECT test_outcome FROM payment WHERE id = $1", payment["id"]
+            )
+        assert asked is None
+        drawn = (
+            "success" if RANDOM.outcome_for(payment["id"], PaymentMethod.UPI) else "PAYMENT_FAILED"
+        )
+        assert RANDOM.outcome(payment["id"], PaymentMethod.UPI, "CARD_DECLINED") == drawn
 
 
 class TestIdempotency:
