@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -26,10 +27,35 @@ PG_SYSTEM_USER = "embedded_postgres"  # postgres refuses to run as root
 ADMIN_PASSWORD = "postgres"  # noqa: S105 - throwaway, loopback-only servers
 
 
+_handed_out: set[int] = set()
+
+
+def _below_ephemeral() -> int:
+    """The first port the kernel may give an outgoing connection (Linux: 32768 by default)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port nothing listens on, for a server started soon after. Never one this
+    process handed out before (asking the kernel for port 0 can answer the same port twice in a
+    row, so a stack got one port for two servers and one of them answered the other's
+    requests), and below the ephemeral range, where the outgoing connections of the servers
+    already started take their local ports."""
+    high = max(_below_ephemeral() - 1, 20_000)
+    while True:
+        port = 10_000 + secrets.randbelow(high - 10_000)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
 
 
 def wait_for_port(
