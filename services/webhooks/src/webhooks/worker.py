@@ -9,7 +9,6 @@ from datetime import timedelta
 
 from taskiq import TaskiqState
 
-from kit.consumer import each
 from kit.worker import create_worker
 from webhooks import service, tasks
 from webhooks.sender import Sender, outbound_session
@@ -53,7 +52,7 @@ async def prune_events(state: TaskiqState) -> None:
 broker = create_worker(
     "webhooks",
     settings,
-    on_events=each(service.receive_event),
+    on_events=service.receive_events,
     event_types=service.EVENTS_IN,
     after_events=deliver_soon,
     chores=[(5.0, measure_backlog), (5.0, fail_abandoned), (600.0, prune_events)],

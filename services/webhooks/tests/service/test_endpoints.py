@@ -91,6 +91,44 @@ class TestFanOut:
             DeliveryStatus.SUCCESS,
         )
 
+    async def test_events_that_arrive_together_are_taken_in_at_once_in_their_order(
+        self, clean: Database, merchant: UUID
+    ) -> None:
+        db = clean
+        default = await service.set_url(db, merchant, "https://shop.example/all")
+        refunds = await service.create_endpoint(
+            db, merchant, "https://shop.example/refunds", "", ["refund.created"]
+        )
+        other = uuid4()  # another merchant with no endpoint: its event is kept, sent nowhere
+        created, success = event(merchant, "payment.created"), event(merchant)
+        refund_data = {"id": "rfnd_GGGGGGGGGGGGGGGG", "payment_id": PAYMENT["id"]}
+        refund = Envelope.new("refund.created", merchant, refund_data)
+        unknown = Envelope.new("order.created", merchant, {"id": "order_FFFFFFFFFFFFFFFF"})
+        batch = [created, success, event(other), unknown, refund, success]  # success twice
+        async with db.transaction() as conn:
+            delivered = await service.receive_events(conn, batch)
+            again = await service.receive_events(conn, [created, refund])  # kept before
+        assert [(d.event_id, d.endpoint_id) for d in delivered] == [
+            (created.id, default.id),
+            (success.id, default.id),
+            (refund.id, default.id),
+            (refund.id, refunds.id),
+        ]
+        async with db.transaction() as conn:
+            sequences = await conn.fetch(
+                "SELECT event, sequence FROM delivery WHERE id = ANY($1) ORDER BY created_at",
+                [d.id for d in delivered],
+            )
+        assert [tuple(r) for r in sequences] == [
+            ("payment.created", 1), ("payment.success", 3), ("refund.created", 1),
+            ("refund.created", 1),
+        ]  # fmt: skip
+        assert again == []
+        async with db.transaction() as conn:
+            kept = await conn.fetch("SELECT id FROM event WHERE merchant_id = ANY($1)",
+                                    [merchant, other])  # fmt: skip
+        assert {r["id"] for r in kept} == {created.id, success.id, refund.id, batch[2].id}
+
     async def test_a_default_endpoint_without_a_url_gets_nothing_but_the_others_do(
         self, clean: Database, merchant: UUID
     ) -> None:

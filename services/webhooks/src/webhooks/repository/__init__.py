@@ -2,6 +2,7 @@
 
 from webhooks.repository.deliveries import (
     Claimed,
+    Incoming,
     Outcome,
     claim_due,
     count_due,
@@ -48,6 +49,7 @@ from webhooks.repository.events import (
 
 __all__ = [
     "Claimed",
+    "Incoming",
     "Outcome",
     "claim_due",
     "count_due",

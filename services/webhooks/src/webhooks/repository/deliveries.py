@@ -60,37 +60,57 @@ async def insert_delivery(
     return delivery_of(row)  # type: ignore[arg-type]
 
 
-async def take_in(
-    conn: asyncpg.Connection,
-    event_id: str,
-    merchant_id: UUID,
-    event_type: str,
-    body: str,
-    links: EventLinks,
-) -> list[Delivery]:
-    """Keep an event once and queue a delivery to each of the merchant's enabled endpoints with
-    a URL whose filter takes it (`Endpoint.receives`, in SQL), in one statement; none if the
-    event was kept before. The endpoints are share-locked: disabling one waits until these
-    deliveries are committed (and then fails them)."""
+@dataclass(frozen=True)
+class Incoming:
+    """A merchant-facing event to keep, with the body every delivery of it sends."""
+
+    event_id: str
+    merchant_id: UUID
+    event_type: str
+    body: str
+    links: EventLinks
+
+
+async def take_in(conn: asyncpg.Connection, incoming: list[Incoming]) -> list[Delivery]:
+    """Keep each event once and queue a delivery to each of its merchant's enabled endpoints
+    with a URL whose filter takes it (`Endpoint.receives`, in SQL), for the events that arrived
+    together in one statement; none for an event kept before. Deliveries are made in the
+    events' order. The endpoints are share-locked: disabling one waits until these deliveries
+    are committed (and then fails them)."""
+    if not incoming:
+        return []
     rows = await conn.fetch(
         """
-        WITH kept AS (
+        WITH incoming AS (
+            SELECT DISTINCT ON (i.id) i.*
+            FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
+                        $7::text[], $8::int[])
+                 WITH ORDINALITY AS i(id, merchant_id, type, body, object_id, payment_id,
+                                      refund_id, sequence, n)
+            ORDER BY i.id, i.n
+        ), kept AS (
             INSERT INTO event (id, merchant_id, type, body, object_id, payment_id, refund_id)
-            VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING id
+            SELECT id, merchant_id, type, body, object_id, payment_id, refund_id
+            FROM incoming ORDER BY n
+            ON CONFLICT DO NOTHING RETURNING id
         ), targets AS (
-            SELECT p.id FROM endpoint p
-            WHERE p.merchant_id = $2 AND p.enabled AND p.url IS NOT NULL
-              AND (cardinality(p.event_types) = 0 OR $3 = ANY(p.event_types))
-              AND EXISTS (SELECT FROM kept)
-            ORDER BY p.is_default DESC, p.created_at, p.id FOR SHARE
+            SELECT i.*, p.id AS endpoint_id, p.is_default, p.created_at AS endpoint_created
+            FROM incoming i JOIN kept k ON k.id = i.id
+            JOIN endpoint p ON p.merchant_id = i.merchant_id AND p.enabled AND p.url IS NOT NULL
+              AND (cardinality(p.event_types) = 0 OR i.type = ANY(p.event_types))
+            FOR SHARE OF p
         )
         INSERT INTO delivery (merchant_id, endpoint_id, event_id, event, payment_id, refund_id,
                               object_id, sequence, next_retry_at)
-        SELECT $2, t.id, $1, $3, $6, $7, $5, $8, clock_timestamp() FROM targets t
+        SELECT merchant_id, endpoint_id, id, type, payment_id, refund_id, object_id, sequence,
+               clock_timestamp()
+        FROM targets ORDER BY n, is_default DESC, endpoint_created, endpoint_id
         """
         f" RETURNING {DELIVERY_ROW}",
-        event_id, merchant_id, event_type, body, links.object_id, links.payment_id,
-        links.refund_id, links.sequence,
+        [i.event_id for i in incoming], [i.merchant_id for i in incoming],
+        [i.event_type for i in incoming], [i.body for i in incoming],
+        [i.links.object_id for i in incoming], [i.links.payment_id for i in incoming],
+        [i.links.refund_id for i in incoming], [i.links.sequence for i in incoming],
     )  # fmt: skip
     return [delivery_of(r) for r in rows]
 

@@ -34,6 +34,7 @@ from webhooks.service.events import (
 from webhooks.service.intake import (
     EVENTS_IN,
     receive_event,
+    receive_events,
 )
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "list_events",
     "prune_events",
     "receive_event",
+    "receive_events",
     "regenerate_secret",
     "replay_failed",
     "resend_event",

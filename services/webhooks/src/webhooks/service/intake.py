@@ -14,12 +14,23 @@ from webhooks.domain import (
 EVENTS_IN = MERCHANT_EVENTS
 
 
+async def receive_events(conn: Connection, events: list[Envelope]) -> list[Delivery]:
+    """Keep each merchant-facing event once; queue one delivery per enabled endpoint whose
+    filter takes it, for the events that arrived together in one statement (kit.consumer runs
+    it once per batch, in the transaction that records it). The contract's FAQ: no URL, no
+    log, no attempt."""
+    incoming = [
+        repository.Incoming(
+            event.id, event.merchant_id, event.type,
+            webhook_body(event.type, event.occurred_at, event.data),
+            EventLinks.of(event.type, event.data),
+        )
+        for event in events
+        if event.type in MERCHANT_EVENTS
+    ]  # fmt: skip
+    return await repository.take_in(conn, incoming)
+
+
 async def receive_event(conn: Connection, event: Envelope) -> list[Delivery]:
-    """Keep a merchant-facing event once; queue one delivery per enabled endpoint whose filter
-    takes it, in one statement (kit.consumer runs it once per message, in the transaction that
-    records it). The contract's FAQ: no URL, no log, no attempt."""
-    if event.type not in MERCHANT_EVENTS:
-        return []
-    body = webhook_body(event.type, event.occurred_at, event.data)
-    links = EventLinks.of(event.type, event.data)
-    return await repository.take_in(conn, event.id, event.merchant_id, event.type, body, links)
+    """`receive_events` for one event."""
+    return await receive_events(conn, [event])
