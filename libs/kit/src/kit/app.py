@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from kit import health, outbox
+from kit.apidocs import add_docs
 from kit.auth import MerchantsAuthenticator, require_internal_token
 from kit.db import Database, create_pool
 from kit.http import RequestContextMiddleware, install_error_handlers
@@ -102,7 +103,10 @@ def create_service_app(
         description=description,
         lifespan=following_revocations(lifespan),
         telemetry=FASTAPI_TELEMETRY,
+        docs_url=None,  # FastAPI's loads Swagger UI from a CDN: kit.apidocs serves its own
+        redoc_url=None,
     )
+    add_docs(app)
     install_error_handlers(app)
     for router in [*routers, *([] if settings.production else test_routers)]:
         app.include_router(router)

@@ -133,7 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(pages.dashboard)
     app.include_router(pages.checkout)
-    app.include_router(apidocs.router)
+    apidocs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     instrument_app(app, setup_tracing("ui"))
     app.add_middleware(SecurityHeaders)
