@@ -494,3 +494,42 @@ async def test_messages_a_stream_refuses_stay_unpublished_and_the_rest_go(
             [full, other],
         )
     assert [r["queue"] for r in unpublished] == [full, full]
+
+
+async def test_a_burst_of_commits_wakes_the_relay_a_few_times_and_after_the_last_one(
+    scratch_url: str,
+) -> None:
+    committed: list[int] = []  # how many commits had returned when each wake-up started
+    waking = asyncio.Event()
+
+    async def wake() -> None:
+        committed_then = len(done)
+        committed.append(committed_then)
+        await waking.wait()  # a slow Redis: commits pile up behind this wake-up
+
+    done: list[int] = []
+    pool = await asyncpg.create_pool(scratch_url, init=init_connection, max_size=10)
+    assert pool is not None
+    db = Database(pool, on_outbox_commit=wake)
+
+    async def commit(n: int) -> None:
+        async with db.connection() as conn:
+            await outbox.add(conn, [outbox.job_message("q", "q.do", {"n": n})])
+        done.append(n)
+
+    try:
+        await asyncio.gather(*(commit(n) for n in range(40)))
+        waking.set()
+
+        async def settled() -> bool:
+            return (
+                bool(committed)
+                and committed[-1] == 40
+                and db._waking is not None
+                and db._waking.done()
+            )
+
+        await eventually_async(settled, "a wake-up that started after the last commit")
+    finally:
+        await pool.close()
+    assert len(committed) <= 3, committed  # not one per commit

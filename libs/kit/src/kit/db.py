@@ -59,11 +59,19 @@ def _connection_lost(error: Exception) -> bool:
 WROTE_OUTBOX: ContextVar[bool] = ContextVar("wrote_outbox", default=False)
 
 
+def _retrieved(task: "asyncio.Task[None]") -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved: a lost wake-up costs at most the relay's poll
+
+
 class Database:
     """Hands out transactions; `bound()` pins one connection so tests roll everything back.
 
     `on_outbox_commit` runs (in the background, never delaying the caller) after a connection
-    whose work queued outbox messages was returned with that work committed."""
+    whose work queued outbox messages was returned with that work committed: at most one at a
+    time, and once more after it when commits came meanwhile (a woken relay reads everything
+    unpublished, so every commit is followed by a wake-up that starts after it, and a burst of
+    commits costs a few wake-ups, not one each)."""
 
     def __init__(
         self,
@@ -74,7 +82,8 @@ class Database:
         self._pool = pool
         self._conn = conn
         self._on_outbox_commit = on_outbox_commit
-        self._waking: set[asyncio.Task[object]] = set()
+        self._waking: asyncio.Task[None] | None = None
+        self._wake_again = False
 
     @classmethod
     def bound(cls, conn: asyncpg.Connection) -> "Database":
@@ -116,14 +125,18 @@ class Database:
             finally:
                 WROTE_OUTBOX.reset(marker)
         if wrote and self._on_outbox_commit is not None:
-            waking = asyncio.create_task(self._on_outbox_commit())
-            self._waking.add(waking)  # kept until done (asyncio holds tasks weakly)
-            waking.add_done_callback(self._woken)
+            if self._waking is not None and not self._waking.done():
+                self._wake_again = True  # the one in flight may have left before this commit
+            else:  # kept until done (asyncio holds tasks weakly)
+                self._waking = asyncio.create_task(self._wake(self._on_outbox_commit))
+                self._waking.add_done_callback(_retrieved)
 
-    def _woken(self, task: "asyncio.Task[object]") -> None:
-        self._waking.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved: a lost wake-up costs at most the relay's poll
+    async def _wake(self, wake: Callable[[], Coroutine[object, object, object]]) -> None:
+        while True:
+            self._wake_again = False
+            await wake()
+            if not self._wake_again:
+                return
 
     async def ping(self) -> bool:
         try:
