@@ -11,7 +11,6 @@ from kit.ids import new_id
 
 OrderId = NewType("OrderId", str)
 
-MIN_AMOUNT = 100  # paise
 MAX_AMOUNT = 100_000_000_000  # ₹1,00,00,00,000: beyond any checkout, well inside bigint
 MAX_CALLBACK_URL = 2048
 

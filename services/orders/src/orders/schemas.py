@@ -4,11 +4,12 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
+from kit.currencies import IN_USE, minimum_charge
 from kit.strings import Text
 from kit.timestamps import Timestamp
-from orders.domain import MAX_AMOUNT, MAX_CALLBACK_URL, MIN_AMOUNT
+from orders.domain import MAX_AMOUNT, MAX_CALLBACK_URL
 
 NoteValue = (
     Annotated[Text, Field(max_length=512)]
@@ -22,8 +23,16 @@ NoteValue = (
 class OrderCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: Any = Field(description="Integer amount in paise, at least 100", examples=[50000])
-    currency: Text = Field(default="INR", pattern=r"^[A-Z]{3}$")
+    amount: Any = Field(
+        description="Integer amount in the currency's minor units (paise for INR), at least one"
+        " major unit: 100 for INR and USD, 1 for JPY, 1000 for KWD",
+        examples=[50000],
+    )
+    currency: Text = Field(
+        default="INR",
+        pattern=r"^[A-Z]{3}$",
+        description="An ISO 4217 code of a currency in use (CLDR's data), such as INR or USD",
+    )
     receipt: Text | None = Field(default=None, max_length=255)
     notes: dict[Annotated[Text, Field(max_length=256)], NoteValue] | None = Field(
         default=None, max_length=15
@@ -55,11 +64,23 @@ class OrderCreate(BaseModel):
         # Money is an integer: reject floats, strings and booleans instead of coercing them.
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError("amount must be an integer")
-        if value < MIN_AMOUNT:
-            raise ValueError(f"amount must be at least {MIN_AMOUNT}")
         if value > MAX_AMOUNT:
             raise ValueError(f"amount must be at most {MAX_AMOUNT}")
         return value
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_is_in_use(cls, value: str) -> str:
+        if value not in IN_USE:
+            raise ValueError("currency must be the ISO 4217 code of a currency in use, such as INR")
+        return value
+
+    @model_validator(mode="after")
+    def _at_least_the_minimum_charge(self) -> "OrderCreate":
+        minimum = minimum_charge(self.currency)
+        if self.amount < minimum:
+            raise ValueError(f"amount must be at least {minimum}")
+        return self
 
 
 class OrderInEvent(BaseModel):

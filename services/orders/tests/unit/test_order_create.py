@@ -27,6 +27,22 @@ def test_amount_must_be_whole_paise_of_at_least_100(amount: object, message: str
 
 
 @pytest.mark.parametrize(
+    ("currency", "least"),
+    [("INR", 100), ("USD", 100), ("EUR", 100), ("JPY", 1), ("KWD", 1000)],
+)
+def test_each_currency_asks_for_at_least_one_major_unit(currency: str, least: int) -> None:
+    assert OrderCreate.model_validate({"amount": least, "currency": currency}).amount == least
+    with pytest.raises(ValidationError, match=rf"amount must be at least {least} \["):
+        OrderCreate.model_validate({"amount": least - 1, "currency": currency})
+
+
+@pytest.mark.parametrize("currency", ["XYZ", "ABC", "HRK", "XXX"])  # unknown, withdrawn, no money
+def test_only_a_currency_in_use_is_accepted(currency: str) -> None:
+    with pytest.raises(ValidationError, match="currency must be the ISO 4217 code of a currency"):
+        OrderCreate.model_validate({"amount": 10_000, "currency": currency})
+
+
+@pytest.mark.parametrize(
     "body",
     [
         {"amount": 100, "currency": "inr"},

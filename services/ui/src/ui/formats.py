@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from babel import Locale
-from babel.numbers import format_currency, get_currency_precision
+from babel.numbers import format_currency
+
+from kit.currencies import minor_digits
 
 LOCALE = Locale.parse("en_IN")
 TIME_ZONE = "UTC"  # the API's timestamps; the contract's cells show them as they come
@@ -16,7 +18,7 @@ _WHOLE = re.sub(r"\.0+", "", LOCALE.currency_formats["standard"].pattern)  # ¤#
 def money(minor: int, currency: str = "INR", decimals: bool = True) -> str:
     """An amount in minor units (paise for INR) in its currency: `₹500.00`; with
     `decimals=False` a whole amount drops its zeros (`₹5,00,000`), a fraction is never hidden."""
-    digits = get_currency_precision(currency)
+    digits = minor_digits(currency)
     major = Decimal(minor).scaleb(-digits)
     if not decimals and minor % 10**digits == 0:
         return format_currency(major, currency, _WHOLE, LOCALE, currency_digits=False)
