@@ -186,8 +186,10 @@ async def test_insert_once_twins_make_one_row_and_both_answer_it(scratch_url: st
 
 
 async def eventually_blocked(conn: asyncpg.Connection, relation: str) -> None:
-    """Until another backend waits for a lock (the twin on the first's key entry)."""
+    """Until another backend waits for a lock (the twin on the first's key entry). `conn` is
+    inside a transaction, which would see one snapshot of pg_stat_activity: each poll drops it."""
     for _ in range(600):  # up to 60 s on a loaded machine
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
         waiting = await conn.fetchval(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
             " AND query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid()",
