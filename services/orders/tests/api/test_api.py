@@ -146,6 +146,11 @@ async def test_bad_paging_is_400(client: httpx.AsyncClient, query: str) -> None:
         ({"amount": "100"}, "amount must be an integer"),
         ({}, "amount: Field required"),
         ({"amount": 100, "currency": "inr"}, "currency: String should match pattern '^[A-Z]{3}$'"),
+        ({"amount": 999, "currency": "KWD"}, "amount must be at least 1000"),
+        (
+            {"amount": 100, "currency": "ABC"},
+            "currency must be the ISO 4217 code of a currency in use, such as INR",
+        ),
     ],
 )
 async def test_validation_errors_are_400_bad_request(
@@ -154,6 +159,15 @@ async def test_validation_errors_are_400_bad_request(
     response = await create(client, body)
     assert response.status_code == 400
     assert response.json() == {"error": {"code": "BAD_REQUEST_ERROR", "description": description}}
+
+
+@pytest.mark.parametrize(("amount", "currency"), [(1, "JPY"), (100, "USD"), (1000, "KWD")])
+async def test_an_order_of_one_major_unit_is_created_in_any_currency(
+    client: httpx.AsyncClient, amount: int, currency: str
+) -> None:
+    response = await create(client, {"amount": amount, "currency": currency})
+    assert response.status_code == 201, response.text
+    assert (response.json()["amount"], response.json()["currency"]) == (amount, currency)
 
 
 async def test_missing_order_is_404(client: httpx.AsyncClient) -> None:
