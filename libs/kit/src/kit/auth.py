@@ -43,6 +43,8 @@ class Principal(BaseModel):
 
     merchant_id: UUID
     credential: Literal["api_key", "session"]
+    # The merchant's allow-list of order currencies; None: every currency in use.
+    currencies: list[str] | None = None
 
 
 class Authenticator(Protocol):

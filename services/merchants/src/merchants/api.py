@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kit.app import Db
 from kit.auth import Credentials, CurrentMerchant, Principal
-from kit.errors import Forbidden, RateLimited, Unauthenticated
+from kit.errors import Forbidden, InvalidRequest, RateLimited, Unauthenticated
 from kit.http import problems
 from kit.limits import ClientLimited
 from merchants import service
@@ -34,6 +34,7 @@ from merchants.schemas import (
     ApiKeyRoll,
     ApiKeys,
     AuthenticateRequest,
+    CurrenciesUpdate,
     LoginRequest,
     LoginResponse,
     MerchantCheckout,
@@ -91,6 +92,22 @@ async def get_current_merchant(db: Db, merchant: CurrentMerchant) -> MerchantPub
     if profile.api_key == TestMerchantSettings().test_api_key:
         profile.api_secret = TestMerchantSettings().test_api_secret.get_secret_value()
     return profile
+
+
+@router.put(
+    "/api/v1/merchant/currencies",
+    tags=["merchant"],
+    responses=problems(InvalidRequest, Unauthenticated),
+)
+async def set_currencies(
+    body: CurrenciesUpdate, request: Request, db: Db, merchant: CurrentMerchant
+) -> MerchantPublic:
+    """Limit the currencies of this merchant's new orders (null: every currency in use). Takes
+    effect at once in every service."""
+    updated = await service.set_currencies(
+        db, request.state.redis, MerchantId(merchant.merchant_id), body.currencies
+    )
+    return MerchantPublic.model_validate(updated)
 
 
 @router.get(

@@ -28,6 +28,7 @@ class Merchant:
     is_active: bool
     created_at: datetime
     updated_at: datetime
+    currencies: list[str] | None = None  # the orders' allow-list; None: every currency in use
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class KeyCheck:
     merchant_id: MerchantId
     secret_hash: str
     usable: bool  # neither revoked nor expired, and its merchant is active
+    currencies: list[str] | None = None
 
 
 class KeyNotFound(NotFound):

@@ -13,7 +13,7 @@ _NEWEST_KEY = (
 )
 _COLUMNS = (
     "m.id, m.name, m.email, m.password_hash, m.is_active, m.created_at, m.updated_at,"
-    f" {_NEWEST_KEY} AS api_key"
+    f" m.currencies, {_NEWEST_KEY} AS api_key"
 )
 _KEY_COLUMNS = "id, merchant_id, key, label, created_at, expires_at, revoked_at"
 
@@ -28,10 +28,20 @@ async def get_merchant(conn: asyncpg.Connection, merchant_id: MerchantId) -> Mer
     )
 
 
+async def set_currencies(
+    conn: asyncpg.Connection, merchant_id: MerchantId, currencies: list[str] | None
+) -> Merchant | None:
+    await conn.execute(
+        "UPDATE merchant SET currencies = $2, updated_at = now() WHERE id = $1",
+        merchant_id, currencies,
+    )  # fmt: skip
+    return await get_merchant(conn, merchant_id)
+
+
 async def check_key(conn: asyncpg.Connection, key: str) -> KeyCheck | None:
     row = await conn.fetchrow(
         "SELECT k.merchant_id, k.secret_hash, k.revoked_at IS NULL AND m.is_active"
-        " AND (k.expires_at IS NULL OR k.expires_at > now()) AS usable"
+        " AND (k.expires_at IS NULL OR k.expires_at > now()) AS usable, m.currencies"
         " FROM api_key k JOIN merchant m ON m.id = k.merchant_id WHERE k.key = $1",
         key,
     )

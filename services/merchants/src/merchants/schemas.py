@@ -1,9 +1,11 @@
 """Public and internal request/response models of the merchants service."""
 
+from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from kit.currencies import IN_USE
 from kit.strings import Text
 from kit.timestamps import Timestamp
 
@@ -26,9 +28,35 @@ class MerchantPublic(BaseModel):
     api_key: str | None = Field(description="The newest usable key; null when none is left")
     is_active: bool
     created_at: Timestamp
+    currencies: list[str] | None = Field(
+        default=None,
+        description="The currencies this merchant's orders may be in; null: every ISO 4217"
+        " currency in use",
+    )
     # Only the seeded test merchant's secret is known (it is public test configuration); every
     # other secret exists only as a hash and was shown once, at creation.
     api_secret: str | None = None
+
+
+class CurrenciesUpdate(Strict):
+    currencies: list[Annotated[Text, Field(pattern=r"^[A-Z]{3}$")]] | None = Field(
+        max_length=50,
+        description='ISO 4217 codes of currencies in use, such as ["INR", "USD"]; null'
+        " allows every one",
+        examples=[["INR", "USD"]],
+    )
+
+    @field_validator("currencies")
+    @classmethod
+    def _in_use(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("currencies must name at least one currency, or be null for all")
+        for code in value:
+            if code not in IN_USE:
+                raise ValueError(f"{code} is not the ISO 4217 code of a currency in use")
+        return sorted(set(value))
 
 
 class MerchantCheckout(BaseModel):

@@ -58,13 +58,17 @@ async def authenticate(db: Database, credentials: Credentials) -> Principal | No
                 credentials.api_secret, key.secret_hash if key else _DUMMY_HASH
             )
             if key and matches and key.usable:
-                return Principal(merchant_id=key.merchant_id, credential="api_key")
+                return Principal(
+                    merchant_id=key.merchant_id, credential="api_key", currencies=key.currencies
+                )
             return None
         if credentials.session_token:
             token_hash = hash_secret(credentials.session_token)
             merchant = await repository.get_session_merchant(conn, token_hash)
             if merchant and merchant.is_active:
-                return Principal(merchant_id=merchant.id, credential="session")
+                return Principal(
+                    merchant_id=merchant.id, credential="session", currencies=merchant.currencies
+                )
     return None
 
 
@@ -234,6 +238,19 @@ async def revoke_key(db: Database, redis: Redis, merchant_id: MerchantId, key_id
         revoked = await repository.end_key(conn, key_id, revoke=True)
     await announce_revocation(redis, merchant_id)
     return revoked
+
+
+async def set_currencies(
+    db: Database, redis: Redis, merchant_id: MerchantId, currencies: list[str] | None
+) -> Merchant:
+    """The currencies the merchant's orders may be in (None: every one in use). The services
+    drop their cached answers for the merchant at once, as for a revoked key."""
+    async with db.transaction() as conn:
+        merchant = await repository.set_currencies(conn, merchant_id, currencies)
+    if merchant is None:
+        raise MerchantNotFound()
+    await announce_revocation(redis, merchant_id)
+    return merchant
 
 
 async def announce_revocation(redis: Redis, merchant_id: MerchantId) -> None:

@@ -135,7 +135,11 @@ async def test_internal_authenticate_answers_principal_or_401(client: httpx.Asyn
         "/internal/v1/authenticate",
         json={"api_key": "key_test_abc123", "api_secret": "secret_test_xyz789"},
     )
-    assert ok.json() == {"merchant_id": str(TEST_MERCHANT_ID), "credential": "api_key"}
+    assert ok.json() == {
+        "merchant_id": str(TEST_MERCHANT_ID),
+        "credential": "api_key",
+        "currencies": None,
+    }
     refused = await client.post(
         "/internal/v1/authenticate", json={"api_key": "key_test_abc123", "api_secret": "x"}
     )
@@ -296,3 +300,31 @@ async def test_a_login_flood_is_refused_429_and_api_authentication_stays_availab
     assert refused, "forty logins at once were all hashed"
     assert {answer.headers["Retry-After"] for answer in refused} == {"1"}
     assert {answer.status_code for answer in logins} == {401, 429}
+
+
+async def test_a_merchant_limits_its_currencies_and_every_answer_says_so(
+    client: httpx.AsyncClient, other_merchant: dict[str, str]
+) -> None:
+    headers = other_merchant
+    limited = await client.put(
+        "/api/v1/merchant/currencies", json={"currencies": ["USD", "INR", "USD"]}, headers=headers
+    )
+    assert limited.status_code == 200, limited.text
+    assert limited.json()["currencies"] == ["INR", "USD"]
+    assert (await client.get("/api/v1/merchant", headers=headers)).json()["currencies"] == [
+        "INR", "USD"
+    ]  # fmt: skip
+    credentials = {"api_key": headers["X-Api-Key"], "api_secret": headers["X-Api-Secret"]}
+    principal = await client.post("/internal/v1/authenticate", json=credentials)
+    assert principal.json()["currencies"] == ["INR", "USD"]
+    for body, description in (
+        ({"currencies": ["ABC"]}, "ABC is not the ISO 4217 code of a currency in use"),
+        ({"currencies": []}, "currencies must name at least one currency, or be null for all"),
+    ):
+        refused = await client.put("/api/v1/merchant/currencies", json=body, headers=headers)
+        assert refused.status_code == 400
+        assert refused.json()["error"]["description"] == description
+    cleared = await client.put(
+        "/api/v1/merchant/currencies", json={"currencies": None}, headers=headers
+    )
+    assert cleared.json()["currencies"] is None

@@ -12,7 +12,7 @@ from kit.idempotency import IdempotencyKey, IdempotencyKeyInUse, IdempotencyKeyR
 from kit.limits import ClientLimited
 from kit.strings import Text
 from orders import service
-from orders.domain import Order, OrderNotFound
+from orders.domain import CurrencyNotEnabled, Order, OrderNotFound
 from orders.schemas import (
     OrderCheckout,
     OrderCreate,
@@ -44,7 +44,10 @@ async def create_order(
     """Create an order for the authenticated merchant.
 
     With `Idempotency-Key`, a retry within 24 h returns the first response byte for byte.
+    A currency outside the merchant's allow-list (`PUT /api/v1/merchant/currencies`) is 400.
     """
+    if merchant.currencies is not None and body.currency not in merchant.currencies:
+        raise CurrencyNotEnabled(body.currency)
     stored = await service.create_order(
         db, merchant.merchant_id, body.amount, body.currency, body.receipt, body.notes,
         render_order, idempotency_key, body.callback_url,

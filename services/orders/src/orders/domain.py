@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import Any, NewType
 from uuid import UUID
 
-from kit.errors import NotFound
+from kit.errors import InvalidRequest, NotFound
 from kit.ids import new_id
 
 OrderId = NewType("OrderId", str)
@@ -50,6 +50,11 @@ class Order:
 
 class OrderNotFound(NotFound):
     description = "Order not found"
+
+
+class CurrencyNotEnabled(InvalidRequest):
+    def __init__(self, currency: str) -> None:
+        super().__init__(f"currency {currency} is not enabled for this merchant")
 
 
 def new_order_id() -> OrderId:

@@ -11,6 +11,7 @@ from asgi_lifespan import LifespanManager
 
 from orders.main import create_app
 from orders.settings import Settings
+from tests.waits import eventually_async
 
 TEST_HEADERS = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
 AUTH_ERROR = {"error": {"code": "AUTHENTICATION_ERROR", "description": "Invalid API credentials"}}
@@ -159,6 +160,35 @@ async def test_validation_errors_are_400_bad_request(
     response = await create(client, body)
     assert response.status_code == 400
     assert response.json() == {"error": {"code": "BAD_REQUEST_ERROR", "description": description}}
+
+
+async def test_a_currency_outside_the_merchants_list_is_refused(
+    client: httpx.AsyncClient, merchants_app: Any, other_merchant: dict[str, str]
+) -> None:
+    transport = httpx.ASGITransport(merchants_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://merchants") as merchants:
+        before = await client.post(
+            "/api/v1/orders", json={"amount": 100, "currency": "USD"}, headers=other_merchant
+        )  # its principal is cached now: the change below drops it (announced, or its TTL)
+        limited = await merchants.put(
+            "/api/v1/merchant/currencies", json={"currencies": ["INR"]}, headers=other_merchant
+        )
+        assert limited.status_code == 200, limited.text
+
+        async def refused() -> httpx.Response | None:
+            answer = await client.post(
+                "/api/v1/orders", json={"amount": 100, "currency": "USD"}, headers=other_merchant
+            )
+            return answer if answer.status_code == 400 else None
+
+        after = await eventually_async(refused, "the USD order refused after the change")
+        inr = await client.post("/api/v1/orders", json={"amount": 100}, headers=other_merchant)
+    assert before.status_code == 201
+    assert after.json()["error"] == {
+        "code": "BAD_REQUEST_ERROR",
+        "description": "currency USD is not enabled for this merchant",
+    }
+    assert inr.status_code == 201
 
 
 @pytest.mark.parametrize(("amount", "currency"), [(1, "JPY"), (100, "USD"), (1000, "KWD")])
