@@ -75,8 +75,18 @@ async def test_a_twin_waits_for_the_first_request_and_replays_it_or_gets_409(
 THING = "INSERT INTO idem_thing (id, n) SELECT $1, $2 WHERE $2 > 0 RETURNING id"
 
 
+@pytest.fixture
+async def thing_table(scratch_url: str) -> None:
+    """An empty table for the rows the tests insert once."""
+    conn = await asyncpg.connect(scratch_url)
+    try:
+        await conn.execute("DROP TABLE IF EXISTS idem_thing")
+        await conn.execute("CREATE TABLE idem_thing (id text PRIMARY KEY, n int)")
+    finally:
+        await conn.close()
+
+
 async def things(conn: asyncpg.Connection) -> list[str]:
-    await conn.execute("CREATE TABLE IF NOT EXISTS idem_thing (id text PRIMARY KEY, n int)")
     return [r["id"] for r in await conn.fetch("SELECT id FROM idem_thing ORDER BY id")]
 
 
@@ -92,88 +102,74 @@ def message(n: int) -> OutboxMessage:
     return OutboxMessage(f"msg_{n}", "consumer", "consumer.handle_event", {"n": n})
 
 
+async def insert_thing(
+    conn: asyncpg.Connection, k: idempotency.Key, thing_id: str, n: int = 1, sent: int = 0
+) -> StoredResponse | None:
+    """`insert_once` of thing `thing_id` (refused when `n` < 1), with message `sent` if any."""
+    messages = [message(sent)] if sent else []
+    return await idempotency.insert_once(conn, k, created(thing_id), THING, [thing_id, n], messages)
+
+
 async def test_insert_once_writes_the_row_messages_and_key_together_then_replays(
-    scratch_db: Database,
+    scratch_db: Database, thing_table: None
 ) -> None:
     merchant = uuid4()
     async with scratch_db.connection() as conn:
-        await conn.execute("DROP TABLE IF EXISTS idem_thing")
-        await things(conn)
-        first = await idempotency.insert_once(
-            conn, key(merchant, "k4"), created("t1"), THING, ["t1", 1], [message(1)]
-        )
+        first = await insert_thing(conn, key(merchant, "k4"), "t1", 1, 1)
         # A retry draws a new id; it is not inserted, the first answer is replayed.
-        again = await idempotency.insert_once(
-            conn, key(merchant, "k4"), created("t2"), THING, ["t2", 1], [message(2)]
-        )
+        again = await insert_thing(conn, key(merchant, "k4"), "t2", 1, 2)
         with pytest.raises(IdempotencyKeyReused):
-            await idempotency.insert_once(
-                conn, key(merchant, "k4", B), created("t3"), THING, ["t3", 1], [message(3)]
-            )
+            await insert_thing(conn, key(merchant, "k4", B), "t3", 1, 3)
         assert await things(conn) == ["t1"]
         assert await conn.fetchval("SELECT array_agg(message_id) FROM outbox") == ["msg_1"]
     assert first == again == created("t1")
 
 
-async def test_insert_once_stores_no_key_when_nothing_is_inserted(scratch_db: Database) -> None:
+async def test_insert_once_stores_no_key_when_nothing_is_inserted(
+    scratch_db: Database, thing_table: None
+) -> None:
     merchant = uuid4()
     async with scratch_db.connection() as conn:
-        await conn.execute("DROP TABLE IF EXISTS idem_thing")
-        await things(conn)
-        refused = await idempotency.insert_once(
-            conn, key(merchant, "k5"), created("t1"), THING, ["t1", 0], [message(1)]
+        refused = await insert_thing(
+            conn, key(merchant, "k5"), "t1", 0, 1
         )  # the insert's own condition refuses it: the caller says why, nothing is stored
-        corrected = await idempotency.insert_once(
-            conn, key(merchant, "k5"), created("t2"), THING, ["t2", 1], [message(2)]
-        )
+        corrected = await insert_thing(conn, key(merchant, "k5"), "t2", 1, 2)
         assert await things(conn) == ["t2"]
     assert refused is None
     assert corrected == created("t2")
 
 
 async def test_insert_once_takes_over_an_expired_key_and_keeps_a_callers_transaction(
-    scratch_db: Database,
+    scratch_db: Database, thing_table: None
 ) -> None:
     merchant = uuid4()
     async with scratch_db.connection() as conn:
-        await conn.execute("DROP TABLE IF EXISTS idem_thing")
-        await things(conn)
-        await idempotency.insert_once(
-            conn, key(merchant, "k6"), created("t1"), THING, ["t1", 1], []
-        )
+        await insert_thing(conn, key(merchant, "k6"), "t1")
         await conn.execute(
             "UPDATE idempotency_key SET expires_at = now() - interval '1 s' WHERE key = 'k6'"
         )
-        again = await idempotency.insert_once(
-            conn, key(merchant, "k6", B), created("t2"), THING, ["t2", 1], []
-        )
+        again = await insert_thing(conn, key(merchant, "k6", B), "t2")
         async with conn.transaction():  # a retry inside a caller's transaction: still usable
-            replay = await idempotency.insert_once(
-                conn, key(merchant, "k6", B), created("t3"), THING, ["t3", 1], []
-            )
+            replay = await insert_thing(conn, key(merchant, "k6", B), "t3")
             assert await things(conn) == ["t1", "t2"]
     assert again == replay == created("t2")
 
 
-async def test_insert_once_twins_make_one_row_and_both_answer_it(scratch_url: str) -> None:
+async def test_insert_once_twins_make_one_row_and_both_answer_it(
+    scratch_url: str, thing_table: None
+) -> None:
     merchant = uuid4()
     pool = await create_pool(scratch_url, lock_timeout_ms=10_000)
     db = Database(pool)
     first = await asyncpg.connect(scratch_url)
     await init_connection(first)  # as the pool's connections: jsonb as Python values
     try:
-        await first.execute("DROP TABLE IF EXISTS idem_thing")
-        await things(first)
         async with first.transaction():  # the first twin's statement, not yet committed
-            mine = await idempotency.insert_once(
-                first, key(merchant, "k7"), created("t1"), THING, ["t1", 1], []
-            )
+            mine = await insert_thing(first, key(merchant, "k7"), "t1")
 
             async def twin() -> StoredResponse | None:
                 async with db.connection() as conn:
-                    return await idempotency.insert_once(
-                        conn, key(merchant, "k7"), created("t2"), THING, ["t2", 1], []
-                    )
+                    return await insert_thing(conn, key(merchant, "k7"), "t2")
 
             waiting = asyncio.create_task(twin())
             await eventually_blocked(first, "idempotency_key")
