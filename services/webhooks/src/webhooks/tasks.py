@@ -26,6 +26,9 @@ class Dispatcher:
     the others. Nothing is kept only in memory: a lost worker's leases simply expire."""
 
     CLAIM_GAP = 0.02
+    # A claim starts at most once per this many times its own duration: a claim that scans a
+    # large backlog slows the claiming down instead of taking the database's CPU from the rest.
+    CLAIM_SHARE = 3.0
 
     def __init__(self, db: Database, sender: Sends, settings: Settings) -> None:
         self.db = db
@@ -39,10 +42,10 @@ class Dispatcher:
 
     async def run(self, progress: Callable[[], None] = lambda: None) -> None:
         """Claim whenever a slot frees up or deliveries arrive, at most every `CLAIM_GAP`
-        seconds (a claim reads every due delivery: under load one claim takes what a gap's
-        completions freed, not one claim per completion), and at least every
-        `webhook_poll_seconds`; `progress()` every round (the worker's supervisor restarts a
-        loop that stops)."""
+        seconds and at most once per `CLAIM_SHARE` times the last claim's duration (under load
+        one claim takes what a gap's completions freed, not one claim per completion), and at
+        least every `webhook_poll_seconds`; `progress()` every round (the worker's supervisor
+        restarts a loop that stops)."""
         while True:
             progress()
             self.wake.clear()
@@ -51,9 +54,10 @@ class Dispatcher:
                 await self.dispatch()
             except Exception:
                 log.exception("claiming due webhooks failed")
+            gap = max(self.CLAIM_GAP, self.CLAIM_SHARE * (time.monotonic() - started))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), self.settings.webhook_poll_seconds)
-            await asyncio.sleep(max(0.0, started + self.CLAIM_GAP - time.monotonic()))
+            await asyncio.sleep(max(0.0, started + gap - time.monotonic()))
 
     async def dispatch(self, state: TaskiqState | None = None) -> int:
         free = self.settings.webhook_max_in_flight - sum(self.in_flight.values())

@@ -45,6 +45,11 @@ async def fail_abandoned(state: TaskiqState) -> None:
     await state.dispatcher.fail_abandoned(state)
 
 
+async def release_held(state: TaskiqState) -> None:
+    if await service.release_held(state.db):
+        state.dispatcher.wake.set()
+
+
 async def prune_events(state: TaskiqState) -> None:
     await service.prune_events(state.db, timedelta(days=settings.event_retention_days))
 
@@ -55,7 +60,12 @@ broker = create_worker(
     on_events=service.receive_events,
     event_types=service.EVENTS_IN,
     after_events=deliver_soon,
-    chores=[(5.0, measure_backlog), (5.0, fail_abandoned), (600.0, prune_events)],
+    chores=[
+        (5.0, measure_backlog),
+        (5.0, fail_abandoned),
+        (1.0, release_held),
+        (600.0, prune_events),
+    ],
     loops=[("webhook_dispatcher", dispatch, settings.webhook_poll_seconds + 60.0)],
     on_startup=start_dispatcher,
     on_shutdown=stop_dispatcher,

@@ -457,6 +457,64 @@ class TestOrderPerObject:
         [done] = await deliver_all(db, sender)
         assert (done.event, done.status) == ("payment.success", DeliveryStatus.SUCCESS)
 
+    async def test_a_later_event_is_held_until_the_earlier_ends_not_skipped_by_every_claim(
+        self, clean: Database, merchant: UUID, sender: Sender, receiver: Receiver
+    ) -> None:
+        db = clean
+        await endpoint(db, merchant, receiver.url)
+        refund = {"id": "rfnd_HHHHHHHHHHHHHHHH", "payment_id": PAYMENT["id"], "amount": 100,
+                  "status": "pending", "created_at": "2026-11-26T10:01:00Z"}  # fmt: skip
+        together = [event(merchant, "payment.created"), event(merchant, "payment.pending")]
+        async with db.transaction() as conn:  # arriving together, in one statement
+            created, pending = await service.receive_events(conn, together)
+            [success] = await service.receive_event(conn, event(merchant))  # arriving later
+            [refunded] = await service.receive_event(
+                conn, Envelope.new("refund.created", merchant, refund)
+            )
+        assert created.next_retry_at is not None
+        assert (pending.next_retry_at, success.next_retry_at, refunded.next_retry_at) == (
+            None, None, None,
+        )  # fmt: skip
+        receiver.fail_first_of = {"payment.created"}
+        [retried] = await deliver_all(db, sender)  # only the head is claimed
+        assert (retried.event, retried.status) == ("payment.created", DeliveryStatus.PENDING)
+        async with db.transaction() as conn:
+            held = await conn.fetchval(
+                "SELECT count(*) FROM delivery WHERE status = 'pending'"
+                " AND next_retry_at IS NULL AND merchant_id = $1",
+                merchant,
+            )
+            assert held == 3  # a retry releases nothing
+            await conn.execute(  # the retry is due now
+                "UPDATE delivery SET next_retry_at = now() WHERE id = $1", retried.id
+            )
+        sent = []
+        for _ in range(4):  # each ending releases the next at once: no chore needed
+            sent += [(d.event, d.status) for d in await deliver_all(db, sender)]
+        assert sent == [
+            ("payment.created", DeliveryStatus.SUCCESS),
+            ("payment.pending", DeliveryStatus.SUCCESS),
+            ("payment.success", DeliveryStatus.SUCCESS),
+            ("refund.created", DeliveryStatus.SUCCESS),
+        ]
+
+    async def test_a_release_missed_by_a_concurrent_ending_is_repaired_by_the_chore(
+        self, clean: Database, merchant: UUID, sender: Sender, receiver: Receiver
+    ) -> None:
+        db = clean
+        await endpoint(db, merchant, receiver.url)
+        async with db.transaction() as conn:
+            [pending] = await service.receive_event(conn, event(merchant, "payment.pending"))
+            [success] = await service.receive_event(conn, event(merchant))
+            # the pending one ended in a transaction that could not see the success arrive
+            await conn.execute("UPDATE delivery SET status = 'success' WHERE id = $1", pending.id)
+        assert success.next_retry_at is None
+        assert await deliver_all(db, sender) == []  # held, not due
+        assert await service.release_held(db) == 1
+        assert await service.release_held(db) == 0
+        [sent] = await deliver_all(db, sender)
+        assert (sent.event, sent.status) == ("payment.success", DeliveryStatus.SUCCESS)
+
 
 class TestBoundedAttempts:
     async def test_a_dripping_receiver_is_cut_off_at_one_deadline(

@@ -22,6 +22,11 @@ from webhooks.domain import (
 )
 from webhooks.repository.rows import DELIVERY_ROW, delivery_of
 
+# Due deliveries a claim looks at, in due order: twice what one claim takes at most (the
+# dispatcher's free slots, 128 by default), so a merchant's cap leaves room for others in the
+# same claim; a merchant at its cap is skipped by the next claim's scan.
+CLAIM_LOOKAHEAD = 256
+
 
 @dataclass(frozen=True)
 class Claimed:
@@ -99,20 +104,72 @@ async def take_in(conn: asyncpg.Connection, incoming: list[Incoming]) -> list[De
             JOIN endpoint p ON p.merchant_id = i.merchant_id AND p.enabled AND p.url IS NOT NULL
               AND (cardinality(p.event_types) = 0 OR i.type = ANY(p.event_types))
             FOR SHARE OF p
+        ), heads AS (  -- the first event of each object arriving, per endpoint
+            SELECT endpoint_id, object_id, min(sequence) AS first FROM targets
+            GROUP BY endpoint_id, object_id
         )
         INSERT INTO delivery (merchant_id, endpoint_id, event_id, event, payment_id, refund_id,
                               object_id, sequence, next_retry_at)
-        SELECT merchant_id, endpoint_id, id, type, payment_id, refund_id, object_id, sequence,
-               clock_timestamp()
-        FROM targets ORDER BY n, is_default DESC, endpoint_created, endpoint_id
+        SELECT t.merchant_id, t.endpoint_id, t.id, t.type, t.payment_id, t.refund_id,
+               t.object_id, t.sequence,
+               CASE WHEN t.sequence > h.first  -- held: an earlier event of its object is
+                                               -- pending there, arriving with it or before
+                      OR (SELECT 1 FROM delivery x
+                          WHERE x.endpoint_id = t.endpoint_id AND x.status = 'pending'
+                            AND x.object_id = t.object_id AND x.sequence < t.sequence
+                          LIMIT 1) IS NOT NULL
+                      OR t.object_id <> t.payment_id AND (  -- a refund's: its payment's outcome
+                         EXISTS (SELECT FROM heads p
+                                 WHERE p.endpoint_id = t.endpoint_id
+                                   AND p.object_id = t.payment_id AND p.first <= $9)
+                         OR (SELECT 1 FROM delivery x
+                             WHERE x.endpoint_id = t.endpoint_id AND x.status = 'pending'
+                               AND x.object_id = t.payment_id AND x.sequence <= $9
+                             LIMIT 1) IS NOT NULL)
+                    THEN NULL ELSE clock_timestamp() END
+        FROM targets t LEFT JOIN heads h
+            ON h.endpoint_id = t.endpoint_id AND h.object_id = t.object_id
+        ORDER BY t.n, t.is_default DESC, t.endpoint_created, t.endpoint_id
         """
         f" RETURNING {DELIVERY_ROW}",
         [i.event_id for i in incoming], [i.merchant_id for i in incoming],
         [i.event_type for i in incoming], [i.body for i in incoming],
         [i.links.object_id for i in incoming], [i.links.payment_id for i in incoming],
         [i.links.refund_id for i in incoming], [i.links.sequence for i in incoming],
+        PAYMENT_SETTLED,
     )  # fmt: skip
     return [delivery_of(r) for r in rows]
+
+
+async def release_held(
+    conn: asyncpg.Connection, ended: list[tuple[EndpointId, str]] | None = None
+) -> int:
+    """Make held deliveries due once no earlier event of their object (a refund's: its
+    payment's outcome) is pending to the same endpoint any more: those of the payments in
+    `ended` (endpoint, payment id: a delivery of theirs just ended), or every held one (the
+    chore that repairs a release missed because an intake and an ending committed at once)."""
+    candidates = "h.status = 'pending' AND h.next_retry_at IS NULL" + (
+        ""
+        if ended is None
+        else " AND (h.endpoint_id, h.payment_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))"
+    )
+    result = await conn.execute(
+        f"""
+        UPDATE delivery h SET next_retry_at = clock_timestamp()
+        WHERE {candidates}
+          AND (SELECT 1 FROM delivery x  -- probes, one per held row (not a join over
+                                         -- every pending delivery)
+               WHERE x.endpoint_id = h.endpoint_id AND x.status = 'pending'
+                 AND x.object_id = h.object_id AND x.sequence < h.sequence LIMIT 1) IS NULL
+          AND (h.object_id = h.payment_id OR (
+               SELECT 1 FROM delivery x  -- a refund's: its payment's outcome
+               WHERE x.endpoint_id = h.endpoint_id AND x.status = 'pending'
+                 AND x.object_id = h.payment_id AND x.sequence <= $1 LIMIT 1) IS NULL)
+        """,
+        PAYMENT_SETTLED,
+        *([] if ended is None else [[e for e, _ in ended], [p for _, p in ended]]),
+    )  # fmt: skip
+    return int(result.split()[-1])
 
 
 async def claim_due(
@@ -133,29 +190,39 @@ async def claim_due(
     the result is the count before this attempt.
     """
     rows = await conn.fetch(
-        """
-        WITH due AS (
-            SELECT id, row_number() OVER (PARTITION BY merchant_id ORDER BY next_retry_at, id) AS rn
-            FROM delivery o
-            WHERE status = 'pending' AND next_retry_at <= clock_timestamp() AND attempts < $6
-              AND NOT (merchant_id = ANY($1::uuid[])) AND ($5::uuid IS NULL OR id = $5)
-              AND NOT EXISTS (  -- an earlier event of this object still pending here
-                  SELECT FROM delivery x
-                  WHERE x.endpoint_id = o.endpoint_id AND x.object_id = o.object_id
-                    AND x.status = 'pending' AND x.sequence < o.sequence)
+        f"""
+        WITH due AS (  -- the first due deliveries in the order of the due index, each checked
+                       -- by index probes; the scan stops at the look-ahead (bounded work per
+                       -- claim, however large the backlog: no anti join over every pending row)
+            SELECT o.id, o.merchant_id, o.next_retry_at FROM delivery o
+            WHERE o.status = 'pending' AND o.next_retry_at <= statement_timestamp()
+              AND o.attempts < $6 AND o.merchant_id <> ALL($1::uuid[])
+              AND ($5::uuid IS NULL OR o.id = $5)
+              AND (SELECT 1 FROM delivery x  -- an earlier event of this object pending here
+                   WHERE x.endpoint_id = o.endpoint_id AND x.object_id = o.object_id
+                     AND x.status = 'pending' AND x.sequence < o.sequence LIMIT 1) IS NULL
               AND (o.object_id IS NULL OR o.payment_id IS NULL OR o.object_id = o.payment_id
-                   OR NOT EXISTS (
-                  SELECT FROM delivery x  -- a refund's: its payment's outcome still pending here
-                  WHERE x.endpoint_id = o.endpoint_id AND x.object_id = o.payment_id
-                    AND x.status = 'pending' AND x.sequence <= $7))
-        ), picked AS (
-            SELECT d.id, d.endpoint_id FROM delivery d JOIN due USING (id) WHERE due.rn <= $2
-            ORDER BY d.next_retry_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED
+                   OR (SELECT 1 FROM delivery x  -- a refund's: its payment's outcome pending
+                       WHERE x.endpoint_id = o.endpoint_id AND x.object_id = o.payment_id
+                         AND x.status = 'pending' AND x.sequence <= $7 LIMIT 1) IS NULL)
+            ORDER BY o.next_retry_at LIMIT {CLAIM_LOOKAHEAD}
+        ), fair AS (  -- at most `per_merchant` of each merchant, the earliest first
+            SELECT id FROM (
+                SELECT id, next_retry_at,
+                       row_number() OVER (PARTITION BY merchant_id ORDER BY next_retry_at, id) AS rn
+                FROM due) ranked
+            WHERE rn <= $2 ORDER BY next_retry_at, id LIMIT $3
+        ), picked AS (  -- the conditions again, for a row another claim took meanwhile
+            SELECT d.id, d.endpoint_id, d.event_id FROM delivery d
+            WHERE d.id = ANY (ARRAY(SELECT id FROM fair)) AND d.status = 'pending'
+              AND d.next_retry_at <= statement_timestamp()
+            FOR UPDATE OF d SKIP LOCKED
         )
         UPDATE delivery d SET next_retry_at = clock_timestamp() + make_interval(secs => $4),
             attempts = d.attempts + 1
-        FROM picked LEFT JOIN endpoint p ON p.id = picked.endpoint_id, event e
-        WHERE d.id = picked.id AND e.id = d.event_id
+        FROM picked LEFT JOIN endpoint p ON p.id = picked.endpoint_id
+        JOIN event e ON e.id = picked.event_id
+        WHERE d.id = picked.id
         RETURNING d.id, d.merchant_id, d.endpoint_id, d.event_id, d.attempts - 1, d.sequence,
             e.body, p.url, p.secret, p.previous_secret, p.previous_secret_expires_at
         """,

@@ -8,6 +8,7 @@ from webhooks.service.deliveries import (
     fail_abandoned,
     get_delivery,
     list_deliveries,
+    release_held,
     retry_delivery,
     send_test,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "receive_event",
     "receive_events",
     "regenerate_secret",
+    "release_held",
     "replay_failed",
     "resend_event",
     "retry_delivery",

@@ -51,6 +51,14 @@ async def claim_due(
         return await repository.claim_due(conn, busy, per_merchant, limit, lease_seconds)
 
 
+async def release_held(db: Database) -> int:
+    """Make due every held delivery whose earlier events are no longer pending: a repair for a
+    release that an intake committing at the same moment as an ending missed (each ending
+    releases its own followers at once). A chore, every second."""
+    async with db.transaction() as conn:
+        return await repository.release_held(conn)
+
+
 async def fail_abandoned(db: Database) -> int:
     """Give up on deliveries whose last allowed attempt was claimed but never recorded (its
     worker died mid-attempt) once its lease expired; how many. A chore, not part of every
@@ -79,6 +87,13 @@ class Recorder:
         """Store the outcomes and judge their endpoints' health, in one transaction."""
         async with self.db.transaction() as conn:
             recorded = await repository.record_attempts(conn, outcomes)
+            ended = {  # what waited for these deliveries may go now (webhooks in order)
+                (d.endpoint_id, d.payment_id) for d in recorded
+                if d is not None and d.endpoint_id is not None and d.payment_id is not None
+                and d.status is not DeliveryStatus.PENDING
+            }  # fmt: skip
+            if ended:
+                await repository.release_held(conn, sorted(ended))
             judged = [
                 (d.endpoint_id, o) for o, d in zip(outcomes, recorded, strict=True)
                 if d is not None and d.endpoint_id is not None
