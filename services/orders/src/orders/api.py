@@ -10,6 +10,7 @@ from kit.errors import InvalidRequest, Unauthenticated
 from kit.http import problems
 from kit.idempotency import IdempotencyKey, IdempotencyKeyInUse, IdempotencyKeyReused
 from kit.limits import ClientLimited
+from kit.paging import PageQuery
 from kit.strings import Text
 from orders import service
 from orders.domain import CurrencyNotEnabled, Order, OrderNotFound
@@ -59,17 +60,15 @@ async def create_order(
 async def list_orders(
     db: Db,
     merchant: CurrentMerchant,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    page: PageQuery,
     receipt: Annotated[Text | None, Query(max_length=255)] = None,
 ) -> OrdersPublic:
-    """The merchant's orders, newest first; with `receipt`, those with exactly that receipt."""
-    orders, total = await service.list_orders(db, merchant.merchant_id, limit, offset, receipt)
+    """The merchant's orders, newest first; with `receipt`, those with exactly that receipt.
+    Paged by `limit`/`offset` (with a `total`) or by cursor (`starting_after`/`ending_before`,
+    stable while orders are added), filtered by `created[gte|gt|lte|lt]`."""
+    orders = await service.list_orders(db, merchant.merchant_id, page, receipt)
     return OrdersPublic(
-        data=[OrderPublic.model_validate(o) for o in orders],
-        total=total,
-        limit=limit,
-        offset=offset,
+        data=[OrderPublic.model_validate(o) for o in orders.items], **orders.fields(page)
     )
 
 

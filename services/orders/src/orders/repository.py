@@ -7,6 +7,7 @@ import asyncpg
 
 from kit import idempotency
 from kit.idempotency import StoredResponse
+from kit.paging import Listed, Page, fetch_page
 from orders.domain import Order, OrderStatus
 
 _COLUMNS = (
@@ -80,16 +81,12 @@ async def update_statuses(conn: asyncpg.Connection, orders: list[Order]) -> list
 
 
 async def list_orders(
-    conn: asyncpg.Connection, merchant_id: UUID, limit: int, offset: int, receipt: str | None
-) -> tuple[list[Order], int]:
+    conn: asyncpg.Connection, merchant_id: UUID, page: Page, receipt: str | None
+) -> Listed[Order]:
     """Newest first; with `receipt`, only the orders with exactly that receipt."""
-    where = "merchant_id = $1 AND ($2::text IS NULL OR receipt = $2)"
-    rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM merchant_order WHERE {where}"
-        " ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
-        merchant_id, receipt, limit, offset,
+    paged = await fetch_page(
+        conn, select=f"SELECT {_COLUMNS} FROM merchant_order", page=page,
+        owner="merchant_id = $1", owner_args=[merchant_id],
+        filters="$2::text IS NULL OR receipt = $2", filter_args=[receipt],
     )  # fmt: skip
-    total = await conn.fetchval(
-        f"SELECT count(*) FROM merchant_order WHERE {where}", merchant_id, receipt
-    )
-    return [_order(r) for r in rows], int(total)
+    return paged.map(_order)

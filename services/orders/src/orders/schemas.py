@@ -107,9 +107,10 @@ class OrderPublic(OrderInEvent):
 
 class OrdersPublic(BaseModel):
     data: list[OrderPublic]
-    total: int
+    total: int | None = Field(description="Matching orders (offset paging; null with a cursor)")
     limit: int
     offset: int
+    has_more: bool
 
 
 class OrderCheckout(BaseModel):

@@ -12,6 +12,7 @@ from kit import idempotency, outbox
 from kit.db import Database
 from kit.events import Envelope
 from kit.idempotency import StoredResponse
+from kit.paging import Listed, Page
 from orders import events, repository
 from orders.domain import Order, OrderNotFound, OrderStatus, new_order_id
 
@@ -92,7 +93,7 @@ async def get_order(db: Database, order_id: str, merchant_id: UUID | None = None
 
 
 async def list_orders(
-    db: Database, merchant_id: UUID, limit: int, offset: int, receipt: str | None = None
-) -> tuple[list[Order], int]:
+    db: Database, merchant_id: UUID, page: Page, receipt: str | None = None
+) -> Listed[Order]:
     async with db.transaction() as conn:
-        return await repository.list_orders(conn, merchant_id, limit, offset, receipt)
+        return await repository.list_orders(conn, merchant_id, page, receipt)

@@ -124,15 +124,38 @@ async def test_orders_are_found_by_their_exact_receipt(client: httpx.AsyncClient
 async def test_list_has_the_envelope_and_newest_first(client: httpx.AsyncClient) -> None:
     ids = [(await create(client, {"amount": 100 + i})).json()["id"] for i in range(3)]
     page = (await client.get("/api/v1/orders?limit=2&offset=0", headers=TEST_HEADERS)).json()
-    assert set(page) == {"data", "total", "limit", "offset"}
-    assert (page["limit"], page["offset"]) == (2, 0)
+    assert set(page) == {"data", "total", "limit", "offset", "has_more"}
+    assert (page["limit"], page["offset"], page["has_more"]) == (2, 0, True)
     assert page["total"] >= 3
     assert [o["id"] for o in page["data"]] == ids[::-1][:2]
     defaults = (await client.get("/api/v1/orders", headers=TEST_HEADERS)).json()
     assert (defaults["limit"], defaults["offset"]) == (10, 0)
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=101", "offset=-1", "limit=abc"])
+async def test_a_cursor_pages_the_list_stably_and_by_creation_time(
+    client: httpx.AsyncClient,
+) -> None:
+    receipt = f"cursor-{uuid.uuid4()}"
+    made = [(await create(client, {"amount": 100, "receipt": receipt})).json() for _ in range(3)]
+    mine: dict[str, str | int] = {"receipt": receipt, "limit": 2}
+    first = (await client.get("/api/v1/orders", params=mine, headers=TEST_HEADERS)).json()
+    await create(client, {"amount": 100, "receipt": receipt})  # added while paging
+    after = {**mine, "starting_after": first["data"][-1]["id"]}
+    second = (await client.get("/api/v1/orders", params=after, headers=TEST_HEADERS)).json()
+    assert [o["id"] for o in first["data"] + second["data"]] == [o["id"] for o in made[::-1]]
+    assert (second["has_more"], second["total"]) == (False, None)
+    for bound, total in (("created[gte]", 4), ("created[lt]", 0)):  # (exact bounds: kit's tests)
+        dated = {"receipt": receipt, bound: "2026-01-01T00:00:00Z"}
+        listed = (await client.get("/api/v1/orders", params=dated, headers=TEST_HEADERS)).json()
+        assert (listed["total"], len(listed["data"])) == (total, total)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["limit=0", "limit=101", "offset=-1", "limit=abc", "created[gte]=yesterday",
+     "starting_after=order_AAAAAAAAAAAAAAAA", "starting_after=a&ending_before=b",
+     "offset=5&starting_after=a"],
+)  # fmt: skip
 async def test_bad_paging_is_400(client: httpx.AsyncClient, query: str) -> None:
     response = await client.get(f"/api/v1/orders?{query}", headers=TEST_HEADERS)
     assert response.status_code == 400

@@ -8,6 +8,7 @@ from kit.consumer import consume_event
 from kit.db import Database
 from kit.events import Envelope
 from kit.idempotency import IdempotencyKeyReused
+from kit.paging import Page
 from orders import service
 from orders.domain import Order, OrderNotFound, OrderStatus
 
@@ -35,8 +36,8 @@ async def test_a_retried_create_with_its_key_makes_one_order(db: Database) -> No
         await create(db, merchant, 701, "INR", "r-1", None, key="order-key-1")
     other = await create(db, uuid4(), 700, "INR", "r-1", None, key="order-key-1")
     assert other.id != first.id  # keys belong to one merchant
-    orders, total = await service.list_orders(db, merchant, limit=10, offset=0)
-    assert (total, [o.id for o in orders]) == (1, [first.id])
+    orders = await service.list_orders(db, merchant, Page(limit=10))
+    assert (orders.total, [o.id for o in orders.items]) == (1, [first.id])
 
 
 async def test_a_new_order_is_one_row_and_no_event_since_nothing_subscribes(db: Database) -> None:
@@ -57,10 +58,17 @@ async def test_list_is_newest_first_paged_and_per_merchant(db: Database) -> None
     merchant, other = uuid4(), uuid4()
     created = [await create(db, merchant, 100 + i, "INR", None, None) for i in range(3)]
     await create(db, other, 999, "INR", None, None)
-    page, total = await service.list_orders(db, merchant, limit=2, offset=0)
-    rest, _ = await service.list_orders(db, merchant, limit=2, offset=2)
-    assert total == 3
-    assert [o.id for o in page + rest] == [o.id for o in reversed(created)]
+    first = await service.list_orders(db, merchant, Page(limit=2))
+    rest = await service.list_orders(db, merchant, Page(limit=2, offset=2))
+    assert (first.total, first.has_more, rest.has_more) == (3, True, False)
+    assert [o.id for o in first.items + rest.items] == [o.id for o in reversed(created)]
+    newer = await create(db, merchant, 200, "INR", None, None)  # added while paging
+    after = await service.list_orders(
+        db, merchant, Page(limit=2, starting_after=first.items[-1].id)
+    )
+    assert [o.id for o in after.items] == [created[0].id]  # neither repeated nor skipped
+    before = await service.list_orders(db, merchant, Page(ending_before=first.items[0].id))
+    assert ([o.id for o in before.items], before.total) == ([newer.id], None)
 
 
 async def test_another_merchants_order_is_not_found(db: Database) -> None:

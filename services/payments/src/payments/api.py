@@ -12,6 +12,7 @@ from kit.http import problems
 from kit.idempotency import IdempotencyKey, IdempotencyKeyInUse, IdempotencyKeyReused
 from kit.jobs import job_counts
 from kit.limits import ClientLimited
+from kit.paging import PageQuery
 from kit.strings import Text
 from payments import service
 from payments.domain import (
@@ -123,17 +124,15 @@ async def create_payment_for_checkout(
 async def list_payments(
     db: Db,
     merchant: CurrentMerchant,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    page: PageQuery,
     status: PaymentStatus | None = None,
     order_id: Annotated[Text | None, Query(max_length=64)] = None,
 ) -> PaymentsPublic:
-    """The merchant's payments, newest first, optionally by status or order."""
-    payments, total = await service.list_payments(
-        db, merchant.merchant_id, limit, offset, status, order_id
-    )
-    data = [PaymentPublic.model_validate(p) for p in payments]
-    return PaymentsPublic(data=data, total=total, limit=limit, offset=offset)
+    """The merchant's payments, newest first, optionally by status or order; paged by
+    `limit`/`offset` or by cursor, filtered by `created[gte|gt|lte|lt]` (as orders)."""
+    payments = await service.list_payments(db, merchant.merchant_id, page, status, order_id)
+    data = [PaymentPublic.model_validate(p) for p in payments.items]
+    return PaymentsPublic(data=data, **payments.fields(page))
 
 
 @router.get("/stats", responses=problems(Unauthenticated))

@@ -9,6 +9,7 @@ import asyncpg
 from kit import idempotency, outbox
 from kit.idempotency import StoredResponse
 from kit.outbox import OutboxMessage
+from kit.paging import Listed, Page, fetch_page
 from payments.domain import OrderRef, Payment, PaymentMethod, PaymentStatus
 
 _COLUMNS = (
@@ -200,25 +201,17 @@ async def order_is_paid(conn: asyncpg.Connection, order_id: str) -> bool:
 async def list_payments(
     conn: asyncpg.Connection,
     merchant_id: UUID,
-    limit: int,
-    offset: int,
+    page: Page,
     status: PaymentStatus | None,
     order_id: str | None,
-) -> tuple[list[Payment], int]:
-    where = (
-        "merchant_id = $1 AND ($2::text IS NULL OR status = $2)"
-        " AND ($3::text IS NULL OR order_id = $3)"
-    )
-    rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM payment WHERE {where}"
-        " ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5",
-        merchant_id, status.value if status else None, order_id, limit, offset,
+) -> Listed[Payment]:
+    paged = await fetch_page(
+        conn, select=f"SELECT {_COLUMNS} FROM payment", page=page,
+        owner="merchant_id = $1", owner_args=[merchant_id],
+        filters="($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR order_id = $3)",
+        filter_args=[status.value if status else None, order_id],
     )  # fmt: skip
-    total = await conn.fetchval(
-        f"SELECT count(*) FROM payment WHERE {where}",
-        merchant_id, status.value if status else None, order_id,
-    )  # fmt: skip
-    return [_payment(r) for r in rows], int(total)
+    return paged.map(_payment)
 
 
 async def clock(conn: asyncpg.Connection) -> datetime:

@@ -116,9 +116,10 @@ class PaymentPublic(_MethodFields):
 
 class PaymentsPublic(BaseModel):
     data: list[PaymentPublic]
-    total: int
+    total: int | None = Field(description="Matching payments (offset paging; null with a cursor)")
     limit: int
     offset: int
+    has_more: bool
 
 
 class PaymentCheckout(BaseModel):

@@ -12,6 +12,7 @@ from kit import idempotency, outbox
 from kit.db import Database
 from kit.events import Envelope
 from kit.idempotency import StoredResponse
+from kit.paging import Listed, Page
 from payments import events, repository
 from payments.domain import (
     ORDER_ALREADY_PAID,
@@ -256,13 +257,12 @@ async def get_payment(db: Database, payment_id: str, merchant_id: UUID | None = 
 async def list_payments(
     db: Database,
     merchant_id: UUID,
-    limit: int,
-    offset: int,
+    page: Page,
     status: PaymentStatus | None = None,
     order_id: str | None = None,
-) -> tuple[list[Payment], int]:
+) -> Listed[Payment]:
     async with db.transaction() as conn:
-        return await repository.list_payments(conn, merchant_id, limit, offset, status, order_id)
+        return await repository.list_payments(conn, merchant_id, page, status, order_id)
 
 
 async def payment_stats(db: Database, merchant_id: UUID) -> tuple[int, int, int]:

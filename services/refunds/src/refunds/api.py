@@ -10,6 +10,7 @@ from kit.auth import CurrentMerchant
 from kit.errors import InvalidRequest, Unauthenticated, Unavailable
 from kit.http import problems
 from kit.idempotency import IdempotencyKey, IdempotencyKeyInUse, IdempotencyKeyReused
+from kit.paging import PageQuery
 from kit.strings import Text
 from refunds import service
 from refunds.domain import (
@@ -41,8 +42,6 @@ CREATE_ERRORS = (
     IdempotencyKeyInUse,
     Unavailable,
 )
-Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
 def render_created(refund: Refund) -> bytes:
@@ -106,25 +105,24 @@ async def list_payment_refunds(
     payment_id: PaymentIdPath,
     db: Db,
     merchant: CurrentMerchant,
-    limit: Limit = 10,
-    offset: Offset = 0,
+    page: PageQuery,
 ) -> RefundsPublic:
-    """A payment's refunds, newest first."""
-    return await list_refunds(db, merchant, limit, offset, payment_id)
+    """A payment's refunds, newest first (paged as every list)."""
+    return await list_refunds(db, merchant, page, payment_id)
 
 
 @router.get("/api/v1/refunds", responses=problems(InvalidRequest, Unauthenticated))
 async def list_refunds(
     db: Db,
     merchant: CurrentMerchant,
-    limit: Limit = 10,
-    offset: Offset = 0,
+    page: PageQuery,
     payment_id: Annotated[Text | None, Query(max_length=64)] = None,
 ) -> RefundsPublic:
-    """The merchant's refunds, newest first, optionally of one payment."""
-    refunds, total = await service.list_refunds(db, merchant.merchant_id, limit, offset, payment_id)
-    data = [RefundPublic.model_validate(r) for r in refunds]
-    return RefundsPublic(data=data, total=total, limit=limit, offset=offset)
+    """The merchant's refunds, newest first, optionally of one payment; paged by
+    `limit`/`offset` or by cursor, filtered by `created[gte|gt|lte|lt]` (as orders)."""
+    refunds = await service.list_refunds(db, merchant.merchant_id, page, payment_id)
+    data = [RefundPublic.model_validate(r) for r in refunds.items]
+    return RefundsPublic(data=data, **refunds.fields(page))
 
 
 @router.get("/api/v1/refunds/{refund_id}", responses=problems(RefundNotFound, Unauthenticated))

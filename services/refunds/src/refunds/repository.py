@@ -4,6 +4,7 @@ from uuid import UUID
 
 import asyncpg
 
+from kit.paging import Listed, Page, fetch_page
 from refunds.domain import Balance, PaymentRef, Refund, RefundStatus
 
 _REFUND = (
@@ -89,15 +90,11 @@ async def mark_processed(conn: asyncpg.Connection, refund_id: str) -> Refund:
 
 
 async def list_refunds(
-    conn: asyncpg.Connection, merchant_id: UUID, limit: int, offset: int, payment_id: str | None
-) -> tuple[list[Refund], int]:
-    where = "merchant_id = $1 AND ($2::text IS NULL OR payment_id = $2)"
-    rows = await conn.fetch(
-        f"SELECT {_REFUND} FROM refund WHERE {where} ORDER BY created_at DESC, id DESC"
-        " LIMIT $3 OFFSET $4",
-        merchant_id, payment_id, limit, offset,
+    conn: asyncpg.Connection, merchant_id: UUID, page: Page, payment_id: str | None
+) -> Listed[Refund]:
+    paged = await fetch_page(
+        conn, select=f"SELECT {_REFUND} FROM refund", page=page,
+        owner="merchant_id = $1", owner_args=[merchant_id],
+        filters="$2::text IS NULL OR payment_id = $2", filter_args=[payment_id],
     )  # fmt: skip
-    total = await conn.fetchval(
-        f"SELECT count(*) FROM refund WHERE {where}", merchant_id, payment_id
-    )
-    return [_refund(r) for r in rows], int(total)
+    return paged.map(_refund)

@@ -46,9 +46,10 @@ class RefundPublic(BaseModel):
 
 class RefundsPublic(BaseModel):
     data: list[RefundPublic]
-    total: int
+    total: int | None = Field(description="Matching refunds (offset paging; null with a cursor)")
     limit: int
     offset: int
+    has_more: bool
 
 
 class RefundCreated(BaseModel):

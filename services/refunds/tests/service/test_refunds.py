@@ -8,6 +8,7 @@ import pytest
 
 from kit.db import Database
 from kit.idempotency import IdempotencyKeyReused
+from kit.paging import Page
 from refunds import repository, service
 from refunds.clients import PaymentsClient
 from refunds.domain import (
@@ -58,8 +59,8 @@ async def test_partial_refunds_up_to_the_amount_and_no_further(db: Database) -> 
     await refund(db, payment_id, 10000)
     with pytest.raises(RefundExceedsAvailable):
         await refund(db, payment_id, 1)
-    refunds, total = await service.list_refunds(db, TEST_MERCHANT, 10, 0, payment_id)
-    assert (total, sum(r.amount for r in refunds)) == (2, 50000)
+    refunds = await service.list_refunds(db, TEST_MERCHANT, Page(), payment_id)
+    assert (refunds.total, sum(r.amount for r in refunds.items)) == (2, 50000)
 
 
 async def test_another_merchants_payment_is_not_found(db: Database) -> None:
@@ -150,8 +151,7 @@ async def test_idempotent_refund_replays_and_refuses_a_changed_request(db: Datab
     assert await refund(db, payment_id, 1000, key="rk-1") == first
     with pytest.raises(IdempotencyKeyReused):
         await refund(db, payment_id, 2000, key="rk-1")
-    _, total = await service.list_refunds(db, TEST_MERCHANT, 10, 0, payment_id)
-    assert total == 1
+    assert (await service.list_refunds(db, TEST_MERCHANT, Page(), payment_id)).total == 1
 
 
 async def test_refunds_and_refunded_amounts_are_counted(db: Database) -> None:

@@ -174,9 +174,10 @@ class WebhookLog(BaseModel):
 
 class WebhookLogs(BaseModel):
     data: list[WebhookLog]
-    total: int
+    total: int | None = Field(description="Matching deliveries (offset paging; null with a cursor)")
     limit: int
     offset: int
+    has_more: bool
 
 
 class WebhookAttempt(BaseModel):
@@ -212,9 +213,10 @@ class EventPublic(BaseModel):
 
 class EventsPublic(BaseModel):
     data: list[EventPublic]
-    total: int
+    total: int | None = Field(description="Matching events (offset paging; null with a cursor)")
     limit: int
     offset: int
+    has_more: bool
 
 
 class EventDetail(EventPublic):

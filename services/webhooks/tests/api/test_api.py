@@ -64,10 +64,17 @@ async def test_logs_detail_and_retry(
     sent = Envelope.new("payment.success", TEST_MERCHANT, PAYMENT)
     [created] = await consume_event(pooled_db, f"api-{sent.id}", sent, service.receive_event) or []
     page = (await client.get("/api/v1/webhooks?limit=5&offset=0", headers=TEST_HEADERS)).json()
-    assert set(page) == {"data", "total", "limit", "offset"}
+    assert set(page) == {"data", "total", "limit", "offset", "has_more"}
     assert (page["limit"], page["offset"]) == (5, 0)
     log = page["data"][0]
     assert log["id"] == str(created.id)
+    newer = f"/api/v1/webhooks?ending_before={created.id}"
+    assert (await client.get(newer, headers=TEST_HEADERS)).json()["data"] == []
+    for cursor in ("not-a-uuid", "00000000-0000-0000-0000-000000000000"):  # no such delivery
+        refused = await client.get(
+            f"/api/v1/webhooks?starting_after={cursor}", headers=TEST_HEADERS
+        )
+        assert (refused.status_code, refused.json()["error"]["code"]) == (400, "BAD_REQUEST_ERROR")
     for field in (
         "id",
         "event",

@@ -42,7 +42,7 @@ async def test_list_get_and_resend(
 
     page = (await client.get(EVENTS, params={"limit": 1}, headers=headers)).json()
     assert (set(page), page["total"], page["limit"], page["offset"]) == (
-        {"data", "total", "limit", "offset"},
+        {"data", "total", "limit", "offset", "has_more"},
         2,
         1,
         0,

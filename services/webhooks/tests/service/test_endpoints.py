@@ -11,6 +11,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from kit.consumer import consume_event
 from kit.db import Database
 from kit.events import Envelope
+from kit.paging import Page
 from tests.receiver import Received, Receiver, running_receiver
 from webhooks import service
 from webhooks.domain import (
@@ -82,9 +83,10 @@ class TestFanOut:
                                                          "webhook-signature")}  # fmt: skip
             Webhook(secret).verify(body, standard)
         assert successes.secret != default.secret
-        logs, total = await service.list_deliveries(
-            db, merchant, 10, 0, DeliveryFilter(endpoint_id=successes.id)
+        listed = await service.list_deliveries(
+            db, merchant, Page(), DeliveryFilter(endpoint_id=successes.id)
         )
+        total, logs = listed.total, listed.items
         assert (total, logs[0].endpoint_id, logs[0].status) == (
             1,
             successes.id,
@@ -352,9 +354,11 @@ class TestHealth:
         assert disabled_count() - before == 1
         # the other endpoint keeps receiving; the disabled one's pending deliveries stopped
         assert (await service.get_endpoint(db, merchant, healthy.id)).enabled
-        logs, _ = await service.list_deliveries(
-            db, merchant, 100, 0, DeliveryFilter(endpoint_id=failing.id)
-        )
+        logs = (
+            await service.list_deliveries(
+                db, merchant, Page(limit=100), DeliveryFilter(endpoint_id=failing.id)
+            )
+        ).items
         assert {d.status for d in logs} == {DeliveryStatus.FAILED}
         assert queued.endpoint_id == failing.id
         later = await consume_event(db, "health-4", event(merchant), service.receive_event) or []
@@ -403,9 +407,10 @@ class TestHealth:
         ids = [r.headers["webhook-id"] for r in receiver.requests]
         assert ids[0] == failed.id
         assert sorted(ids[1:]) == sorted([failed.id, missed.id])
-        logs, total = await service.list_deliveries(
-            db, merchant, 10, 0, DeliveryFilter(endpoint_id=endpoint.id)
+        listed = await service.list_deliveries(
+            db, merchant, Page(), DeliveryFilter(endpoint_id=endpoint.id)
         )
+        total, logs = listed.total, listed.items
         assert total == 2  # the failed delivery was sent again, not duplicated
         assert {(d.status, d.attempts, d.payment_id) for d in logs} == {
             (DeliveryStatus.SUCCESS, 1, PAYMENT["id"])

@@ -8,6 +8,7 @@ import pytest
 from kit.consumer import consume_event
 from kit.db import Database
 from kit.events import Envelope
+from kit.paging import Page
 from tests.receiver import Receiver
 from webhooks import service
 from webhooks.domain import (
@@ -56,9 +57,9 @@ class TestLookUp:
 
         async def ids(**filters: object) -> list[str]:
             args = {"event_type": None, "object_id": None, "window": Window()} | filters
-            events, total = await service.list_events(db, merchant, limit=10, offset=0, **args)  # type: ignore[arg-type]
-            assert total == len(events)
-            return [e.id for e in events]
+            events = await service.list_events(db, merchant, page=Page(), **args)  # type: ignore[arg-type]
+            assert events.total == len(events.items)
+            return [e.id for e in events.items]
 
         assert await ids() == [refund.id, second.id, first.id]
         assert await ids(event_type="payment.success") == [second.id]
@@ -67,8 +68,17 @@ class TestLookUp:
         event, _ = await service.get_event(db, merchant, second.id)
         assert await ids(window=Window(event.received_at)) == [refund.id, second.id]
         assert await ids(window=Window(None, event.received_at)) == [first.id]
-        page, total = await service.list_events(db, merchant, None, None, Window(), 1, 1)
-        assert ([e.id for e in page], total) == ([second.id], 3)
+        page = await service.list_events(
+            db, merchant, None, None, Window(), Page(limit=1, offset=1)
+        )
+        assert ([e.id for e in page.items], page.total, page.has_more) == ([second.id], 3, True)
+        older = Page(limit=1, starting_after=second.id)
+        after = await service.list_events(db, merchant, None, None, Window(), older)
+        assert ([e.id for e in after.items], after.total, after.has_more) == (
+            [first.id],
+            None,
+            False,
+        )
 
     async def test_an_event_shows_its_body_and_each_endpoints_delivery(
         self, db: Database, merchant: UUID

@@ -11,6 +11,7 @@ from kit.app import Db
 from kit.auth import CurrentMerchant
 from kit.errors import InvalidRequest, Unauthenticated
 from kit.http import problems
+from kit.paging import PageQuery
 from kit.strings import Text
 from webhooks import service
 from webhooks.domain import (
@@ -48,20 +49,18 @@ def _public(event: Event) -> EventPublic:
 async def list_events(
     db: Db,
     merchant: CurrentMerchant,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    page: PageQuery,
     type: Annotated[Text | None, Query(max_length=50, examples=["payment.success"])] = None,
     object_id: Annotated[Text | None, Query(max_length=64)] = None,
     created_from: Annotated[datetime | None, Query(description="Received at or after")] = None,
     created_to: Annotated[datetime | None, Query(description="Received before")] = None,
 ) -> EventsPublic:
     """The merchant's events, newest first: by type, by the payment/refund/order they are
-    about, by when they were received."""
+    about, by when they were received. Paged by `limit`/`offset` or by cursor, filtered by
+    `created[gte|gt|lte|lt]` as every list (`created_from`/`created_to` are kept)."""
     window = Window(created_from, created_to)
-    events, total = await service.list_events(
-        db, merchant.merchant_id, type, object_id, window, limit, offset
-    )
-    return EventsPublic(data=[_public(e) for e in events], total=total, limit=limit, offset=offset)
+    events = await service.list_events(db, merchant.merchant_id, type, object_id, window, page)
+    return EventsPublic(data=[_public(e) for e in events.items], **events.fields(page))
 
 
 @router.get("/{event_id}", responses=problems(EventNotFound, Unauthenticated))

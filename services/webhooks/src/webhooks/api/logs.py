@@ -10,6 +10,7 @@ from kit.app import Db
 from kit.auth import CurrentMerchant
 from kit.errors import InvalidRequest, Unauthenticated
 from kit.http import problems
+from kit.paging import PageQuery
 from kit.strings import Text
 from webhooks import service
 from webhooks.domain import (
@@ -37,19 +38,19 @@ router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 async def list_logs(
     db: Db,
     merchant: CurrentMerchant,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    page: PageQuery,
     payment_id: Annotated[Text | None, Query(max_length=64)] = None,
     endpoint_id: Annotated[Text | None, Query(max_length=64)] = None,
     status: DeliveryStatus | None = None,
     event: Annotated[Text | None, Query(max_length=50)] = None,
 ) -> WebhookLogs:
     """The merchant's webhook deliveries, newest first; each filter given narrows them: one
-    payment, one endpoint, one status, one event type."""
+    payment, one endpoint, one status, one event type. Paged by `limit`/`offset` or by cursor,
+    filtered by `created[gte|gt|lte|lt]` (as orders)."""
     only = DeliveryFilter(payment_id, endpoint_id, status, event)
-    deliveries, total = await service.list_deliveries(db, merchant.merchant_id, limit, offset, only)
-    data = [WebhookLog.model_validate(d) for d in deliveries]
-    return WebhookLogs(data=data, total=total, limit=limit, offset=offset)
+    deliveries = await service.list_deliveries(db, merchant.merchant_id, page, only)
+    data = [WebhookLog.model_validate(d) for d in deliveries.items]
+    return WebhookLogs(data=data, **deliveries.fields(page))
 
 
 @router.post(

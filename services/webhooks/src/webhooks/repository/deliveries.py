@@ -6,6 +6,7 @@ from uuid import UUID
 
 import asyncpg
 
+from kit.paging import Listed, Page, fetch_page
 from webhooks.domain import (
     MAX_ATTEMPTS,
     PAYMENT_SETTLED,
@@ -305,26 +306,17 @@ async def get_delivery(conn: asyncpg.Connection, delivery_id: UUID) -> Delivery 
 
 
 async def list_deliveries(
-    conn: asyncpg.Connection,
-    merchant_id: UUID,
-    limit: int,
-    offset: int,
-    only: DeliveryFilter,
-) -> tuple[list[Delivery], int]:
-    where = (
-        "merchant_id = $1 AND ($2::text IS NULL OR payment_id = $2)"
-        " AND ($3::text IS NULL OR endpoint_id = $3) AND ($4::text IS NULL OR status = $4)"
-        " AND ($5::text IS NULL OR event = $5)"
-    )
-    status = only.status.value if only.status else None
-    matching = (merchant_id, only.payment_id, only.endpoint_id, status, only.event)
-    rows = await conn.fetch(
-        f"SELECT {DELIVERY_ROW} FROM delivery WHERE {where}"
-        " ORDER BY created_at DESC, id LIMIT $6 OFFSET $7",
-        *matching, limit, offset,
+    conn: asyncpg.Connection, merchant_id: UUID, page: Page, only: DeliveryFilter
+) -> Listed[Delivery]:
+    paged = await fetch_page(
+        conn, select=f"SELECT {DELIVERY_ROW} FROM delivery", page=page,
+        owner="merchant_id = $1", owner_args=[merchant_id],
+        filters="($2::text IS NULL OR payment_id = $2) AND ($3::text IS NULL OR endpoint_id = $3)"
+        " AND ($4::text IS NULL OR status = $4) AND ($5::text IS NULL OR event = $5)",
+        filter_args=[only.payment_id, only.endpoint_id,
+                     only.status.value if only.status else None, only.event],
     )  # fmt: skip
-    total = await conn.fetchval(f"SELECT count(*) FROM delivery WHERE {where}", *matching)
-    return [delivery_of(r) for r in rows], int(total)
+    return paged.map(delivery_of)
 
 
 async def list_attempts(conn: asyncpg.Connection, delivery_id: UUID) -> list[asyncpg.Record]:

@@ -5,6 +5,7 @@ from uuid import UUID
 
 import asyncpg
 
+from kit.paging import Listed, Page, fetch_page
 from webhooks.domain import Event, EventLinks, Window
 
 
@@ -47,24 +48,18 @@ async def list_events(
     event_type: str | None,
     object_id: str | None,
     window: Window,
-    limit: int,
-    offset: int,
-) -> tuple[list[Event], int]:
+    page: Page,
+) -> Listed[Event]:
     """Newest first."""
-    where = (
-        "merchant_id = $1 AND ($2::text IS NULL OR type = $2)"
-        " AND ($3::text IS NULL OR object_id = $3)"
+    paged = await fetch_page(
+        conn, select=f"SELECT {_EVENT_ROW} FROM event", page=page, created="received_at",
+        owner="merchant_id = $1", owner_args=[merchant_id],
+        filters="($2::text IS NULL OR type = $2) AND ($3::text IS NULL OR object_id = $3)"
         " AND ($4::timestamptz IS NULL OR received_at >= $4)"
-        " AND ($5::timestamptz IS NULL OR received_at < $5)"
-    )
-    filters = (merchant_id, event_type, object_id, window.start, window.end)
-    rows = await conn.fetch(
-        f"SELECT {_EVENT_ROW} FROM event WHERE {where}"
-        " ORDER BY received_at DESC, id LIMIT $6 OFFSET $7",
-        *filters, limit, offset,
+        " AND ($5::timestamptz IS NULL OR received_at < $5)",
+        filter_args=[event_type, object_id, window.start, window.end],
     )  # fmt: skip
-    total = await conn.fetchval(f"SELECT count(*) FROM event WHERE {where}", *filters)
-    return [Event(**dict(r)) for r in rows], int(total)
+    return paged.map(lambda row: Event(**dict(row)))
 
 
 async def prune_events(conn: asyncpg.Connection, before: datetime, batch: int) -> int:

@@ -12,6 +12,7 @@ from asyncpg import Connection
 from kit.batch import Batches
 from kit.db import Database
 from kit.events import Envelope
+from kit.paging import Listed, Page
 from webhooks import repository
 from webhooks.domain import (
     TEST_EVENT,
@@ -211,14 +212,11 @@ async def send_test(
 async def list_deliveries(
     db: Database,
     merchant_id: UUID,
-    limit: int,
-    offset: int,
+    page: Page,
     only: DeliveryFilter | None = None,
-) -> tuple[list[Delivery], int]:
+) -> Listed[Delivery]:
     async with db.transaction() as conn:
-        return await repository.list_deliveries(
-            conn, merchant_id, limit, offset, only or DeliveryFilter()
-        )
+        return await repository.list_deliveries(conn, merchant_id, page, only or DeliveryFilter())
 
 
 async def get_delivery(

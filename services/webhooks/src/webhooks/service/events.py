@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from kit.db import Database
+from kit.paging import Listed, Page
 from webhooks import repository
 from webhooks.domain import (
     Delivery,
@@ -28,13 +29,10 @@ async def list_events(
     event_type: str | None,
     object_id: str | None,
     window: Window,
-    limit: int,
-    offset: int,
-) -> tuple[list[Event], int]:
+    page: Page,
+) -> Listed[Event]:
     async with db.transaction() as conn:
-        return await repository.list_events(
-            conn, merchant_id, event_type, object_id, window, limit, offset
-        )
+        return await repository.list_events(conn, merchant_id, event_type, object_id, window, page)
 
 
 async def get_event(db: Database, merchant_id: UUID, event_id: str) -> tuple[Event, list[Delivery]]:
