@@ -22,6 +22,8 @@ from devstack.edge import (
     LOOPBACK,
     MAX_BODY_BYTES,
     TOO_LARGE_ROUTE,
+    UNAVAILABLE_ROUTE,
+    UPSTREAM_RETRY,
     load_routes,
 )
 from devstack.provision import schema_sql
@@ -152,7 +154,9 @@ def test_in_cluster_edge_config_is_the_route_table() -> None:
         assert dials == [f"{PREFIX}{r.service}-api:80" for r in table.routes if r.host == host]
         for route in server["routes"][1:-1]:
             assert route["handle"][0] == {"handler": "request_body", "max_size": MAX_BODY_BYTES}
-        assert server["errors"]["routes"] == [TOO_LARGE_ROUTE]  # the native edge's, exactly
+            assert route["handle"][-1]["load_balancing"] == UPSTREAM_RETRY
+        # the native edge's, exactly
+        assert server["errors"]["routes"] == [TOO_LARGE_ROUTE, UNAVAILABLE_ROUTE]
         assert server["trusted_proxies"]["ranges"] == values_for("kind")["trustedProxyNetworks"]
     trusted = ServiceSettings.model_fields["trusted_proxy_networks"].default_factory()  # type: ignore[call-arg,misc]
     assert trusted == LOOPBACK  # natively, the services skip exactly the proxies the edge trusts

@@ -13,6 +13,18 @@ NOT_FOUND = json.dumps({"error": {"code": "NOT_FOUND_ERROR", "description": "Rou
 TOO_LARGE = json.dumps(
     {"error": {"code": "BAD_REQUEST_ERROR", "description": "Request body is too large"}}
 )
+UNAVAILABLE = json.dumps(
+    {
+        "error": {
+            "code": "SERVICE_UNAVAILABLE",
+            "description": "Service temporarily unavailable; retry",
+        }
+    }
+)
+# An upstream that cannot be reached (a process restarting, a pod replaced) is dialled again for
+# this long (nothing was sent yet, so a POST is safe to retry), then answered 503 as the services
+# answer an unavailable dependency, never a bare 502.
+UPSTREAM_RETRY = {"try_duration": "5s", "try_interval": "250ms"}
 MAX_BODY_BYTES = 64 * 1024  # as the services' own limit (kit.settings.max_body_bytes)
 # Callers whose X-Forwarded-For the edge keeps and appends to (the ui calls the API on behalf of
 # browsers); from anyone else it is replaced by the caller's address. Natively every process is
@@ -74,6 +86,17 @@ TOO_LARGE_ROUTE = {
     "match": [{"expression": "{http.error.status_code} == 413"}],
     "handle": [TOO_LARGE_RESPONSE],
 }
+UNAVAILABLE_ROUTE = {
+    "match": [{"expression": "{http.error.status_code} == 502"}],
+    "handle": [
+        {
+            "handler": "static_response",
+            "status_code": 503,
+            "headers": {"Content-Type": ["application/json"], "Retry-After": ["1"]},
+            "body": UNAVAILABLE,
+        }
+    ],
+}
 DECLARED_TOO_LARGE_ROUTE = {
     "match": [{"expression": DECLARED_TOO_LARGE}],
     "handle": [TOO_LARGE_RESPONSE],
@@ -103,7 +126,11 @@ def caddy_config(
                 "match": [_matcher(route)],
                 "handle": [
                     {"handler": "request_body", "max_size": MAX_BODY_BYTES},
-                    {"handler": "reverse_proxy", "upstreams": [{"dial": dials[route.service]}]},
+                    {
+                        "handler": "reverse_proxy",
+                        "upstreams": [{"dial": dials[route.service]}],
+                        "load_balancing": UPSTREAM_RETRY,
+                    },
                 ],
                 "terminal": True,
             }
@@ -125,7 +152,7 @@ def caddy_config(
         servers[host] = {
             "listen": [f"{bind}:{host_ports[host]}"],
             "routes": routes,
-            "errors": {"routes": [TOO_LARGE_ROUTE]},
+            "errors": {"routes": [TOO_LARGE_ROUTE, UNAVAILABLE_ROUTE]},
             "automatic_https": {"disable": True},
             "trusted_proxies": {"source": "static", "ranges": trusted_proxies},
         }
