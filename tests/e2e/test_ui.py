@@ -388,6 +388,38 @@ def key_label(api: httpx.Client) -> Iterator[str]:
             api.post(f"/api/v1/merchant/keys/{key['id']}/revoke", headers=session)
 
 
+def test_home_sets_the_currencies_new_orders_may_be_in(
+    page: Page, stack: Stack, api: httpx.Client, merchant_with_password: Merchant
+) -> None:
+    merchant = merchant_with_password
+    log_in(page, stack, merchant.email, merchant.password)
+    accepted = page.locator("[data-test-id=accepted-currencies]")
+    expect(accepted).to_contain_text("every currency in use")
+
+    def order_in(currency: str) -> int:
+        body = {"amount": 50000, "currency": currency}
+        return api.post("/api/v1/orders", json=body, headers=merchant.headers).status_code
+
+    assert order_in("EUR") == 201
+    page.get_by_label("Accept only").fill("inr usd, INR")
+    page.click("[data-test-id=currencies-button]")
+    expect(page.get_by_role("status")).to_contain_text("New orders may be in INR, USD")
+    expect(accepted).to_contain_text("INR, USD")
+    expect(page.get_by_label("Accept only")).to_have_value("INR, USD")
+    eventually(lambda: order_in("EUR") == 400, "EUR refused")  # caches dropped everywhere
+    assert order_in("USD") == 201
+
+    page.get_by_label("Accept only").fill("INR, XYZ")  # not a currency in use
+    page.click("[data-test-id=currencies-button]")
+    expect(page.get_by_role("alert")).to_be_visible()
+    expect(accepted).to_contain_text("INR, USD")  # unchanged
+
+    page.get_by_label("Accept only").fill("")
+    page.click("[data-test-id=currencies-button]")
+    expect(accepted).to_contain_text("every currency in use")
+    eventually(lambda: order_in("EUR") == 201, "EUR accepted again")
+
+
 def test_api_keys_page_creates_rolls_and_revokes_a_key(
     page: Page, stack: Stack, api: httpx.Client, key_label: str
 ) -> None:

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from kit.errors import Unauthenticated
 from ui.gateway import ApiError
-from ui.pages.base import dashboard, gateway_of, render, settings_of, token_of
+from ui.pages.base import back, dashboard, gateway_of, render, settings_of, token_of
 from ui.session import end_session, session_token, start_session
 
 
@@ -54,6 +54,22 @@ async def home(request: Request) -> HTMLResponse:
     merchant = await gateway.call("GET", "/api/v1/merchant", token)
     stats = await gateway.call("GET", "/api/v1/payments/stats", token)
     return render(request, "home.html", merchant=merchant, stats=stats, page="home")
+
+
+@dashboard.post("/dashboard/currencies")
+async def set_currencies(request: Request, currencies: Annotated[str, Form()] = "") -> Response:
+    """The currencies new orders may be in, typed as ISO 4217 codes (any separator, any case);
+    none typed: every currency in use."""
+    codes = [c.upper() for c in currencies.replace(",", " ").split()]
+    try:
+        await gateway_of(request).call(
+            "PUT", "/api/v1/merchant/currencies", token_of(request),
+            json={"currencies": list(dict.fromkeys(codes)) or None},
+        )  # fmt: skip
+    except ApiError as error:
+        return back(request, "/dashboard", problem=error.description)
+    accepted = ", ".join(dict.fromkeys(codes)) or "every currency in use"
+    return back(request, "/dashboard", notice=f"New orders may be in {accepted}")
 
 
 @dashboard.get("/dashboard/docs")
