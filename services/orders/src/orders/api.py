@@ -11,7 +11,7 @@ from kit.http import problems
 from kit.idempotency import IdempotencyKey, IdempotencyKeyInUse, IdempotencyKeyReused
 from kit.limits import ClientLimited
 from kit.paging import PageQuery
-from kit.strings import Text
+from kit.strings import NotesUpdate, Text
 from orders import service
 from orders.domain import CurrencyNotEnabled, Order, OrderNotFound
 from orders.schemas import (
@@ -70,6 +70,15 @@ async def list_orders(
     return OrdersPublic(
         data=[OrderPublic.model_validate(o) for o in orders.items], **orders.fields(page)
     )
+
+
+@router.post("/{order_id}", responses=problems(OrderNotFound, InvalidRequest, Unauthenticated))
+async def update_order(
+    order_id: OrderIdPath, body: NotesUpdate, db: Db, merchant: CurrentMerchant
+) -> OrderPublic:
+    """Replace the order's `notes` (`null` or `{}` removes them); nothing else changes."""
+    order = await service.set_notes(db, order_id, merchant.merchant_id, body.notes)
+    return OrderPublic.model_validate(order)
 
 
 @router.get("/{order_id}", responses=problems(OrderNotFound, Unauthenticated))

@@ -65,6 +65,17 @@ async def lock_orders(conn: asyncpg.Connection, order_ids: list[str]) -> list[Or
     return [_order(r) for r in rows]
 
 
+async def set_notes(
+    conn: asyncpg.Connection, order_id: str, merchant_id: UUID, notes: dict[str, Any]
+) -> Order | None:
+    row = await conn.fetchrow(
+        "UPDATE merchant_order SET notes = $3, updated_at = clock_timestamp()"
+        f" WHERE id = $1 AND merchant_id = $2 RETURNING {_COLUMNS}",
+        order_id, merchant_id, notes,
+    )  # fmt: skip
+    return None if row is None else _order(row)
+
+
 async def update_statuses(conn: asyncpg.Connection, orders: list[Order]) -> list[Order]:
     """Store each order's status; one statement."""
     if not orders:

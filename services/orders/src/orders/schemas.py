@@ -1,23 +1,15 @@
 """Public and internal request/response models of the orders service."""
 
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kit.currencies import IN_USE, minimum_charge
-from kit.strings import Text
+from kit.strings import Notes, Text
 from kit.timestamps import Timestamp
 from orders.domain import MAX_AMOUNT, MAX_CALLBACK_URL
-
-NoteValue = (
-    Annotated[Text, Field(max_length=512)]
-    | StrictInt
-    | Annotated[float, Field(allow_inf_nan=False)]
-    | bool
-    | None
-)
 
 
 class OrderCreate(BaseModel):
@@ -34,9 +26,7 @@ class OrderCreate(BaseModel):
         description="An ISO 4217 code of a currency in use (CLDR's data), such as INR or USD",
     )
     receipt: Text | None = Field(default=None, max_length=255)
-    notes: dict[Annotated[Text, Field(max_length=256)], NoteValue] | None = Field(
-        default=None, max_length=15
-    )
+    notes: Notes | None = None
     callback_url: Text | None = Field(
         default=None,
         max_length=MAX_CALLBACK_URL,

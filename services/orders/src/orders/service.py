@@ -92,6 +92,17 @@ async def get_order(db: Database, order_id: str, merchant_id: UUID | None = None
     return order
 
 
+async def set_notes(
+    db: Database, order_id: str, merchant_id: UUID, notes: dict[str, Any] | None
+) -> Order:
+    """Replace the order's notes (none: remove them all); another merchant's is missing."""
+    async with db.transaction() as conn:
+        order = await repository.set_notes(conn, order_id, merchant_id, notes or {})
+    if order is None:
+        raise OrderNotFound()
+    return order
+
+
 async def list_orders(
     db: Database, merchant_id: UUID, page: Page, receipt: str | None = None
 ) -> Listed[Order]:

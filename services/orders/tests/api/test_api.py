@@ -132,6 +132,19 @@ async def test_list_has_the_envelope_and_newest_first(client: httpx.AsyncClient)
     assert (defaults["limit"], defaults["offset"]) == (10, 0)
 
 
+async def test_notes_are_replaced_with_a_post(client: httpx.AsyncClient) -> None:
+    order = (await create(client, {"amount": 100, "notes": {"a": 1}})).json()
+    path = f"/api/v1/orders/{order['id']}"
+    updated = await client.post(path, json={"notes": {"b": "two"}}, headers=TEST_HEADERS)
+    assert (updated.status_code, updated.json()["notes"]) == (200, {"b": "two"})
+    assert (updated.json()["amount"], updated.json()["status"]) == (100, order["status"])
+    assert (await client.get(path, headers=TEST_HEADERS)).json()["notes"] == {"b": "two"}
+    refused = await client.post(path, json={"amount": 5}, headers=TEST_HEADERS)  # notes only
+    assert refused.status_code == 400
+    gone = await client.post("/api/v1/orders/order_x", json={"notes": {}}, headers=TEST_HEADERS)
+    assert gone.status_code == 404
+
+
 async def test_a_cursor_pages_the_list_stably_and_by_creation_time(
     client: httpx.AsyncClient,
 ) -> None:

@@ -13,7 +13,7 @@ from kit.idempotency import IdempotencyKey, IdempotencyKeyInUse, IdempotencyKeyR
 from kit.jobs import job_counts
 from kit.limits import ClientLimited
 from kit.paging import PageQuery
-from kit.strings import Text
+from kit.strings import NotesUpdate, Text
 from payments import service
 from payments.domain import (
     CaptureAmountMismatch,
@@ -62,7 +62,7 @@ def render_payment(payment: Payment) -> bytes:
 
 def _new_payment(body: PaymentCreate) -> service.NewPayment:
     card = body.card.to_input() if body.card else None
-    return service.NewPayment(body.order_id, body.method, body.vpa, card)
+    return service.NewPayment(body.order_id, body.method, body.vpa, card, body.notes)
 
 
 @router.post(
@@ -153,6 +153,15 @@ async def get_payment(
     return PaymentPublic.model_validate(
         await service.get_payment(db, payment_id, merchant.merchant_id)
     )
+
+
+@router.post("/{payment_id}", responses=problems(PaymentNotFound, InvalidRequest, Unauthenticated))
+async def update_payment(
+    payment_id: PaymentIdPath, body: NotesUpdate, db: Db, merchant: CurrentMerchant
+) -> PaymentPublic:
+    """Replace the payment's `notes` (`null` or `{}` removes them); nothing else changes."""
+    payment = await service.set_notes(db, payment_id, merchant.merchant_id, body.notes)
+    return PaymentPublic.model_validate(payment)
 
 
 @router.get("/{payment_id}/public", responses=problems(PaymentNotFound))

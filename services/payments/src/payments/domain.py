@@ -2,10 +2,10 @@
 
 import random
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
-from typing import NewType
+from typing import Any, NewType
 from uuid import UUID
 
 from kit.errors import Conflict, InvalidRequest, NotFound
@@ -141,6 +141,7 @@ class Payment:
     amount_refunded: int
     created_at: datetime
     updated_at: datetime
+    notes: dict[str, Any] = field(default_factory=dict)
 
     def complete(
         self, success: bool, at: datetime, reason: str | None = None, code: str = PAYMENT_FAILED

@@ -15,7 +15,7 @@ from payments.domain import OrderRef, Payment, PaymentMethod, PaymentStatus
 _COLUMNS = (
     "id, order_id, merchant_id, amount_minor, currency, method, status, vpa, card_network,"
     " card_last4, error_code, error_description, captured, captured_at, amount_refunded_minor,"
-    " created_at, updated_at"
+    " created_at, updated_at, notes"
 )
 _PAYMENT_COLUMNS = ", ".join(f"payment.{c.strip()}" for c in _COLUMNS.split(","))
 # pg_advisory_xact_lock(ORDER_LOCKS, hashtext(order_id)) serialises completing one order's
@@ -40,15 +40,16 @@ def _payment_insert(
     order already has a successful payment or `max_pending` pending ones, or the id is taken."""
     return (
         "INSERT INTO payment (id, order_id, merchant_id, amount_minor, currency, method, status,"
-        " vpa, card_network, card_last4, created_at, updated_at, due_at, test_outcome)"
+        " vpa, card_network, card_last4, created_at, updated_at, due_at, test_outcome, notes)"
         " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11,"
-        " clock_timestamp() + make_interval(secs => $13), $14 WHERE NOT EXISTS"
+        " clock_timestamp() + make_interval(secs => $13), $14, $15 WHERE NOT EXISTS"
         " (SELECT FROM payment WHERE order_id = $2::varchar AND status = 'success')"
         " AND (SELECT count(*) FROM payment WHERE order_id = $2::varchar AND status = 'pending')"
         " < $12 ON CONFLICT (id) DO NOTHING RETURNING id",
         [payment.id, payment.order_id, payment.merchant_id, payment.amount, payment.currency,
          payment.method.value, payment.status.value, payment.vpa, payment.card_network,
-         payment.card_last4, payment.created_at, max_pending, delay_seconds, test_outcome],
+         payment.card_last4, payment.created_at, max_pending, delay_seconds, test_outcome,
+         payment.notes],
     )  # fmt: skip
 
 
@@ -212,6 +213,17 @@ async def list_payments(
         filter_args=[status.value if status else None, order_id],
     )  # fmt: skip
     return paged.map(_payment)
+
+
+async def set_notes(
+    conn: asyncpg.Connection, payment_id: str, merchant_id: UUID, notes: dict[str, Any]
+) -> Payment | None:
+    row = await conn.fetchrow(
+        "UPDATE payment SET notes = $3, updated_at = clock_timestamp()"
+        f" WHERE id = $1 AND merchant_id = $2 RETURNING {_COLUMNS}",
+        payment_id, merchant_id, notes,
+    )  # fmt: skip
+    return None if row is None else _payment(row)
 
 
 async def clock(conn: asyncpg.Connection) -> datetime:

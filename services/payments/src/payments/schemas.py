@@ -14,6 +14,7 @@ from pydantic import (
     model_serializer,
 )
 
+from kit.strings import Notes
 from kit.strings import Text as PlainText
 from kit.timestamps import Timestamp
 from payments.domain import CardInput
@@ -56,6 +57,7 @@ class PaymentCreate(BaseModel):
     method: PlainText = Field(max_length=16, description="upi or card", examples=["upi"])
     vpa: PlainText | None = Field(default=None, max_length=255, examples=["user@paytm"])
     card: CardDetails | None = None
+    notes: Notes | None = None
 
 
 class CaptureRequest(BaseModel):
@@ -112,6 +114,7 @@ class PaymentPublic(_MethodFields):
     amount_refunded: int
     created_at: Timestamp
     updated_at: Timestamp
+    notes: dict[str, Any] = Field(default_factory=dict, description="Your own notes")
 
 
 class PaymentsPublic(BaseModel):

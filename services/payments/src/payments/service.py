@@ -4,6 +4,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from typing import Any
 from uuid import UUID
 
 from asyncpg import Connection
@@ -49,11 +50,14 @@ class NewPayment:
     method: str
     vpa: str | None
     card: CardInput | None
+    notes: dict[str, Any] | None = None
 
     def fingerprint(self) -> str:
-        """Identifies the request for idempotency without any card secret."""
+        """Identifies the request for idempotency without any card secret (a key stored
+        before notes existed still matches a request without them)."""
         card = redacted_card(self.card) if self.card else None
-        return idempotency.fingerprint([self.order_id, self.method, self.vpa, card])
+        notes = [self.notes] if self.notes else []
+        return idempotency.fingerprint([self.order_id, self.method, self.vpa, card, *notes])
 
 
 Render = Callable[[Payment], bytes]
@@ -127,7 +131,7 @@ async def _insert_payment(
             amount=order.amount, currency=order.currency, method=PaymentMethod(request.method),
             status=PaymentStatus.PENDING, vpa=vpa, card_network=network, card_last4=last4,
             error_code=None, error_description=None, captured=False, captured_at=None,
-            amount_refunded=0, created_at=now, updated_at=now,
+            amount_refunded=0, created_at=now, updated_at=now, notes=request.notes or {},
         )  # fmt: skip
         messages = events.payment_created(payment)
         delay = rules.delay_for(payment.id)
@@ -250,6 +254,17 @@ async def get_payment(db: Database, payment_id: str, merchant_id: UUID | None = 
     async with db.transaction() as conn:
         payment = await repository.get_payment(conn, payment_id)
     if payment is None or (merchant_id is not None and payment.merchant_id != merchant_id):
+        raise PaymentNotFound()
+    return payment
+
+
+async def set_notes(
+    db: Database, payment_id: str, merchant_id: UUID, notes: dict[str, Any] | None
+) -> Payment:
+    """Replace the payment's notes (none: remove them all); another merchant's is missing."""
+    async with db.transaction() as conn:
+        payment = await repository.set_notes(conn, payment_id, merchant_id, notes or {})
+    if payment is None:
         raise PaymentNotFound()
     return payment
 

@@ -288,6 +288,29 @@ async def test_another_merchants_payment_is_not_found(
     assert mine.status_code == 404  # nor may it pay this merchant's order through the API
 
 
+async def test_notes_are_kept_replaced_and_bounded(
+    client: httpx.AsyncClient, make_order: MakeOrder, other_merchant: dict[str, str]
+) -> None:
+    order = await make_order()
+    body = {"order_id": order["id"], "method": "upi", "vpa": "a@b", "notes": {"cart": "c-1"}}
+    created = await pay(client, body)
+    assert created.status_code == 201
+    assert "notes" not in created.json()  # the 201 is exactly the contract's
+    path = f"/api/v1/payments/{created.json()['id']}"
+    assert (await client.get(path, headers=TEST_HEADERS)).json()["notes"] == {"cart": "c-1"}
+    updated = await client.post(path, json={"notes": {"ticket": 7}}, headers=TEST_HEADERS)
+    assert (updated.status_code, updated.json()["notes"]) == (200, {"ticket": 7})
+    cleared = await client.post(path, json={"notes": None}, headers=TEST_HEADERS)
+    assert cleared.json()["notes"] == {}
+    too_many = {"notes": {f"k{i}": i for i in range(16)}}
+    for refused in (too_many, {"notes": {"k": "v" * 513}}, {"notes": {}, "status": "failed"}):
+        answer = await client.post(path, json=refused, headers=TEST_HEADERS)
+        assert (answer.status_code, answer.json()["error"]["code"]) == (400, "BAD_REQUEST_ERROR")
+    foreign = await client.post(path, json={"notes": {}}, headers=other_merchant)
+    assert foreign.status_code == 404
+    assert (await client.get(path, headers=TEST_HEADERS)).json()["status"] == "pending"
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [

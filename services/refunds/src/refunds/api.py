@@ -11,7 +11,7 @@ from kit.errors import InvalidRequest, Unauthenticated, Unavailable
 from kit.http import problems
 from kit.idempotency import IdempotencyKey, IdempotencyKeyInUse, IdempotencyKeyReused
 from kit.paging import PageQuery
-from kit.strings import Text
+from kit.strings import NotesUpdate, Text
 from refunds import service
 from refunds.domain import (
     PaymentNotFound,
@@ -58,7 +58,7 @@ async def _create(
 ) -> Response:
     stored = await service.create_refund(
         db, request.state.payments, merchant_id, payment_id, body.amount, body.reason,
-        render_created, key,
+        render_created, key, body.notes,
     )  # fmt: skip
     return Response(stored.body, status_code=stored.status, media_type="application/json")
 
@@ -123,6 +123,18 @@ async def list_refunds(
     refunds = await service.list_refunds(db, merchant.merchant_id, page, payment_id)
     data = [RefundPublic.model_validate(r) for r in refunds.items]
     return RefundsPublic(data=data, **refunds.fields(page))
+
+
+@router.post(
+    "/api/v1/refunds/{refund_id}",
+    responses=problems(RefundNotFound, InvalidRequest, Unauthenticated),
+)
+async def update_refund(
+    refund_id: RefundIdPath, body: NotesUpdate, db: Db, merchant: CurrentMerchant
+) -> RefundPublic:
+    """Replace the refund's `notes` (`null` or `{}` removes them); nothing else changes."""
+    refund = await service.set_notes(db, refund_id, merchant.merchant_id, body.notes)
+    return RefundPublic.model_validate(refund)
 
 
 @router.get("/api/v1/refunds/{refund_id}", responses=problems(RefundNotFound, Unauthenticated))

@@ -1,10 +1,10 @@
 """Refunds and the refundable balance of a payment. No I/O."""
 
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import NewType
+from typing import Any, NewType
 from uuid import UUID
 
 from kit.errors import InvalidRequest, NotFound
@@ -75,6 +75,7 @@ class Refund:
     status: RefundStatus
     created_at: datetime
     processed_at: datetime | None
+    notes: dict[str, Any] = field(default_factory=dict)
 
     def process(self, at: datetime) -> "Refund":
         return replace(self, status=RefundStatus.PROCESSED, processed_at=at)

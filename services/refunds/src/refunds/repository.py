@@ -1,5 +1,6 @@
 """SQL for refunds and refundable balances; rows in, domain objects out."""
 
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -8,7 +9,8 @@ from kit.paging import Listed, Page, fetch_page
 from refunds.domain import Balance, PaymentRef, Refund, RefundStatus
 
 _REFUND = (
-    "id, payment_id, merchant_id, amount_minor, currency, reason, status, created_at, processed_at"
+    "id, payment_id, merchant_id, amount_minor, currency, reason, status, created_at, processed_at,"
+    " notes"
 )
 
 
@@ -46,10 +48,21 @@ async def update_balance(conn: asyncpg.Connection, balance: Balance) -> None:
 
 async def insert_refund(conn: asyncpg.Connection, refund: Refund) -> Refund | None:
     row = await conn.fetchrow(
-        "INSERT INTO refund (id, payment_id, merchant_id, amount_minor, currency, reason, status)"
-        f" VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING {_REFUND}",
+        "INSERT INTO refund (id, payment_id, merchant_id, amount_minor, currency, reason, status,"
+        " notes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING"
+        f" RETURNING {_REFUND}",
         refund.id, refund.payment_id, refund.merchant_id, refund.amount, refund.currency,
-        refund.reason, refund.status.value,
+        refund.reason, refund.status.value, refund.notes,
+    )  # fmt: skip
+    return None if row is None else _refund(row)
+
+
+async def set_notes(
+    conn: asyncpg.Connection, refund_id: str, merchant_id: UUID, notes: dict[str, Any]
+) -> Refund | None:
+    row = await conn.fetchrow(
+        f"UPDATE refund SET notes = $3 WHERE id = $1 AND merchant_id = $2 RETURNING {_REFUND}",
+        refund_id, merchant_id, notes,
     )  # fmt: skip
     return None if row is None else _refund(row)
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from kit.strings import Text
+from kit.strings import Notes, Text
 from kit.timestamps import Timestamp
 
 
@@ -15,6 +15,7 @@ class RefundCreate(BaseModel):
 
     amount: Any = Field(description="Integer amount in paise, more than 0", examples=[50000])
     reason: Text | None = Field(default=None, max_length=500)
+    notes: Notes | None = None
 
     @field_validator("amount")
     @classmethod
@@ -42,6 +43,7 @@ class RefundPublic(BaseModel):
     status: str
     created_at: Timestamp
     processed_at: Timestamp | None
+    notes: dict[str, Any] = Field(default_factory=dict, description="Your own notes")
 
 
 class RefundsPublic(BaseModel):

@@ -5,7 +5,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from asyncpg import Connection
@@ -70,6 +70,7 @@ async def create_refund(
     reason: str | None,
     render: Render,
     idempotency_key: str | None = None,
+    notes: dict[str, Any] | None = None,
 ) -> StoredResponse:
     """Reserve the amount on the payment's locked balance and queue the refund.
 
@@ -85,7 +86,7 @@ async def create_refund(
             while refund is None:  # an id collision is astronomically rare; draw again
                 draft = Refund(
                     new_refund_id(), payment_id, merchant_id, amount, balance.currency, reason,
-                    RefundStatus.PENDING, datetime.now(UTC), None,
+                    RefundStatus.PENDING, datetime.now(UTC), None, notes or {},
                 )  # fmt: skip
                 refund = await repository.insert_refund(conn, draft)
             await outbox.add(conn, events.refund_created(refund))
@@ -93,10 +94,24 @@ async def create_refund(
             log.info("refund created", extra={"refund_id": refund.id, "payment_id": payment_id})
             return StoredResponse(201, render(refund))
 
-        fingerprint = idempotency.fingerprint([payment_id, amount, reason])
+        # (a key stored before notes existed still matches a request without them)
+        fingerprint = idempotency.fingerprint(
+            [payment_id, amount, reason, *([notes] if notes else [])]
+        )
         return await idempotency.once(
             conn, merchant_id, CREATE_ENDPOINT, idempotency_key, fingerprint, respond
         )
+
+
+async def set_notes(
+    db: Database, refund_id: str, merchant_id: UUID, notes: dict[str, Any] | None
+) -> Refund:
+    """Replace the refund's notes (none: remove them all); another merchant's is missing."""
+    async with db.transaction() as conn:
+        refund = await repository.set_notes(conn, refund_id, merchant_id, notes or {})
+    if refund is None:
+        raise RefundNotFound()
+    return refund
 
 
 async def process_refund(

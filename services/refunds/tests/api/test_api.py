@@ -35,7 +35,7 @@ async def test_create_has_the_contract_fields_and_reads_back(
     assert re.fullmatch(r"rfnd_[A-Za-z0-9]{16}", body["id"])
     assert (body["payment_id"], body["amount"], body["status"]) == (payment_id, 20000, "pending")
     fetched = (await client.get(f"/api/v1/refunds/{body['id']}", headers=TEST_HEADERS)).json()
-    assert fetched == {**body, "processed_at": None}
+    assert fetched == {**body, "processed_at": None, "notes": {}}
     by_payment = (
         await client.get(f"/api/v1/payments/{payment_id}/refunds", headers=TEST_HEADERS)
     ).json()
@@ -58,6 +58,22 @@ async def test_create_has_the_contract_fields_and_reads_back(
             }
         },
     )
+
+
+async def test_notes_are_kept_and_replaced(
+    client: httpx.AsyncClient, successful_payment: SuccessfulPayment
+) -> None:
+    payment_id = await successful_payment(50000)
+    created = await refund(client, payment_id, {"amount": 100, "notes": {"rma": "R-7"}})
+    assert (created.status_code, "notes" in created.json()) == (201, False)  # the contract's 201
+    path = f"/api/v1/refunds/{created.json()['id']}"
+    assert (await client.get(path, headers=TEST_HEADERS)).json()["notes"] == {"rma": "R-7"}
+    updated = await client.post(path, json={"notes": {"rma": "R-8"}}, headers=TEST_HEADERS)
+    assert (updated.status_code, updated.json()["notes"]) == (200, {"rma": "R-8"})
+    refused = await client.post(path, json={"notes": [1]}, headers=TEST_HEADERS)
+    assert refused.status_code == 400
+    missing = await client.post("/api/v1/refunds/rfnd_x", json={"notes": {}}, headers=TEST_HEADERS)
+    assert missing.status_code == 404
 
 
 @pytest.mark.parametrize(

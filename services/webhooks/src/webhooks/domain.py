@@ -341,6 +341,12 @@ def standard_key(secret: str) -> bytes:
     return secret.encode()
 
 
+def _notes(data: dict[str, Any]) -> dict[str, Any]:
+    """A payment's or refund's notes, when it has any: without them the body is exactly the
+    contract's."""
+    return {"notes": data["notes"]} if data.get("notes") else {}
+
+
 def webhook_body(event_type: str, occurred_at: datetime, data: dict[str, Any]) -> str:
     """The contract's payload, compact, keys in the contract's order; these exact bytes are signed.
 
@@ -350,14 +356,14 @@ def webhook_body(event_type: str, occurred_at: datetime, data: dict[str, Any]) -
     if event_type.startswith("order."):
         resource = "order", {k: data.get(k) for k in _ORDER_FIELDS}
     elif event_type.startswith("refund."):
-        resource = "refund", {k: data.get(k) for k in _REFUND_FIELDS}
+        resource = "refund", {k: data.get(k) for k in _REFUND_FIELDS} | _notes(data)
     elif event_type.startswith("payment."):
         payment = {k: data[k] for k in _PAYMENT_FIELDS if k in data}
         if event_type == "payment.failed":
             payment |= {k: data.get(k) for k in ("error_code", "error_description")}
         if event_type == "payment.captured":
             payment["captured"] = True
-        resource = "payment", payment
+        resource = "payment", payment | _notes(data)
     else:
         resource = "message", data.get("message")
     payload = {

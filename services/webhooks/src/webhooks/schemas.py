@@ -274,6 +274,7 @@ class PaymentInWebhook(_Exact):
     error_code: str | None = None
     error_description: str | None = None
     captured: bool | None = None
+    notes: dict[str, Any] | None = Field(default=None, description="The merchant's own notes")
 
 
 class RefundInWebhook(_Exact):
@@ -284,6 +285,7 @@ class RefundInWebhook(_Exact):
     status: str
     created_at: str
     processed_at: str | None
+    notes: dict[str, Any] | None = Field(default=None, description="The merchant's own notes")
 
 
 class OrderInWebhook(_Exact):

@@ -2,6 +2,7 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import json
 import secrets
 import time
 from dataclasses import replace
@@ -63,6 +64,18 @@ AT = datetime.fromtimestamp(1705315870, UTC)
 
 def test_payment_body_is_the_contracts_example_byte_for_byte() -> None:
     assert webhook_body("payment.success", AT, PAYMENT) == SPEC_BODY
+
+
+def test_notes_go_out_only_when_the_merchant_set_some() -> None:
+    assert webhook_body("payment.success", AT, PAYMENT | {"notes": {}}) == SPEC_BODY
+    noted = json.loads(webhook_body("payment.success", AT, PAYMENT | {"notes": {"cart": "c-9"}}))
+    assert noted["data"]["payment"]["notes"] == {"cart": "c-9"}
+    refund = {"id": "rfnd_1", "payment_id": "pay_1", "amount": 1, "reason": None,
+              "status": "processed", "created_at": "x", "processed_at": "y"}  # fmt: skip
+    body = json.loads(webhook_body("refund.processed", AT, refund | {"notes": {"n": 1}}))
+    assert body["data"]["refund"]["notes"] == {"n": 1}
+    plain = json.loads(webhook_body("refund.processed", AT, refund | {"notes": {}}))
+    assert "notes" not in plain["data"]["refund"]
 
 
 def test_card_payment_and_refund_bodies() -> None:
