@@ -231,6 +231,7 @@ async def test_every_dashboard_post_needs_the_token(
                 refunds.json(),
                 await keys_of(gateway, session),  # and the session still works
                 (await gateway.get("/api/v1/webhooks/endpoints", headers=key)).json(),
+                (await gateway.get("/api/v1/merchant", headers=key)).json()["currencies"],
             ]
 
         before = await state()
@@ -244,11 +245,12 @@ async def test_every_dashboard_post_needs_the_token(
             if isinstance(route, APIRoute) and "POST" in (route.methods or ())
         ]
         # login, logout, capture, refund, save, regenerate, test, retry, key create, roll, revoke,
-        # endpoint create, edit, delete, rotate, enable, event resend, replay
-        assert len(posts) == 18
+        # endpoint create, edit, delete, rotate, enable, event resend, replay, currencies
+        assert len(posts) == 19
         form = {"amount": "100", "webhook_url": "https://attacker.example/hook", "label": "x",
                 "url": "https://attacker.example/hook", "expires_in_seconds": "0",
-                "created_from": "2000-01-01T00:00", "created_to": "2100-01-01T00:00"}  # fmt: skip
+                "created_from": "2000-01-01T00:00", "created_to": "2100-01-01T00:00",
+                "currencies": "USD"}  # fmt: skip
         for path in posts:
             response = await browser.post(path, data=form, headers={"Origin": DEV})
             assert response.status_code == 403, path
