@@ -22,6 +22,7 @@ import redis
 
 from devstack.provision import with_credentials_of_admin
 from devstack.stack import Stack
+from kit.signing import signer
 from tests.receiver import Receiver, payment_events, running_receiver
 from tests.waits import eventually
 
@@ -339,14 +340,11 @@ def test_a_poison_message_is_dead_lettered_and_the_queue_keeps_flowing(
     chaos_stack: Stack, api: httpx.Client
 ) -> None:
     poison_id = f"evt_poison{secrets.token_hex(6)}"
+    # A bug of the entitled producer (signed by payments), not a forgery: retried, then dead.
     message = {"task_id": secrets.token_hex(8), "task_name": "orders.handle_event",
                "labels": {"message_id": poison_id, "ack_type": "manual"},
-               "args": [{"not": "an event"}], "kwargs": {}}  # fmt: skip
-    client = redis.Redis.from_url(chaos_stack.redis_url)
-    try:
-        client.xadd("orders", {b"data": json.dumps(message).encode()})
-    finally:
-        client.close()
+               "args": [{"type": "payment.created", "not": "an event"}], "kwargs": {}}  # fmt: skip
+    send(chaos_stack, "orders", message, "payments")
     env = {**os.environ, "DATABASE_URL": chaos_stack.database_urls["orders"]}
 
     def dead_letters() -> list[dict[str, Any]]:
@@ -375,6 +373,67 @@ def test_a_poison_message_is_dead_lettered_and_the_queue_keeps_flowing(
     eventually(
         lambda: api.get(f"/api/v1/orders/{order_id}/public").json()["status"] == "paid",
         "the order paid after the poison message",
+    )
+
+
+def send(stack: Stack, queue: str, message: dict[str, Any], sender: str | None) -> str:
+    """Write a task message straight to a stream, signed with `sender`'s key (the stack runs
+    with development keys, which anyone can derive) or unsigned; its entry id."""
+    data = json.dumps(message).encode()
+    fields: Any = {b"data": data}
+    if sender:
+        fields |= signer(sender, None, production=False).fields(queue, data)
+    client = redis.Redis.from_url(stack.redis_url)
+    try:
+        entry: Any = client.xadd(queue, fields)
+        return str(entry.decode())
+    finally:
+        client.close()
+
+
+def test_an_event_not_signed_by_its_owner_is_refused_and_never_applied(
+    chaos_stack: Stack, api: httpx.Client
+) -> None:
+    """A compromised pod that can write to Redis forges `payment.success` for an unpaid order:
+    unsigned, signed by webhooks (whose messages orders never takes), and signed by orders
+    itself (a key orders knows, but not the owner of payment events). All three are refused
+    as dead letters and the order stays unpaid; the same event signed by payments pays it, so
+    the refusals are what kept it unpaid."""
+    order_id = new_order(api)
+    merchant_id = api.get(f"/api/v1/orders/{order_id}/checkout").json()["merchant_id"]
+    data = {"id": "pay_" + "f" * 16, "order_id": order_id, "status": "success"}
+    event = {"id": "evt_" + secrets.token_hex(12), "type": "payment.success", "version": 1,
+             "occurred_at": "2026-12-07T00:00:00Z", "merchant_id": merchant_id,
+             "data": data}  # fmt: skip
+
+    def message() -> dict[str, Any]:
+        return {"task_id": secrets.token_hex(8), "task_name": "orders.handle_event",
+                "labels": {"message_id": f"msg_{secrets.token_hex(12)}", "ack_type": "manual"},
+                "args": [event], "kwargs": {}}  # fmt: skip
+
+    forged = {
+        send(chaos_stack, "orders", message(), None): "refused: unsigned",
+        send(chaos_stack, "orders", message(), "webhooks"): "signed by 'webhooks', whose key",
+        send(chaos_stack, "orders", message(), "orders"): "'orders' may not send payment.success",
+    }
+    env = {**os.environ, "DATABASE_URL": chaos_stack.database_urls["orders"]}
+
+    def refusals() -> dict[str, str]:
+        listed = subprocess.run(
+            [sys.executable, "-m", "kit.messages", "list"],
+            env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return {m["message_id"]: str(m["last_error"]) for m in json.loads(listed.stdout)}
+
+    entries = {f"orders:{entry}" for entry in forged}
+    reasons = eventually(lambda: r if entries <= set(r := refusals()) else None, "all refused")
+    for entry, reason in forged.items():
+        assert reason in reasons[f"orders:{entry}"], reasons
+    assert api.get(f"/api/v1/orders/{order_id}/public").json()["status"] == "created"
+    send(chaos_stack, "orders", message(), "payments")
+    eventually(
+        lambda: api.get(f"/api/v1/orders/{order_id}/public").json()["status"] == "paid",
+        "the order paid by the same event signed by its owner",
     )
 
 

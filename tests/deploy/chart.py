@@ -42,6 +42,13 @@ def merged(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# Production's message signing (kit.signing): a Secret of private keys, the public ones.
+SIGNING = {
+    "existingSecret": "gateway-signing",
+    "publicKeys": dict.fromkeys(WORKERS, "A" * 43 + "="),
+}
+
+
 def values_for(name: str) -> dict[str, Any]:
     """routes.yaml plus a values set: `defaults` (the chart's own, with the Secrets and the
     ENVIRONMENT it requires named), `kind`, `production` (on a cluster serving its CRDs), or
@@ -56,6 +63,7 @@ def values_for(name: str) -> dict[str, Any]:
             "ui": {"existingSecret": "gateway-ui"},
             "ingress": {"tlsSecret": "gateway-tls"},
             "env": {"ENVIRONMENT": "production"},
+            "messageSigning": SIGNING,
         }
     for part in name.split("+"):
         values = merged(values, yaml.safe_load((ROOT / f"k8s/values/{part}.yaml").read_text()))

@@ -26,7 +26,7 @@ from devstack.edge import (
     UPSTREAM_RETRY,
     load_routes,
 )
-from devstack.provision import schema_sql
+from devstack.provision import REDIS_STREAMS, redis_acl, schema_sql
 from kit.settings import ServiceSettings
 from tests.deploy.chart import (
     CHART,
@@ -177,6 +177,24 @@ def test_every_process_and_the_edge_believe_only_the_configured_proxies() -> Non
 def test_rendering_fails_without_the_proxies_networks() -> None:
     values = {**values_for("defaults"), "trustedProxyNetworks": []}
     with pytest.raises(helm.HelmRenderError, match="trustedProxyNetworks is required"):
+        helm.Chart.load(str(CHART)).render(values, name="gw", namespace="pay")
+
+
+def test_workers_get_their_own_signing_key_and_every_public_key_and_production_needs_them() -> None:
+    workers = containers(render("production"), "worker")
+    assert set(workers) == {f"{s}-worker" for s in ("orders", "payments", "refunds", "webhooks")}
+    for name, container in workers.items():
+        env = env_of(container)
+        key = env["MESSAGE_SIGNING_KEY"]["valueFrom"]["secretKeyRef"]
+        assert key == {"name": "gateway-signing", "key": name.removesuffix("-worker")}, name
+        assert env["MESSAGE_VERIFY_KEYS"]["value"].split(",")[0].startswith("orders="), name
+    for name, container in containers(render("production"), "api").items():
+        assert "MESSAGE_SIGNING_KEY" not in env_of(container), name  # only relays sign
+    assert "MESSAGE_SIGNING_KEY" not in env_of(
+        containers(render("kind"), "worker")["orders-worker"]
+    )
+    values = {**values_for("defaults"), "messageSigning": {"existingSecret": "", "publicKeys": {}}}
+    with pytest.raises(helm.HelmRenderError, match=r"messageSigning\.existingSecret"):
         helm.Chart.load(str(CHART)).render(values, name="gw", namespace="pay")
 
 
@@ -380,8 +398,8 @@ def test_rendering_fails_without_exactly_one_internal_token_source(
 @pytest.mark.parametrize(
     ("name", "secret", "url"),
     [
-        ("kind", f"{PREFIX}redis", f"redis://{PREFIX}redis:6379/0"),  # the chart's own Redis
-        ("production", "gateway-redis", "rediss://redis.internal:6380/0"),
+        ("kind", f"{PREFIX}redis", f"redis://{{}}@{PREFIX}redis:6379/0"),  # the chart's own
+        ("production", "gateway-redis", "rediss://{}@redis.internal:6380/0"),
         ("defaults", None, "redis://redis:6379/0"),
     ],
 )
@@ -389,7 +407,9 @@ def test_redis_password_comes_from_the_secret_beside_a_url_without_credentials(
     name: str, secret: str | None, url: str
 ) -> None:
     """The password reaches each process as it is in the Secret (REDIS_PASSWORD; kit puts it
-    into the URL encoded), never spliced into REDIS_URL, where `@ : / #` would break it."""
+    into the URL encoded), never spliced into REDIS_URL, where `@ : / #` would break it. With
+    redis.perServiceUsers (kind, production) each service is its own user: the URL names it,
+    the password is the Secret's key of its name."""
     docs = render(name)
     processes = {
         **containers(docs, "api"),
@@ -400,18 +420,19 @@ def test_redis_password_comes_from_the_secret_beside_a_url_without_credentials(
     assert "REDIS_URL" not in env_of(processes.pop("ui-api"))  # it calls only the public API
     for process, container in processes.items():
         env = env_of(container)
-        assert env["REDIS_URL"]["value"] == url, process
+        service = process.rsplit("-", 1)[0]
+        assert env["REDIS_URL"]["value"] == url.format(service), process
         if secret is None:
             assert "REDIS_PASSWORD" not in env
             continue
-        assert env["REDIS_PASSWORD"]["valueFrom"] == {
-            "secretKeyRef": {"name": secret, "key": "password"}
-        }
+        key = service if "{}" in url else "password"
+        assert env["REDIS_PASSWORD"]["valueFrom"] == {"secretKeyRef": {"name": secret, "key": key}}
 
 
 def test_secret_values_appear_only_in_secrets() -> None:
     values = values_for("kind")
-    secrets = [values["redis"]["password"], values["internalAuth"]["token"]]
+    secrets = [values["redis"]["password"], *values["redis"]["passwords"].values(),
+               values["internalAuth"]["token"]]  # fmt: skip
     out = helm.Chart.load(str(CHART)).render(values, name="gw", namespace="pay")
     for path, text in out.items():
         for doc in yaml.safe_load_all(text) if path.endswith(".yaml") else [text]:
@@ -419,14 +440,31 @@ def test_secret_values_appear_only_in_secrets() -> None:
                 dumped = yaml.safe_dump(doc)
                 assert not [s for s in secrets if s in dumped], (path, doc)
     redis = named(render("kind"), "Secret", "redis")
-    assert redis["stringData"] == {"password": values["redis"]["password"]}
+    assert redis["stringData"] == {"password": values["redis"]["password"],
+                                   **values["redis"]["passwords"]}  # fmt: skip
     assert redis["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
 
 
-def test_dev_redis_requires_the_password_and_its_probe_sends_it() -> None:
-    [container] = pod(named(render("kind"), "Deployment", "redis"))["containers"]
+def test_dev_redis_has_a_user_per_service_and_its_probe_sends_the_administrators_password() -> None:
+    """The development Redis loads the same users as `make up` and compose
+    (devstack.provision.redis_acl: tests/e2e/test_redis_users.py checks the rules on a real
+    Redis), from a Secret, with the passwords the services get."""
+    docs = render("kind")
+    deployment = pod(named(docs, "Deployment", "redis"))
+    [container] = deployment["containers"]
     command = container["command"]
-    assert command[command.index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
+    path = command[command.index("--aclfile") + 1]
+    [mount] = [m for m in container["volumeMounts"] if path.startswith(m["mountPath"] + "/")]
+    [volume] = [v for v in deployment["volumes"] if v["name"] == mount["name"]]
+    users = next(
+        d
+        for d in of_kind(docs, "Secret")
+        if d["metadata"]["name"] == volume["secret"]["secretName"]
+    )
+    redis = values_for("kind")["redis"]
+    expected = redis_acl({"default": redis["password"], **redis["passwords"]})
+    assert users["stringData"][path.rsplit("/", 1)[1]] == expected
+    assert set(redis["passwords"]) == set(REDIS_STREAMS)
     assert container["env"] == [
         {
             "name": "REDIS_PASSWORD",

@@ -179,13 +179,20 @@ def test_a_development_database_password_is_refused_in_production_through_pgpass
 
 
 def test_the_redis_url_itself_may_come_from_the_secret() -> None:
-    values = merged(values_for("production"), {"redis": {"urlKey": "url"}})
+    values = merged(
+        values_for("production"), {"redis": {"urlKey": "url", "perServiceUsers": False}}
+    )
     for container in containers(render_values(values), "worker").values():
         env = env_of(container)
         assert env["REDIS_URL"]["valueFrom"] == {
             "secretKeyRef": {"name": "gateway-redis", "key": "url"}
         }
         assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "gateway-redis"
+    values = merged(values_for("production"), {"redis": {"urlKey": "url"}})  # and its own users
+    with pytest.raises(
+        helm.HelmRenderError, match=r"perServiceUsers takes the URL from redis\.url"
+    ):
+        render_values(values)
 
 
 def test_keda_reaches_the_production_redis_with_tls_and_the_secret() -> None:

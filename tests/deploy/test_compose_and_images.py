@@ -1,5 +1,6 @@
 """docker-compose, the Dockerfiles and the generated edge/Postgres files, checked offline."""
 
+import hashlib
 import ipaddress
 import json
 import os
@@ -7,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
@@ -219,20 +221,33 @@ def test_compose_publishes_ports_on_loopback_only() -> None:
             assert port.startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
 
 
-def test_compose_redis_requires_the_password_every_process_sends() -> None:
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_compose_redis_has_a_user_per_service_and_each_process_is_its_service() -> None:
+    """compose's Redis loads the generated ACL file (devstack.provision.redis_acl, the rules
+    tests/e2e/test_redis_users.py checks on a real Redis); each API and worker connects as its
+    own service with the password whose hash that file holds."""
     services = compose()["services"]
     command = services["redis"]["command"]
-    password = command[command.index("--requirepass") + 1]
-    assert services["redis"]["environment"]["REDISCLI_AUTH"] == password  # the healthcheck's
+    mounted = dict(reversed(v.split(":")[:2]) for v in services["redis"]["volumes"] if ":" in v)
+    acl = ROOT / mounted[command[command.index("--aclfile") + 1]]
+    hashes = {line.split()[1]: line.split()[3].removeprefix("#") for line in
+              acl.read_text().splitlines()}  # fmt: skip
+    assert hashes["default"] == _sha(services["redis"]["environment"]["REDISCLI_AUTH"])
+    assert "--requirepass" not in command
     urls = {
-        name: service["environment"]["REDIS_URL"]
+        name: urlsplit(service["environment"]["REDIS_URL"])
         for name, service in services.items()
         if "REDIS_URL" in service.get("environment", {})
     }
     users = {f"{s}-api" for s in SERVICES if s != "ui"} | {f"{s}-worker" for s in WORKERS}
-    assert users <= urls.keys()
+    assert users == urls.keys()
     for name, url in urls.items():
-        assert url == f"redis://:{password}@redis:6379/0", name
+        service = name.rsplit("-", 1)[0]
+        assert (url.username, url.hostname, url.port) == (service, "redis", 6379), name
+        assert hashes[service] == _sha(url.password or ""), name
 
 
 def test_compose_gives_every_api_and_worker_but_the_ui_the_internal_token() -> None:

@@ -157,16 +157,20 @@ def test_the_charts_kind_wiring_runs(postgres: Server, tmp_path: Path) -> None:
     containers = {name: from_pod(d, secrets, tmp_path) for name, d in pods.items()}
     dns = services_dns(docs, containers, pods)
     dns[store["metadata"]["name"]] = {POSTGRES_PORT: port_of(postgres)}
-    for name, workload in pods.items():  # ConfigMap volumes: their files, addressed locally
+    for name, workload in pods.items():  # ConfigMap and Secret volumes: their files, local
         for volume in pod(workload).get("volumes", []):
-            if "configMap" not in volume:
+            if "configMap" in volume:
+                files = config_maps[volume["configMap"]["name"]]
+            elif "secret" in volume:
+                files = secrets[volume["secret"]["secretName"]]
+            else:
                 continue
             [mount] = [
                 m
                 for m in pod(workload)["containers"][0]["volumeMounts"]
                 if m["name"] == volume["name"]
             ]
-            for file, text in config_maps[volume["configMap"]["name"]].items():
+            for file, text in files.items():
                 target = containers[name].mounts[mount["mountPath"]] / file
                 target.write_text(listen_here(rewrite(text, dns), containers[name]))
     jobs = [n for n, d in pods.items() if d["kind"] == "Job"]

@@ -16,9 +16,9 @@ from devstack.stack import Ports, Stack
 
 
 @pytest.fixture(scope="session")
-def stack(
-    admin_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
+def stack(admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The gateway on the session's Postgres and a Redis of its own, where each service has
+    its own ACL user (a Redis named by REDIS_URL instead, as given)."""
     table = load_routes()
     services = ["merchants", *(s for s in table.services if s != "merchants")]
     gateway = Stack(
@@ -28,7 +28,7 @@ def stack(
         database=f"gw_e2e_{secrets.token_hex(4)}",
         durable=False,
         admin_url=admin_url,
-        given_redis_url=redis_url,
+        given_redis_url=os.environ.get("REDIS_URL"),
         extra_env={
             "WORKER_HEARTBEAT_SECONDS": "2",
             "TEST_MODE": "true",

@@ -198,23 +198,41 @@ capabilities:
 {{- end }}
 {{- end }}
 
-{{/* REDIS_URL and REDIS_PASSWORD: the password reaches the process as it is in the Secret
-     (any characters; kit puts it into the URL encoded), the URL from redis.url or, with
-     redis.urlKey, from the Secret. */}}
+{{/* REDIS_URL and REDIS_PASSWORD of one service (.root, .name): the password reaches the
+     process as it is in the Secret (any characters; kit puts it into the URL encoded), the URL
+     from redis.url or, with redis.urlKey, from the Secret. With redis.perServiceUsers the URL
+     names the service as its user and the password is the Secret's key of that name. */}}
 {{- define "gateway.redisEnv" -}}
-{{- $secret := include "gateway.redisSecret" . }}
-{{- if .Values.redis.urlKey }}
-- name: REDIS_URL
-  valueFrom:
-    secretKeyRef: {name: {{ $secret }}, key: {{ .Values.redis.urlKey }}}
-{{- else }}
-- name: REDIS_URL
-  value: {{ include "gateway.redisUrl" . | quote }}
+{{- $root := .root }}
+{{- $redis := $root.Values.redis }}
+{{- $secret := include "gateway.redisSecret" $root }}
+{{- if $redis.perServiceUsers }}
+{{- if $redis.urlKey }}
+{{- fail "redis.perServiceUsers takes the URL from redis.url: unset redis.urlKey" }}
 {{- end }}
-{{- if and $secret .Values.redis.passwordKey }}
+{{- if not $secret }}
+{{- fail "redis.perServiceUsers needs redis.existingSecret (a key per service) or redis.passwords" }}
+{{- end }}
+{{- $url := urlParse (include "gateway.redisUrl" $root) }}
+- name: REDIS_URL
+  value: {{ urlJoin (merge (dict "userinfo" .name) $url) | quote }}
 - name: REDIS_PASSWORD
   valueFrom:
-    secretKeyRef: {name: {{ $secret }}, key: {{ .Values.redis.passwordKey }}}
+    secretKeyRef: {name: {{ $secret }}, key: {{ .name }}}
+{{- else }}
+{{- if $redis.urlKey }}
+- name: REDIS_URL
+  valueFrom:
+    secretKeyRef: {name: {{ $secret }}, key: {{ $redis.urlKey }}}
+{{- else }}
+- name: REDIS_URL
+  value: {{ include "gateway.redisUrl" $root | quote }}
+{{- end }}
+{{- if and $secret $redis.passwordKey }}
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ $secret }}, key: {{ $redis.passwordKey }}}
+{{- end }}
 {{- end }}
 {{- end }}
 
@@ -237,6 +255,13 @@ capabilities:
 {{- .Values.trustedProxyNetworks | toJson }}
 {{- end }}
 
+{{/* MESSAGE_VERIFY_KEYS: `service=key,…` from messageSigning.publicKeys, sorted. */}}
+{{- define "gateway.publicKeys" -}}
+{{- $pairs := list }}
+{{- range $service, $key := . }}{{ $pairs = append $pairs (printf "%s=%s" $service $key) }}{{ end }}
+{{- join "," $pairs }}
+{{- end }}
+
 {{/* The environment shared by every API and worker, merged with a service's own `env`. */}}
 {{- define "gateway.sharedEnv" -}}
 {{- merge (dict) (.service.env | default dict) .root.Values.env | toJson }}
@@ -246,7 +271,7 @@ capabilities:
 {{- define "gateway.env" -}}
 {{- $root := .root }}
 {{- $env := include "gateway.sharedEnv" . | fromJson }}
-{{- range $reserved := list "DATABASE_URL" "PGPASSWORD" "REDIS_URL" "REDIS_PASSWORD" "INTERNAL_TOKEN" "CSRF_SECRET" "TASK_TIMEOUT_SECONDS" "WORKER_STALL_SECONDS" "WORKER_METRICS_PORT" "TRUSTED_PROXY_NETWORKS" }}
+{{- range $reserved := list "DATABASE_URL" "PGPASSWORD" "REDIS_URL" "REDIS_PASSWORD" "INTERNAL_TOKEN" "CSRF_SECRET" "MESSAGE_SIGNING_KEY" "MESSAGE_VERIFY_KEYS" "TASK_TIMEOUT_SECONDS" "WORKER_STALL_SECONDS" "WORKER_METRICS_PORT" "TRUSTED_PROXY_NETWORKS" }}
 {{- if hasKey $env $reserved }}
 {{- fail (printf "env.%s is set by the chart from its own values (postgres, redis, internalAuth, ui, worker): set those instead" $reserved) }}
 {{- end }}
@@ -256,7 +281,7 @@ capabilities:
 {{- end }}
 {{- /* The ui calls only the public API: no Redis, no internal token (least privilege). */}}
 {{- if ne .name "ui" }}
-{{- include "gateway.redisEnv" $root }}
+{{- include "gateway.redisEnv" (dict "root" $root "name" .name) }}
 {{- end }}
 {{- range $other := list "merchants" "orders" "payments" }}
 - name: {{ upper $other }}_URL
@@ -275,6 +300,24 @@ capabilities:
 - name: OTEL_SERVICE_NAME
   value: {{ .name | quote }}
 {{- if eq .component "worker" }}
+{{- /* Stream messages are signed (kit.signing): a worker's own key from messageSigning's
+       Secret, every service's public key from the values. Unset outside production: the
+       development keys. Production refuses to render without them. */}}
+{{- $signing := $root.Values.messageSigning }}
+{{- if and (eq (get $env "ENVIRONMENT") "production") (not (and $signing.existingSecret $signing.publicKeys)) }}
+{{- fail "messageSigning.existingSecret (a Secret with each worker's private key under its service name) and messageSigning.publicKeys are required when ENVIRONMENT=production (python -m kit.signing makes them)" }}
+{{- end }}
+{{- if $signing.existingSecret }}
+- name: MESSAGE_SIGNING_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $signing.existingSecret }}
+      key: {{ .name }}
+{{- end }}
+{{- with $signing.publicKeys }}
+- name: MESSAGE_VERIFY_KEYS
+  value: {{ include "gateway.publicKeys" . | quote }}
+{{- end }}
 - name: TASK_TIMEOUT_SECONDS
   value: {{ $root.Values.worker.taskTimeoutSeconds | quote }}
 - name: WORKER_STALL_SECONDS

@@ -104,7 +104,7 @@ async def test_a_stopping_receive_loop_stops_although_the_screen_turned_the_stop
     await broker.startup()
     screening = asyncio.Event()
 
-    async def screen(stream: str, entry: str, data: bytes) -> bool:
+    async def screen(stream: str, entry: str, fields: dict[bytes, bytes]) -> bool:
         screening.set()
         try:
             await asyncio.Event().wait()

@@ -19,6 +19,15 @@ from kit.db import Database, create_pool
 from kit.errors import Unavailable
 from kit.events import Envelope
 from kit.settings import ServiceSettings
+from kit.signing import signer, verifier
+
+# Messages of the service "svc" (jobs to itself) and of "things" (the events `thing.*`).
+VERIFIER = verifier({"svc", "things"}, [], production=False)
+
+
+def signed(queue: str, data: bytes, sender: str = "svc") -> dict[bytes, bytes]:
+    """A stream entry's fields as `sender`'s relay writes them (its development key)."""
+    return {b"data": data, **signer(sender, None, production=False).fields(queue, data)}
 
 
 def settings(**overrides: Any) -> ServiceSettings:
@@ -92,7 +101,7 @@ async def deliver(
 
 async def test_success_is_acknowledged_and_leaves_nothing_behind(scratch_db: Database) -> None:
     handler = Flaky()
-    consumer = Consumer({"svc.do": handler}, settings())
+    consumer = Consumer({"svc.do": handler}, settings(), VERIFIER)
     assert await deliver(consumer, scratch_db, "svc.do", "m1") == ["m1"]
     assert handler.effects == ["m1"]
     assert await failed_rows(scratch_db) == []
@@ -103,7 +112,7 @@ async def test_a_failure_is_recorded_acknowledged_and_retried_from_postgres(
 ) -> None:
     handler = Flaky(failures=1)
     # A backoff of minutes: "not due yet" must not depend on this test outrunning the clock.
-    consumer = Consumer({"svc.do": handler}, settings(consumer_retry_base_seconds=600))
+    consumer = Consumer({"svc.do": handler}, settings(consumer_retry_base_seconds=600), VERIFIER)
     assert await deliver(consumer, scratch_db, "svc.do", "m1") == ["m1"]
     [row] = await failed_rows(scratch_db)
     assert (row["attempts"], row["dead_at"]) == (1, None)
@@ -122,7 +131,7 @@ async def test_what_keeps_failing_becomes_a_dead_letter_until_replayed(
     scratch_db: Database, scratch_url: str
 ) -> None:
     handler = Flaky(failures=3)
-    consumer = Consumer({"svc.do": handler}, settings(consumer_max_attempts=3))
+    consumer = Consumer({"svc.do": handler}, settings(consumer_max_attempts=3), VERIFIER)
     state = TaskiqState()
     state.db = scratch_db
     await deliver(consumer, scratch_db, "svc.do", "m1")
@@ -145,7 +154,7 @@ async def test_what_keeps_failing_becomes_a_dead_letter_until_replayed(
 
 
 async def test_a_hung_handler_times_out_and_counts_as_a_failure(scratch_db: Database) -> None:
-    consumer = Consumer({"svc.do": Flaky(hang=True)}, settings(task_timeout_seconds=0.2))
+    consumer = Consumer({"svc.do": Flaky(hang=True)}, settings(task_timeout_seconds=0.2), VERIFIER)
     assert await deliver(consumer, scratch_db, "svc.do", "m1") == ["m1"]
     [row] = await failed_rows(scratch_db)
     assert row["last_error"].startswith("TimeoutError")
@@ -158,7 +167,7 @@ async def test_a_poison_message_is_parked_and_the_next_one_still_runs(
         if message_id == "poison":
             raise ValueError("cannot parse this event")
 
-    consumer = Consumer({"svc.do": strict}, settings(consumer_max_attempts=1))
+    consumer = Consumer({"svc.do": strict}, settings(consumer_max_attempts=1), VERIFIER)
     assert await deliver(consumer, scratch_db, "svc.do", "poison") == ["poison"]
     assert await deliver(consumer, scratch_db, "svc.do", "fine") == ["fine"]
     [row] = await failed_rows(scratch_db)
@@ -171,7 +180,7 @@ async def test_an_outage_is_redelivered_without_counting_against_the_message(
     async def needs_orders(state: TaskiqState, message_id: str, payload: dict[str, Any]) -> None:
         raise Unavailable("the orders service is unreachable")
 
-    consumer = Consumer({"svc.do": needs_orders}, settings())
+    consumer = Consumer({"svc.do": needs_orders}, settings(), VERIFIER)
     assert await deliver(consumer, scratch_db, "svc.do", "m1") == []  # left for redelivery
     assert await failed_rows(scratch_db) == []
 
@@ -181,7 +190,7 @@ async def test_with_postgres_down_nothing_is_acknowledged(scratch_url: str) -> N
     pool = await create_pool(scratch_url)
     down = Database(pool)
     await pool.close()  # every later use of it fails, like an unreachable database
-    consumer = Consumer({"svc.do": Flaky(failures=1)}, settings())
+    consumer = Consumer({"svc.do": Flaky(failures=1)}, settings(), VERIFIER)
     assert await deliver(consumer, down, "svc.do", "m1") == []
 
 
@@ -291,7 +300,7 @@ async def test_an_event_for_a_newer_version_is_parked_then_run_by_one_that_knows
 
     event = Envelope.new("thing.new", uuid4(), {"id": "thing_9"}).model_dump(mode="json")
     old_events = EventConsumer(each(on_event), frozenset({"thing.done"}))
-    old = Consumer({"svc.handle_event": old_events.one}, settings())
+    old = Consumer({"svc.handle_event": old_events.one}, settings(), VERIFIER)
     assert await deliver(old, scratch_db, "svc.handle_event", "m1", event) == ["m1"]
     [row] = await failed_rows(scratch_db)
     assert (row["attempts"], row["dead_at"], row["parked_at"] is not None) == (0, None, True)
@@ -309,6 +318,7 @@ async def test_an_event_for_a_newer_version_is_parked_then_run_by_one_that_knows
             ).one
         },
         settings(),
+        VERIFIER,
     )
     await make_due(scratch_db)
     assert await new.retry_due(state) == 1
@@ -319,14 +329,14 @@ async def test_an_event_for_a_newer_version_is_parked_then_run_by_one_that_knows
 async def test_entries_that_cannot_run_are_recorded_so_none_pins_the_stream(
     scratch_db: Database,
 ) -> None:
-    consumer = Consumer({"svc.do": Flaky()}, settings())
+    consumer = Consumer({"svc.do": Flaky()}, settings(), VERIFIER)
 
     def entry(**message: Any) -> bytes:
         base = {"task_id": "t", "task_name": "svc.do", "args": [{"n": 1}], "kwargs": {},
                 "labels": {"message_id": "m-ok", "ack_type": "manual"}}  # fmt: skip
         return json.dumps(base | message).encode()
 
-    assert await consumer.screen(scratch_db, "svc", "1-0", entry()) is True
+    assert await consumer.screen(scratch_db, "svc", "1-0", signed("svc", entry())) is True
     unrunnable = {
         "2-0": b"not json at all",
         "3-0": entry(labels={"ack_type": "manual"}),  # no message_id: nothing to dedupe on
@@ -334,7 +344,7 @@ async def test_entries_that_cannot_run_are_recorded_so_none_pins_the_stream(
         "5-0": entry(task_name="svc.newer", labels={"message_id": "m-new"}),
     }
     for entry_id, data in unrunnable.items():
-        assert await consumer.screen(scratch_db, "svc", entry_id, data) is False
+        assert await consumer.screen(scratch_db, "svc", entry_id, signed("svc", data)) is False
     rows = {r["message_id"]: r for r in await failed_rows(scratch_db)}
     assert set(rows) == {"svc:2-0", "svc:3-0", "m-args", "m-new"}
     for dead in ("svc:2-0", "svc:3-0", "m-args"):
@@ -357,7 +367,7 @@ async def test_a_lock_held_past_the_lock_timeout_is_an_outage_not_a_failure(
             async with state.db.transaction() as conn:
                 await conn.execute("LOCK TABLE outbox IN SHARE MODE")
 
-        consumer = Consumer({"svc.do": touches_outbox}, settings())
+        consumer = Consumer({"svc.do": touches_outbox}, settings(), VERIFIER)
         async with holder.transaction():
             await holder.execute("LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE")
             assert await deliver(consumer, db, "svc.do", "m1") == []  # left for redelivery
@@ -366,3 +376,65 @@ async def test_a_lock_held_past_the_lock_timeout_is_an_outage_not_a_failure(
     finally:
         await holder.close()
         await pool.close()
+
+
+async def test_only_what_the_entitled_service_signed_runs(scratch_db: Database) -> None:
+    """A pod that can write to Redis cannot make a consumer apply an event it did not sign
+    with the key of the service owning the event (nor a job on another service's queue): the
+    entry is dead-lettered as refused, never run, and nothing pins the stream."""
+    applied: list[str] = []
+
+    async def on_event(conn: asyncpg.Connection, event: Envelope) -> None:
+        applied.append(event.id)
+
+    events = EventConsumer(each(on_event), frozenset({"thing.done", "payment.success"}))
+    job = Flaky()
+    consumer = Consumer(
+        {"svc.handle_event": events.one, "svc.handle_events": events.many, "svc.do": job},
+        settings(), VERIFIER,
+    )  # fmt: skip
+
+    def message(task: str, payload: dict[str, Any], msg_id: str) -> bytes:
+        labels = {"message_id": msg_id, "ack_type": "manual"}
+        message = {"task_id": msg_id, "task_name": task, "args": [payload], "kwargs": {}}
+        return json.dumps(message | {"labels": labels}).encode()
+
+    def event(type: str) -> dict[str, Any]:
+        return Envelope.new(type, uuid4(), {"id": "thing_1"}).model_dump(mode="json")
+
+    done = message("svc.handle_event", event("thing.done"), "m-done")
+    paid = message("svc.handle_event", event("payment.success"), "m-paid")
+    mixed = message(
+        "svc.handle_events", {"events": [event("thing.done"), event("payment.success")]}, "m-mixed"
+    )
+    job_entry = message("svc.do", {"n": 1}, "m-job")
+    newer = message("svc.handle_later", event("thing.done"), "m-newer")
+    assert await consumer.screen(scratch_db, "svc", "1-0", signed("svc", done, "things"))
+    assert await consumer.screen(scratch_db, "svc", "2-0", signed("svc", job_entry, "svc"))
+    tampered = signed("svc", done, "things") | {b"data": done.replace(b"thing_1", b"thing_2")}
+    refused = {
+        "3-0": ({b"data": paid}, "unsigned"),
+        "4-0": (signed("svc", paid, "things"), "'things' may not send payment.success"),
+        "5-0": (signed("svc", mixed, "things"), "'things' may not send payment.success"),
+        "6-0": (signed("svc", job_entry, "things"), "'things' may not send the job svc.do"),
+        "7-0": (signed("elsewhere", done, "things"), "signature of 'things' does not verify"),
+        "8-0": (tampered, "signature of 'things' does not verify"),
+        "9-0": (signed("svc", done, "mallory"), "signed by 'mallory', whose key"),
+        "10-0": ({b"data": newer}, "unsigned"),  # not parked for a newer version either
+    }
+    for entry_id, (fields, _) in refused.items():
+        assert await consumer.screen(scratch_db, "svc", entry_id, fields) is False, entry_id
+    rows = {r["message_id"]: r for r in await failed_rows(scratch_db)}
+    assert set(rows) == {f"svc:{entry_id}" for entry_id in refused}
+    for entry_id, (_, reason) in refused.items():
+        row = rows[f"svc:{entry_id}"]
+        assert row["dead_at"] is not None, entry_id
+        assert row["parked_at"] is None, entry_id
+        assert f"refused: {reason}" in row["last_error"], (entry_id, row["last_error"])
+    assert applied == []  # screening runs nothing; a refused entry is never run
+    assert job.effects == []
+
+    optional = Consumer({"svc.handle_event": events.one}, settings(),
+                        verifier({"things"}, [], production=False, required=False))  # fmt: skip
+    assert await optional.screen(scratch_db, "svc", "11-0", {b"data": done})  # the old version's
+    assert not await optional.screen(scratch_db, "svc", "12-0", tampered)  # forged: still refused

@@ -11,11 +11,13 @@ import asyncpg
 import pytest
 from redis.asyncio import Redis
 
-from kit import outbox
+from kit import outbox, signing
 from kit.db import Database, init_connection
 from kit.events import Envelope
 from kit.inbox import first_delivery
 from tests.waits import eventually_async
+
+SIGNER = signing.signer("kit_scratch", None, production=False)  # the relay's development key
 
 
 def queue_name() -> str:
@@ -34,7 +36,7 @@ async def test_event_fans_out_to_each_consumer_queue(scratch_db: Database, redis
     async with scratch_db.transaction() as conn:
         await outbox.add(conn, outbox.event_messages(envelope, [a, b]))
     async with Redis.from_url(redis_url) as redis:
-        relay = outbox.Relay(scratch_db, outbox.StreamPublisher(redis), "kit_scratch")
+        relay = outbox.Relay(scratch_db, outbox.StreamPublisher(redis, SIGNER), "kit_scratch")
         assert await relay.publish_pending() == 2
         assert await relay.publish_pending() == 0  # stamped as published
     for queue in (a, b):
@@ -88,7 +90,7 @@ async def test_the_events_one_transaction_writes_for_a_consumer_travel_as_one_me
         await outbox.add(conn, written)
         now = await conn.fetchval("SELECT now()")
     async with Redis.from_url(redis_url) as redis:
-        relay = outbox.Relay(scratch_db, outbox.StreamPublisher(redis), "kit_scratch")
+        relay = outbox.Relay(scratch_db, outbox.StreamPublisher(redis, SIGNER), "kit_scratch")
         assert await relay.publish_pending() == 3  # a's two events as one, b's one, the job
     together, sent_job = await stream_tasks(redis_url, a)
     assert (together["task_name"], sent_job["task_name"]) == (f"{a}.handle_events", f"{a}.do")
@@ -303,7 +305,7 @@ async def test_confirmer_republishes_what_redis_lost_before_it_was_acknowledged(
         await outbox.add(conn, [first, second])
     async with Redis.from_url(redis_url) as redis:
         await redis.xgroup_create(queue, outbox.GROUP, id="0", mkstream=True)
-        relay = outbox.Relay(scratch_db, outbox.StreamPublisher(redis), "kit_scratch")
+        relay = outbox.Relay(scratch_db, outbox.StreamPublisher(redis, SIGNER), "kit_scratch")
         assert await relay.publish_pending() == 2
         delivered: Any = await redis.xreadgroup(outbox.GROUP, "c1", {queue: ">"}, count=1)
         await redis.xack(queue, outbox.GROUP, delivered[0][1][0][0])  # only the first is handled
@@ -345,7 +347,7 @@ async def test_an_entry_that_took_a_lost_messages_stream_id_does_not_confirm_it(
         await outbox.add(conn, [message])
     async with Redis.from_url(redis_url) as redis:
         await redis.xgroup_create(queue, outbox.GROUP, id="0", mkstream=True)
-        relay = outbox.Relay(scratch_db, outbox.StreamPublisher(redis), "kit_scratch")
+        relay = outbox.Relay(scratch_db, outbox.StreamPublisher(redis, SIGNER), "kit_scratch")
         assert await relay.publish_pending() == 1
         async with scratch_db.transaction() as conn:
             stream_id = await conn.fetchval("SELECT stream_id FROM outbox")
@@ -369,7 +371,7 @@ async def test_republish_since_a_point_in_time(scratch_db: Database, redis_url: 
     async with scratch_db.transaction() as conn:
         await outbox.add(conn, [message])
     async with Redis.from_url(redis_url) as redis:
-        relay = outbox.Relay(scratch_db, outbox.StreamPublisher(redis), "kit_scratch")
+        relay = outbox.Relay(scratch_db, outbox.StreamPublisher(redis, SIGNER), "kit_scratch")
         assert await relay.publish_pending() == 1
         async with scratch_db.transaction() as conn:
             since = await conn.fetchval("SELECT created_at FROM outbox")
@@ -444,7 +446,7 @@ async def test_a_stream_at_its_window_waits_in_the_outbox_and_others_flow(
         await outbox.add(conn, messages)
     async with Redis.from_url(redis_url) as redis:
         await redis.xgroup_create(stalled, outbox.GROUP, id="0", mkstream=True)
-        publisher = outbox.StreamPublisher(redis)
+        publisher = outbox.StreamPublisher(redis, SIGNER)
         relay = outbox.Relay(
             scratch_db, publisher, "kit_scratch", batch_size=2, poll_interval=3600,
             window=3, depth=publisher.depth, window_check_seconds=0,

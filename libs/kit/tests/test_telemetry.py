@@ -11,10 +11,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from redis.asyncio import Redis
 
-from kit import outbox, telemetry
+from kit import outbox, signing, telemetry
 from kit.db import Database
 from kit.http import RequestContextMiddleware
 from kit.telemetry import instrument_app, setup_tracing
+
+SIGNER = signing.signer("kit_scratch", None, production=False)  # the relay's development key
 
 EXPORTER = InMemorySpanExporter()
 
@@ -66,7 +68,7 @@ async def test_trace_crosses_the_database_and_the_outbox(
 
     async with Redis.from_url(redis_url) as redis:
         await outbox.Relay(
-            scratch_db, outbox.StreamPublisher(redis), "kit_scratch"
+            scratch_db, outbox.StreamPublisher(redis, SIGNER), "kit_scratch"
         ).publish_pending()
         entries: Any = await redis.xrange("trace-q")
     [(_, fields)] = entries
@@ -96,7 +98,7 @@ async def test_without_an_exporter_the_trace_id_still_reaches_the_outbox(
         assert (await c.post("/things/fresh")).status_code == 200
     async with Redis.from_url(redis_url) as redis:
         await outbox.Relay(
-            scratch_db, outbox.StreamPublisher(redis), "kit_scratch"
+            scratch_db, outbox.StreamPublisher(redis, SIGNER), "kit_scratch"
         ).publish_pending()
         entries: Any = await redis.xrange("quiet-q")
     trace_ids = {}

@@ -7,6 +7,7 @@ import contextlib
 import os
 import secrets
 import signal
+import string
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -28,7 +29,9 @@ Start = Callable[[str], "subprocess.Popen[bytes]"]
 
 @pytest.fixture
 def service() -> str:
-    return f"vtest{secrets.token_hex(4)}"  # a stream of its own
+    """A stream of its own; it owns the events `<service minus its s>.*`, so it may sign them
+    (kit.signing.owner)."""
+    return "vtest_" + "".join(secrets.choice(string.ascii_lowercase) for _ in range(8)) + "s"
 
 
 @pytest.fixture
@@ -65,10 +68,12 @@ def start(scratch_url: str, redis_url: str, service: str) -> Iterator[Start]:
 
 
 async def publish(db: Database, service: str, *transactions: list[str]) -> list[str]:
-    """One committed transaction per list of event types; the ids of the events, in order."""
+    """One committed transaction per list of event types (`thing.*` stands for the service's
+    own `<stem>.*`); the ids of the events, in order."""
     ids: list[str] = []
     for types in transactions:
-        envelopes = [Envelope.new(t, MERCHANT, {"n": len(ids) + i}) for i, t in enumerate(types)]
+        own = [t.replace("thing.", f"{service[:-1]}.") for t in types]
+        envelopes = [Envelope.new(t, MERCHANT, {"n": len(ids) + i}) for i, t in enumerate(own)]
         async with db.transaction() as conn:
             await outbox.add(
                 conn, [m for e in envelopes for m in outbox.event_messages(e, (service,))]

@@ -18,6 +18,7 @@ from kit.worker import create_worker
 
 SERVICE = os.environ["VTEST_SERVICE"]
 VERSION = os.environ["VERSION"]
+STEM = SERVICE[:-1]  # the service owns (and signs) the events `<stem>.*`: "thing" below
 
 
 async def apply(conn: asyncpg.Connection, events: list[Envelope]) -> None:
@@ -29,8 +30,8 @@ async def apply(conn: asyncpg.Connection, events: list[Envelope]) -> None:
 
 if VERSION == "new":
     broker = create_worker(
-        SERVICE, ServiceSettings(), on_events=apply, event_types={"thing.made", "thing.renamed"}
+        SERVICE, ServiceSettings(), on_events=apply, event_types={f"{STEM}.made", f"{STEM}.renamed"}
     )
 else:  # before pipeline v2: one event per message, and one type fewer
-    old = EventConsumer(apply, frozenset({"thing.made"}))
+    old = EventConsumer(apply, frozenset({f"{STEM}.made"}))
     broker = create_worker(SERVICE, ServiceSettings(), jobs={event_task(SERVICE): old.one})

@@ -67,9 +67,9 @@ class ReclaimingStreamBroker(RedisStreamBroker):
         super().__init__(*args, **kwargs)
         self.reclaim_interval = reclaim_interval
         self.progress: Callable[[], None] = lambda: None
-        # (stream, entry id, data) → may it run? False: recorded elsewhere, acknowledge it unrun
-        # (kit.consumer.Consumer.screen). An error leaves it unacknowledged, to come back.
-        self.screen: Callable[[str, str, bytes], Awaitable[bool]] | None = None
+        # (stream, entry id, fields) → may it run? False: recorded elsewhere, acknowledge it
+        # unrun (kit.consumer.Consumer.screen). An error leaves it unacknowledged, to come back.
+        self.screen: Callable[[str, str, dict[bytes, bytes]], Awaitable[bool]] | None = None
         self._acks = Acks(Redis(connection_pool=self.connection_pool), self.consumer_group_name)
 
     def _ack_generator(self, id: str, queue_name: str) -> Callable[[], Awaitable[None]]:
@@ -88,7 +88,7 @@ class ReclaimingStreamBroker(RedisStreamBroker):
             return True
         queue, entry = _text(stream), _text(msg_id)
         try:
-            runnable = await self.screen(queue, entry, fields.get(b"data", b""))
+            runnable = await self.screen(queue, entry, fields)
         except Exception as error:  # not recorded (the database is away): it comes back later
             _unless_cancelled()
             log.warning("cannot screen a stream entry; leaving it for redelivery",

@@ -44,6 +44,7 @@ from kit.errors import Unavailable
 from kit.events import Envelope
 from kit.http import DEPENDENCY_DOWN
 from kit.settings import ServiceSettings
+from kit.signing import Verifier
 from kit.telemetry import recording
 
 log = logging.getLogger("kit.consumer")
@@ -72,6 +73,11 @@ DEAD_LETTERED = Counter("consumer_dead_letters_total", "Messages parked as dead"
 DEAD_LETTERS = Gauge("dead_letter_messages", "Dead letters waiting for an operator")
 PARKED = Counter(
     "consumer_parked_total", "Messages kept for a version that can run them", ["task_name"]
+)
+REFUSED = Counter(
+    "consumer_refused_messages_total",
+    "Stream entries not signed by a service entitled to send them (kit.signing)",
+    ["queue"],
 )
 RETRYING = Gauge("retrying_messages", "Failed messages waiting for their next attempt")
 
@@ -307,6 +313,39 @@ def unrunnable(data: bytes, known: set[str]) -> Unrunnable | None:
     return None
 
 
+def _message(fields: dict[bytes, bytes]) -> dict[str, Any]:
+    try:
+        message = json.loads(fields.get(b"data", b""))
+    except ValueError:
+        return {}
+    return message if isinstance(message, dict) else {}
+
+
+def _task_name(fields: dict[bytes, bytes]) -> str:
+    return str(_message(fields).get("task_name", "unrunnable"))
+
+
+def _event_types(task: str, fields: dict[bytes, bytes]) -> list[str]:
+    """The types of the events an entry carries (one, several together; none for a job)."""
+    args = _message(fields).get("args")
+    payload = args[0] if isinstance(args, list) and args and isinstance(args[0], dict) else {}
+    carried: list[Any]
+    if task.endswith(".handle_events"):
+        events = payload.get("events")
+        carried = events if isinstance(events, list) else []
+    elif task.endswith(".handle_event"):
+        carried = [payload]
+    else:
+        return []
+    return [str(e.get("type")) for e in carried if isinstance(e, dict)]
+
+
+def _kept(fields: dict[bytes, bytes]) -> dict[str, Any]:
+    """What a refused entry was, for the operator (never run: it is a dead letter)."""
+    return {"data": fields.get(b"data", b"")[:2000].decode(errors="replace"),
+            "from": fields.get(b"from", b"").decode(errors="replace")}  # fmt: skip
+
+
 async def claim_due(db: Database, limit: int, lease_seconds: float) -> list[FailedMessage]:
     """Failed messages due again, leased so that another replica does not take them too."""
     async with db.transaction() as conn:
@@ -341,8 +380,11 @@ async def count(conn: asyncpg.Connection) -> tuple[int, int]:
 class Consumer:
     """A worker's handlers by task name, run under one timeout and one retry policy."""
 
-    def __init__(self, handlers: dict[str, Handler], settings: ServiceSettings) -> None:
+    def __init__(
+        self, handlers: dict[str, Handler], settings: ServiceSettings, verifier: Verifier
+    ) -> None:
         self.handlers = handlers
+        self.verifier = verifier
         self.timeout = settings.task_timeout_seconds
         self.policy = RetryPolicy.of(settings)
 
@@ -392,10 +434,22 @@ class Consumer:
             return error
         return None
 
-    async def screen(self, db: Database, queue: str, entry_id: str, data: bytes) -> bool:
+    async def screen(
+        self, db: Database, queue: str, entry_id: str, fields: dict[bytes, bytes]
+    ) -> bool:
         """True if the stream entry can run here; otherwise it is recorded (parked for a newer
-        version, or dead-lettered if no version could run it) and may be acknowledged unrun."""
-        found = unrunnable(data, set(self.handlers))
+        version, or dead-lettered if no version could run it, or if the service entitled to
+        send it did not sign it: `kit.signing`) and may be acknowledged unrun."""
+        found = unrunnable(fields.get(b"data", b""), set(self.handlers))
+        if found is None or found.park:
+            task = found.task_name if found else _task_name(fields)
+            refused = self.verifier.refusal(queue, fields, task, _event_types(task, fields))
+            if refused is not None:
+                REFUSED.labels(queue).inc()
+                log.error("stream entry refused: not sent by a service entitled to",
+                          extra={"queue": queue, "entry": entry_id, "task_name": task,
+                                 "reason": refused})  # fmt: skip
+                found = Unrunnable(f"refused: {refused}", None, task, _kept(fields))
         if found is None:
             return True
         msg_id = found.message_id or f"{queue}:{entry_id}"

