@@ -111,7 +111,9 @@ def new_order(
 
 
 def search(page: Page, text: str) -> None:
-    page.get_by_label("Search by payment, order, refund or receipt id").fill(text)
+    page.get_by_label(
+        "Search by payment, order, refund or receipt id, or key:value of a note"
+    ).fill(text)
     page.click("[data-test-id=search-button]")
 
 
@@ -615,6 +617,23 @@ def test_support_finds_captures_and_refunds_a_payment(
     expect(page).to_have_url(f"{dashboard}/dashboard/orders/{order_id}")
     search(page, f"no-such-{secrets.token_hex(4)}")
     expect(page.locator("[data-test-id=search-nothing]")).to_contain_text("No payment, order")
+    # a note finds the order, the payment and the refund holding it, and nothing else
+    invoice = {"notes": {"invoice": f"INV-{receipt}"}}
+    for path in (f"/api/v1/orders/{order_id}", f"/api/v1/payments/{payment_id}",
+                 f"/api/v1/refunds/{refund['id']}"):  # fmt: skip
+        assert api.post(path, json=invoice, headers=TEST_HEADERS).status_code == 200
+    search(page, f"invoice:INV-{receipt}")
+    results = page.locator("[data-test-id=search-result]")
+    expect(results).to_have_count(3)
+    expect(results.locator("code").first).to_have_text(order_id)
+    expect(page.locator("[data-test-id=search-result][data-kind=payment]")).to_contain_text(
+        payment_id
+    )
+    expect(page.locator("[data-test-id=search-result][data-kind=refund]")).to_contain_text(
+        refund["id"]
+    )
+    search(page, f"invoice:INV-{receipt}-other")
+    expect(page.locator("[data-test-id=search-nothing]")).to_be_visible()
     page.goto(f"{dashboard}/dashboard/transactions")
     expect(page.locator("[data-test-id=time-zone]")).to_have_text("UTC")
     row = page.locator(f"[data-test-id=transaction-row][data-payment-id='{payment_id}']")

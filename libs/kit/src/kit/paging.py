@@ -13,6 +13,8 @@ the list's owner (the merchant), whatever the other filters: a row whose status 
 the last page still anchors the next one.
 """
 
+import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -80,6 +82,44 @@ def page_of(
 
 PageQuery = Annotated[Page, Depends(page_of)]
 
+_SCALAR = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?|true|false")
+
+
+@dataclass(frozen=True)
+class NoteMatch:
+    """`note=key:value` on a list of objects with notes (orders, payments, refunds): those
+    whose notes hold `value` under `key`. The value matches a note stored as that text, and
+    one stored as the number or `true`/`false` it spells."""
+
+    key: str
+    value: str
+
+    def documents(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The notes this one is contained in: as text, and as the JSON scalar it spells."""
+        typed = json.loads(self.value) if _SCALAR.fullmatch(self.value) else self.value
+        return {self.key: self.value}, {self.key: typed}
+
+
+def note_of(
+    note: Annotated[
+        Text | None,
+        Query(
+            max_length=769,
+            pattern=r"^[^:]{1,256}:",
+            description="`key:value`: only the objects whose notes hold this value under this"
+            " key (a number or true/false also matches as typed)",
+            examples=["invoice:INV-2026-0042"],
+        ),
+    ] = None,
+) -> NoteMatch | None:
+    if note is None:
+        return None
+    key, _, value = note.partition(":")
+    return NoteMatch(key, value)
+
+
+NoteQuery = Annotated[NoteMatch | None, Depends(note_of)]
+
 
 @dataclass(frozen=True)
 class Paged:
@@ -120,11 +160,13 @@ async def fetch_page(
     filter_args: Sequence[Any] = (),
     page: Page,
     created: str = "created_at",
+    note: NoteMatch | None = None,
 ) -> Paged:
     """`select` (`SELECT … FROM table`) one page of the rows of one `owner` (a condition on
-    `$1…$k`, `owner_args`) that match `filters` (on `$k+1…`, `filter_args`). A cursor must be a
-    row of the owner's. `created` names the creation-time column: rows are ordered by it and
-    `id`, both descending."""
+    `$1…$k`, `owner_args`) that match `filters` (on `$k+1…`, `filter_args`) and `note` (on the
+    `notes` column; a partial GIN index `USING gin (notes jsonb_path_ops) WHERE notes <>
+    '{}'` serves it). A cursor must be a row of the owner's. `created` names the creation-time
+    column: rows are ordered by it and `id`, both descending."""
     table = select.rsplit(" FROM ", 1)[1].split()[0]
     args = [*owner_args, *filter_args]
 
@@ -133,6 +175,11 @@ async def fetch_page(
         return f"${len(args)}"
 
     conditions = [f"({owner})", f"({filters})"]
+    if note is not None:
+        as_text, as_typed = note.documents()
+        conditions.append(
+            f"notes <> '{{}}'::jsonb AND (notes @> {param(as_text)} OR notes @> {param(as_typed)})"
+        )
     for op, value in ((">=", page.created_gte), (">", page.created_gt),
                       ("<=", page.created_lte), ("<", page.created_lt)):  # fmt: skip
         if value is not None:

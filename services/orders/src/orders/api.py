@@ -10,7 +10,7 @@ from kit.errors import InvalidRequest, Unauthenticated
 from kit.http import problems
 from kit.idempotency import IdempotencyKey, IdempotencyKeyInUse, IdempotencyKeyReused
 from kit.limits import ClientLimited
-from kit.paging import PageQuery
+from kit.paging import NoteQuery, PageQuery
 from kit.strings import NotesUpdate, Text
 from orders import service
 from orders.domain import CurrencyNotEnabled, Order, OrderNotFound
@@ -61,12 +61,14 @@ async def list_orders(
     db: Db,
     merchant: CurrentMerchant,
     page: PageQuery,
+    note: NoteQuery,
     receipt: Annotated[Text | None, Query(max_length=255)] = None,
 ) -> OrdersPublic:
     """The merchant's orders, newest first; with `receipt`, those with exactly that receipt.
     Paged by `limit`/`offset` (with a `total`) or by cursor (`starting_after`/`ending_before`,
-    stable while orders are added), filtered by `created[gte|gt|lte|lt]`."""
-    orders = await service.list_orders(db, merchant.merchant_id, page, receipt)
+    stable while orders are added), filtered by `created[gte|gt|lte|lt]` and by a note
+    (`note=key:value`)."""
+    orders = await service.list_orders(db, merchant.merchant_id, page, receipt, note)
     return OrdersPublic(
         data=[OrderPublic.model_validate(o) for o in orders.items], **orders.fields(page)
     )

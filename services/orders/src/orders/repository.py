@@ -7,7 +7,7 @@ import asyncpg
 
 from kit import idempotency
 from kit.idempotency import StoredResponse
-from kit.paging import Listed, Page, fetch_page
+from kit.paging import Listed, NoteMatch, Page, fetch_page
 from orders.domain import Order, OrderStatus
 
 _COLUMNS = (
@@ -92,12 +92,16 @@ async def update_statuses(conn: asyncpg.Connection, orders: list[Order]) -> list
 
 
 async def list_orders(
-    conn: asyncpg.Connection, merchant_id: UUID, page: Page, receipt: str | None
+    conn: asyncpg.Connection,
+    merchant_id: UUID,
+    page: Page,
+    receipt: str | None,
+    note: NoteMatch | None = None,
 ) -> Listed[Order]:
     """Newest first; with `receipt`, only the orders with exactly that receipt."""
     paged = await fetch_page(
         conn, select=f"SELECT {_COLUMNS} FROM merchant_order", page=page,
         owner="merchant_id = $1", owner_args=[merchant_id],
-        filters="$2::text IS NULL OR receipt = $2", filter_args=[receipt],
+        filters="$2::text IS NULL OR receipt = $2", filter_args=[receipt], note=note,
     )  # fmt: skip
     return paged.map(_order)

@@ -12,7 +12,7 @@ from kit import idempotency, outbox
 from kit.db import Database
 from kit.events import Envelope
 from kit.idempotency import StoredResponse
-from kit.paging import Listed, Page
+from kit.paging import Listed, NoteMatch, Page
 from orders import events, repository
 from orders.domain import Order, OrderNotFound, OrderStatus, new_order_id
 
@@ -104,7 +104,11 @@ async def set_notes(
 
 
 async def list_orders(
-    db: Database, merchant_id: UUID, page: Page, receipt: str | None = None
+    db: Database,
+    merchant_id: UUID,
+    page: Page,
+    receipt: str | None = None,
+    note: NoteMatch | None = None,
 ) -> Listed[Order]:
     async with db.transaction() as conn:
-        return await repository.list_orders(conn, merchant_id, page, receipt)
+        return await repository.list_orders(conn, merchant_id, page, receipt, note)

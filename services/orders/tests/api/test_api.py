@@ -1,6 +1,7 @@
 """Orders over HTTP, authenticated by the real merchants service (in process)."""
 
 import re
+import time
 import uuid
 from typing import Any
 from uuid import UUID
@@ -143,6 +144,30 @@ async def test_notes_are_replaced_with_a_post(client: httpx.AsyncClient) -> None
     assert refused.status_code == 400
     gone = await client.post("/api/v1/orders/order_x", json={"notes": {}}, headers=TEST_HEADERS)
     assert gone.status_code == 404
+
+
+async def test_a_note_finds_the_orders_that_hold_it(
+    client: httpx.AsyncClient, other_merchant: dict[str, str]
+) -> None:
+    """`note=key:value`: the text as stored, or the number or true/false it spells."""
+    invoice, seq = f"INV-{uuid.uuid4()}", time.time_ns()
+    first = await create(client, {"amount": 100, "notes": {"invoice": invoice, "seq": seq}})
+    second = await create(client, {"amount": 100, "notes": {"invoice": f"{invoice}:2"}})
+    await create(client, {"amount": 100})  # no notes at all
+
+    async def found(note: str, headers: dict[str, str] = TEST_HEADERS) -> list[str]:
+        listed = await client.get("/api/v1/orders", params={"note": note}, headers=headers)
+        assert listed.status_code == 200, listed.text
+        return [o["id"] for o in listed.json()["data"]]
+
+    assert await found(f"invoice:{invoice}") == [first.json()["id"]]
+    assert await found(f"invoice:{invoice}:2") == [second.json()["id"]]  # the first `:` splits
+    assert await found(f"seq:{seq}") == [first.json()["id"]]  # a number, typed as text
+    assert await found(f"seq:{seq + 1}") == []
+    assert await found(f"invoice:{invoice}", other_merchant) == []  # another merchant's
+    for bad in ("no-colon", ":no-key"):
+        refused = await client.get("/api/v1/orders", params={"note": bad}, headers=TEST_HEADERS)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (400, "BAD_REQUEST_ERROR")
 
 
 async def test_a_cursor_pages_the_list_stably_and_by_creation_time(

@@ -12,7 +12,7 @@ from kit.http import problems
 from kit.idempotency import IdempotencyKey, IdempotencyKeyInUse, IdempotencyKeyReused
 from kit.jobs import job_counts
 from kit.limits import ClientLimited
-from kit.paging import PageQuery
+from kit.paging import NoteQuery, PageQuery
 from kit.strings import NotesUpdate, Text
 from payments import service
 from payments.domain import (
@@ -125,12 +125,14 @@ async def list_payments(
     db: Db,
     merchant: CurrentMerchant,
     page: PageQuery,
+    note: NoteQuery,
     status: PaymentStatus | None = None,
     order_id: Annotated[Text | None, Query(max_length=64)] = None,
 ) -> PaymentsPublic:
-    """The merchant's payments, newest first, optionally by status or order; paged by
-    `limit`/`offset` or by cursor, filtered by `created[gte|gt|lte|lt]` (as orders)."""
-    payments = await service.list_payments(db, merchant.merchant_id, page, status, order_id)
+    """The merchant's payments, newest first, optionally by status, order or note
+    (`note=key:value`); paged by `limit`/`offset` or by cursor, filtered by
+    `created[gte|gt|lte|lt]` (as orders)."""
+    payments = await service.list_payments(db, merchant.merchant_id, page, status, order_id, note)
     data = [PaymentPublic.model_validate(p) for p in payments.items]
     return PaymentsPublic(data=data, **payments.fields(page))
 

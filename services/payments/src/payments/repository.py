@@ -9,7 +9,7 @@ import asyncpg
 from kit import idempotency, outbox
 from kit.idempotency import StoredResponse
 from kit.outbox import OutboxMessage
-from kit.paging import Listed, Page, fetch_page
+from kit.paging import Listed, NoteMatch, Page, fetch_page
 from payments.domain import OrderRef, Payment, PaymentMethod, PaymentStatus
 
 _COLUMNS = (
@@ -205,12 +205,13 @@ async def list_payments(
     page: Page,
     status: PaymentStatus | None,
     order_id: str | None,
+    note: NoteMatch | None = None,
 ) -> Listed[Payment]:
     paged = await fetch_page(
         conn, select=f"SELECT {_COLUMNS} FROM payment", page=page,
         owner="merchant_id = $1", owner_args=[merchant_id],
         filters="($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR order_id = $3)",
-        filter_args=[status.value if status else None, order_id],
+        filter_args=[status.value if status else None, order_id], note=note,
     )  # fmt: skip
     return paged.map(_payment)
 

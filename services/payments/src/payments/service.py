@@ -13,7 +13,7 @@ from kit import idempotency, outbox
 from kit.db import Database
 from kit.events import Envelope
 from kit.idempotency import StoredResponse
-from kit.paging import Listed, Page
+from kit.paging import Listed, NoteMatch, Page
 from payments import events, repository
 from payments.domain import (
     ORDER_ALREADY_PAID,
@@ -275,9 +275,10 @@ async def list_payments(
     page: Page,
     status: PaymentStatus | None = None,
     order_id: str | None = None,
+    note: NoteMatch | None = None,
 ) -> Listed[Payment]:
     async with db.transaction() as conn:
-        return await repository.list_payments(conn, merchant_id, page, status, order_id)
+        return await repository.list_payments(conn, merchant_id, page, status, order_id, note)
 
 
 async def payment_stats(db: Database, merchant_id: UUID) -> tuple[int, int, int]:

@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import re
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -309,6 +310,22 @@ async def test_notes_are_kept_replaced_and_bounded(
     foreign = await client.post(path, json={"notes": {}}, headers=other_merchant)
     assert foreign.status_code == 404
     assert (await client.get(path, headers=TEST_HEADERS)).json()["status"] == "pending"
+
+
+async def test_a_note_finds_the_payments_that_hold_it(
+    client: httpx.AsyncClient, make_order: MakeOrder
+) -> None:
+    cart = f"c-{uuid.uuid4()}"
+    bodies = [
+        {"order_id": (await make_order())["id"], "method": "upi", "vpa": "a@b", "notes": notes}
+        for notes in ({"cart": cart}, {"cart": f"{cart}-2"}, {})
+    ]
+    made = [(await pay(client, body)).json()["id"] for body in bodies]
+    listed = await client.get("/api/v1/payments", params={"note": f"cart:{cart}"},
+                              headers=TEST_HEADERS)  # fmt: skip
+    assert [p["id"] for p in listed.json()["data"]] == made[:1]
+    refused = await client.get("/api/v1/payments", params={"note": "cart"}, headers=TEST_HEADERS)
+    assert refused.status_code == 400
 
 
 @pytest.mark.parametrize(

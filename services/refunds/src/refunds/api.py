@@ -10,7 +10,7 @@ from kit.auth import CurrentMerchant
 from kit.errors import InvalidRequest, Unauthenticated, Unavailable
 from kit.http import problems
 from kit.idempotency import IdempotencyKey, IdempotencyKeyInUse, IdempotencyKeyReused
-from kit.paging import PageQuery
+from kit.paging import NoteQuery, PageQuery
 from kit.strings import NotesUpdate, Text
 from refunds import service
 from refunds.domain import (
@@ -108,7 +108,7 @@ async def list_payment_refunds(
     page: PageQuery,
 ) -> RefundsPublic:
     """A payment's refunds, newest first (paged as every list)."""
-    return await list_refunds(db, merchant, page, payment_id)
+    return await list_refunds(db, merchant, page, note=None, payment_id=payment_id)
 
 
 @router.get("/api/v1/refunds", responses=problems(InvalidRequest, Unauthenticated))
@@ -116,11 +116,13 @@ async def list_refunds(
     db: Db,
     merchant: CurrentMerchant,
     page: PageQuery,
+    note: NoteQuery,
     payment_id: Annotated[Text | None, Query(max_length=64)] = None,
 ) -> RefundsPublic:
-    """The merchant's refunds, newest first, optionally of one payment; paged by
-    `limit`/`offset` or by cursor, filtered by `created[gte|gt|lte|lt]` (as orders)."""
-    refunds = await service.list_refunds(db, merchant.merchant_id, page, payment_id)
+    """The merchant's refunds, newest first, optionally of one payment or by note
+    (`note=key:value`); paged by `limit`/`offset` or by cursor, filtered by
+    `created[gte|gt|lte|lt]` (as orders)."""
+    refunds = await service.list_refunds(db, merchant.merchant_id, page, payment_id, note)
     data = [RefundPublic.model_validate(r) for r in refunds.items]
     return RefundsPublic(data=data, **refunds.fields(page))
 

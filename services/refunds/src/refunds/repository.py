@@ -5,7 +5,7 @@ from uuid import UUID
 
 import asyncpg
 
-from kit.paging import Listed, Page, fetch_page
+from kit.paging import Listed, NoteMatch, Page, fetch_page
 from refunds.domain import Balance, PaymentRef, Refund, RefundStatus
 
 _REFUND = (
@@ -103,11 +103,15 @@ async def mark_processed(conn: asyncpg.Connection, refund_id: str) -> Refund:
 
 
 async def list_refunds(
-    conn: asyncpg.Connection, merchant_id: UUID, page: Page, payment_id: str | None
+    conn: asyncpg.Connection,
+    merchant_id: UUID,
+    page: Page,
+    payment_id: str | None,
+    note: NoteMatch | None = None,
 ) -> Listed[Refund]:
     paged = await fetch_page(
         conn, select=f"SELECT {_REFUND} FROM refund", page=page,
         owner="merchant_id = $1", owner_args=[merchant_id],
-        filters="$2::text IS NULL OR payment_id = $2", filter_args=[payment_id],
+        filters="$2::text IS NULL OR payment_id = $2", filter_args=[payment_id], note=note,
     )  # fmt: skip
     return paged.map(_refund)

@@ -13,7 +13,7 @@ from asyncpg import Connection
 from kit import idempotency, outbox
 from kit.db import Database
 from kit.idempotency import StoredResponse
-from kit.paging import Listed, Page
+from kit.paging import Listed, NoteMatch, Page
 from refunds import events, repository
 from refunds.domain import (
     Balance,
@@ -161,7 +161,11 @@ async def get_refund(db: Database, merchant_id: UUID, refund_id: str) -> Refund:
 
 
 async def list_refunds(
-    db: Database, merchant_id: UUID, page: Page, payment_id: str | None = None
+    db: Database,
+    merchant_id: UUID,
+    page: Page,
+    payment_id: str | None = None,
+    note: NoteMatch | None = None,
 ) -> Listed[Refund]:
     async with db.transaction() as conn:
-        return await repository.list_refunds(conn, merchant_id, page, payment_id)
+        return await repository.list_refunds(conn, merchant_id, page, payment_id, note)

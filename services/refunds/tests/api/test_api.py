@@ -2,6 +2,7 @@
 
 import asyncio
 import re
+import uuid
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -74,6 +75,18 @@ async def test_notes_are_kept_and_replaced(
     assert refused.status_code == 400
     missing = await client.post("/api/v1/refunds/rfnd_x", json={"notes": {}}, headers=TEST_HEADERS)
     assert missing.status_code == 404
+
+
+async def test_a_note_finds_the_refunds_that_hold_it(
+    client: httpx.AsyncClient, successful_payment: SuccessfulPayment
+) -> None:
+    payment_id = await successful_payment(50000)
+    rma = f"R-{uuid.uuid4()}"
+    made = [(await refund(client, payment_id, {"amount": 100, "notes": notes})).json()["id"]
+            for notes in ({"rma": rma}, {"rma": f"{rma}-2"}, {})]  # fmt: skip
+    listed = await client.get("/api/v1/refunds", params={"note": f"rma:{rma}"},
+                              headers=TEST_HEADERS)  # fmt: skip
+    assert [r["id"] for r in listed.json()["data"]] == made[:1]
 
 
 @pytest.mark.parametrize(

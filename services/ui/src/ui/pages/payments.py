@@ -175,7 +175,8 @@ async def _found(request: Request, path: str) -> dict[str, Any] | None:
 
 @dashboard.get("/dashboard/search")
 async def search(request: Request, q: Annotated[str, Query(max_length=255)] = "") -> Response:
-    """A payment, order or refund id opens its page; anything else is looked up as a receipt."""
+    """A payment, order or refund id opens its page; anything else is looked up as a receipt,
+    and `key:value` as a note of orders, payments and refunds."""
     query = q.strip()
     if not query:
         return back(
@@ -191,12 +192,20 @@ async def search(request: Request, q: Annotated[str, Query(max_length=255)] = ""
         refund := await _found(request, f"/api/v1/refunds/{segment(query)}")
     ):
         return back(request, f"{_payment_path(refund['payment_id'])}#{segment(query)}")
-    orders = await gateway_of(request).call(
-        "GET", "/api/v1/orders", token_of(request), params={"receipt": query, "limit": 100}
+    gateway, token = gateway_of(request), token_of(request)
+    orders = await gateway.call(
+        "GET", "/api/v1/orders", token, params={"receipt": query, "limit": 100}
     )
-    if orders["total"] == 1:
+    noted: dict[str, list[dict[str, Any]]] = {}
+    if not query.startswith(":") and ":" in query:  # `key:value`: the objects with that note
+        for kind in ("orders", "payments", "refunds"):
+            listed = await gateway.call(
+                "GET", f"/api/v1/{kind}", token, params={"note": query, "limit": 100}
+            )
+            noted[kind] = listed["data"]
+    if orders["total"] == 1 and not any(noted.values()):
         return back(request, f"/dashboard/orders/{segment(orders['data'][0]['id'])}")
     return render(
         request, "search.html", query=query, orders=orders["data"], total=orders["total"],
-        page="transactions",
+        noted=noted, page="transactions",
     )  # fmt: skip
