@@ -292,13 +292,23 @@ class Unrunnable:
     park: bool = False
 
 
-def unrunnable(data: bytes, known: set[str]) -> Unrunnable | None:
-    """None when the entry is a task message this worker can run."""
+def parsed(data: bytes) -> dict[str, Any] | None:
+    """A stream entry's `data` as JSON, if it is a JSON object."""
     try:
         message = json.loads(data)
+    except ValueError:
+        return None
+    return message if isinstance(message, dict) else None
+
+
+def unrunnable(message: dict[str, Any] | None, data: bytes, known: set[str]) -> Unrunnable | None:
+    """None when the entry (`data`, `message` parsed) is a task message this worker can run."""
+    try:
+        if message is None:
+            raise ValueError("not JSON")
         task, labels = str(message["task_name"]), message.get("labels") or {}
         args, kwargs = message.get("args"), message.get("kwargs")
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, KeyError):
         raw = {"raw": data[:2000].decode(errors="replace")}
         return Unrunnable("not a task message", None, "unrunnable", raw)
     kept = {"task_name": task, "labels": labels, "args": args, "kwargs": kwargs}
@@ -313,21 +323,9 @@ def unrunnable(data: bytes, known: set[str]) -> Unrunnable | None:
     return None
 
 
-def _message(fields: dict[bytes, bytes]) -> dict[str, Any]:
-    try:
-        message = json.loads(fields.get(b"data", b""))
-    except ValueError:
-        return {}
-    return message if isinstance(message, dict) else {}
-
-
-def _task_name(fields: dict[bytes, bytes]) -> str:
-    return str(_message(fields).get("task_name", "unrunnable"))
-
-
-def _event_types(task: str, fields: dict[bytes, bytes]) -> list[str]:
+def _event_types(task: str, message: dict[str, Any]) -> list[str]:
     """The types of the events an entry carries (one, several together; none for a job)."""
-    args = _message(fields).get("args")
+    args = message.get("args")
     payload = args[0] if isinstance(args, list) and args and isinstance(args[0], dict) else {}
     carried: list[Any]
     if task.endswith(".handle_events"):
@@ -440,10 +438,12 @@ class Consumer:
         """True if the stream entry can run here; otherwise it is recorded (parked for a newer
         version, or dead-lettered if no version could run it, or if the service entitled to
         send it did not sign it: `kit.signing`) and may be acknowledged unrun."""
-        found = unrunnable(fields.get(b"data", b""), set(self.handlers))
-        if found is None or found.park:
-            task = found.task_name if found else _task_name(fields)
-            refused = self.verifier.refusal(queue, fields, task, _event_types(task, fields))
+        data = fields.get(b"data", b"")
+        message = parsed(data)
+        found = unrunnable(message, data, set(self.handlers))
+        if message is not None and (found is None or found.park):
+            task = found.task_name if found else str(message["task_name"])
+            refused = self.verifier.refusal(queue, fields, task, _event_types(task, message))
             if refused is not None:
                 REFUSED.labels(queue).inc()
                 log.error("stream entry refused: not sent by a service entitled to",
