@@ -42,11 +42,8 @@ def merged(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-# Production's message signing (kit.signing): a Secret of private keys, the public ones.
-SIGNING = {
-    "existingSecret": "gateway-signing",
-    "publicKeys": dict.fromkeys(WORKERS, "A" * 43 + "="),
-}
+# Production's message signing (kit.signing): a Secret of each worker's keys.
+SIGNING = {"existingSecret": "gateway-signing"}
 
 
 def values_for(name: str) -> dict[str, Any]:

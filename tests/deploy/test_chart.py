@@ -180,20 +180,24 @@ def test_rendering_fails_without_the_proxies_networks() -> None:
         helm.Chart.load(str(CHART)).render(values, name="gw", namespace="pay")
 
 
-def test_workers_get_their_own_signing_key_and_every_public_key_and_production_needs_them() -> None:
+def test_workers_get_their_own_signing_and_verify_keys_and_production_needs_them() -> None:
     workers = containers(render("production"), "worker")
     assert set(workers) == {f"{s}-worker" for s in ("orders", "payments", "refunds", "webhooks")}
     for name, container in workers.items():
-        env = env_of(container)
-        key = env["MESSAGE_SIGNING_KEY"]["valueFrom"]["secretKeyRef"]
-        assert key == {"name": "gateway-signing", "key": name.removesuffix("-worker")}, name
-        assert env["MESSAGE_VERIFY_KEYS"]["value"].split(",")[0].startswith("orders="), name
+        env, service = env_of(container), name.removesuffix("-worker")
+        assert env["MESSAGE_SIGNING_KEY"]["valueFrom"]["secretKeyRef"] == {
+            "name": "gateway-signing",
+            "key": service,
+        }, name
+        assert env["MESSAGE_VERIFY_KEYS"]["valueFrom"]["secretKeyRef"] == {
+            "name": "gateway-signing",
+            "key": f"{service}-verify",
+        }, name
     for name, container in containers(render("production"), "api").items():
         assert "MESSAGE_SIGNING_KEY" not in env_of(container), name  # only relays sign
-    assert "MESSAGE_SIGNING_KEY" not in env_of(
-        containers(render("kind"), "worker")["orders-worker"]
-    )
-    values = {**values_for("defaults"), "messageSigning": {"existingSecret": "", "publicKeys": {}}}
+    kind = env_of(containers(render("kind"), "worker")["orders-worker"])
+    assert "MESSAGE_SIGNING_KEY" not in kind  # development keys
+    values = {**values_for("defaults"), "messageSigning": {"existingSecret": ""}}
     with pytest.raises(helm.HelmRenderError, match=r"messageSigning\.existingSecret"):
         helm.Chart.load(str(CHART)).render(values, name="gw", namespace="pay")
 

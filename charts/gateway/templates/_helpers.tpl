@@ -255,13 +255,6 @@ capabilities:
 {{- .Values.trustedProxyNetworks | toJson }}
 {{- end }}
 
-{{/* MESSAGE_VERIFY_KEYS: `service=key,…` from messageSigning.publicKeys, sorted. */}}
-{{- define "gateway.publicKeys" -}}
-{{- $pairs := list }}
-{{- range $service, $key := . }}{{ $pairs = append $pairs (printf "%s=%s" $service $key) }}{{ end }}
-{{- join "," $pairs }}
-{{- end }}
-
 {{/* The environment shared by every API and worker, merged with a service's own `env`. */}}
 {{- define "gateway.sharedEnv" -}}
 {{- merge (dict) (.service.env | default dict) .root.Values.env | toJson }}
@@ -300,23 +293,20 @@ capabilities:
 - name: OTEL_SERVICE_NAME
   value: {{ .name | quote }}
 {{- if eq .component "worker" }}
-{{- /* Stream messages are signed (kit.signing): a worker's own key from messageSigning's
-       Secret, every service's public key from the values. Unset outside production: the
-       development keys. Production refuses to render without them. */}}
+{{- /* Stream messages are signed (kit.signing): a worker's secret and the keys of the
+       messages sent to it, from messageSigning's Secret (`<service>`, `<service>-verify`).
+       Unset outside production: the development keys. Production refuses to render without. */}}
 {{- $signing := $root.Values.messageSigning }}
-{{- if and (eq (get $env "ENVIRONMENT") "production") (not (and $signing.existingSecret $signing.publicKeys)) }}
-{{- fail "messageSigning.existingSecret (a Secret with each worker's private key under its service name) and messageSigning.publicKeys are required when ENVIRONMENT=production (python -m kit.signing makes them)" }}
+{{- if and (eq (get $env "ENVIRONMENT") "production") (not $signing.existingSecret) }}
+{{- fail "messageSigning.existingSecret is required when ENVIRONMENT=production: a Secret with each worker's MESSAGE_SIGNING_KEY under its service name and its MESSAGE_VERIFY_KEYS under <service>-verify (python -m kit.signing makes them)" }}
 {{- end }}
 {{- if $signing.existingSecret }}
 - name: MESSAGE_SIGNING_KEY
   valueFrom:
-    secretKeyRef:
-      name: {{ $signing.existingSecret }}
-      key: {{ .name }}
-{{- end }}
-{{- with $signing.publicKeys }}
+    secretKeyRef: {name: {{ $signing.existingSecret }}, key: {{ .name }}}
 - name: MESSAGE_VERIFY_KEYS
-  value: {{ include "gateway.publicKeys" . | quote }}
+  valueFrom:
+    secretKeyRef: {name: {{ $signing.existingSecret }}, key: {{ .name }}-verify}
 {{- end }}
 - name: TASK_TIMEOUT_SECONDS
   value: {{ $root.Values.worker.taskTimeoutSeconds | quote }}

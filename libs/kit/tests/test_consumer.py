@@ -22,7 +22,8 @@ from kit.settings import ServiceSettings
 from kit.signing import signer, verifier
 
 # Messages of the service "svc" (jobs to itself) and of "things" (the events `thing.*`).
-VERIFIER = verifier({"svc", "things"}, [], production=False)
+SVC = signer("svc", None, production=False)
+VERIFIER = verifier(SVC, {"svc", "things"}, [], production=False)
 
 
 def signed(queue: str, data: bytes, sender: str = "svc") -> dict[bytes, bytes]:
@@ -434,7 +435,7 @@ async def test_only_what_the_entitled_service_signed_runs(scratch_db: Database) 
     assert applied == []  # screening runs nothing; a refused entry is never run
     assert job.effects == []
 
-    optional = Consumer({"svc.handle_event": events.one}, settings(),
-                        verifier({"things"}, [], production=False, required=False))  # fmt: skip
+    lenient = verifier(SVC, {"things"}, [], production=False, required=False)
+    optional = Consumer({"svc.handle_event": events.one}, settings(), lenient)
     assert await optional.screen(scratch_db, "svc", "11-0", {b"data": done})  # the old version's
     assert not await optional.screen(scratch_db, "svc", "12-0", tampered)  # forged: still refused

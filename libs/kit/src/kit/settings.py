@@ -120,10 +120,10 @@ class ServiceSettings(BaseSettings):
     # the relay holds that stream's messages in the outbox until its consumer catches up, so a
     # stopped consumer fills neither Redis nor anyone else's stream.
     outbox_stream_window: int = Field(default=10_000, ge=1)
-    # Stream messages are signed (kit.signing): this service's Ed25519 key (base64 seed), the
-    # public keys of the services it takes messages from (`service=key,…`), and whether an
-    # unsigned entry is refused (optional: only for the deploy from a version that did not
-    # sign). Outside production, unset keys are development keys derived from service names.
+    # Stream messages are signed (kit.signing): this service's secret (32 bytes, base64), the
+    # keys of the messages the services it takes messages from send it (`service=key,…`), and
+    # whether an unsigned entry is refused (optional: only for the deploy from a version that
+    # did not sign). Outside production, unset keys are development keys from service names.
     message_signing_key: SecretStr | None = None
     message_verify_keys: CommaList = []
     message_signatures: Literal["required", "optional"] = "required"

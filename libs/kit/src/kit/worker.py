@@ -275,7 +275,7 @@ def create_worker(
     signer = signing.signer(service, key.get_secret_value() if key else None, settings.production)
     senders = {service, *(signing.owner(t) for t in subscribed)}
     verifier = signing.verifier(
-        senders, settings.message_verify_keys, settings.production,
+        signer, senders, settings.message_verify_keys, settings.production,
         required=settings.message_signatures == "required",
     )  # fmt: skip
     consumer = Consumer(handlers, settings, verifier)
