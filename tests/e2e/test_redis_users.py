@@ -4,6 +4,7 @@ shared counters, nothing else. The e2e suite is what each user may do; here what
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -62,8 +63,13 @@ def test_every_process_of_the_stack_connects_as_its_own_service(stack: Stack) ->
     if os.environ.get("REDIS_URL"):
         pytest.skip("REDIS_URL names a Redis the stack does not manage users of")
     with redis.Redis.from_url(stack.redis_url) as admin:
-        clients = admin.client_list()
-    users = {c["user"] for c in clients}
-    assert set(REDIS_STREAMS) <= users, users  # every API and worker, each as itself
-    administrators = [c for c in clients if c["user"] == "default"]
-    assert len(administrators) == 1, administrators  # this test's connection alone
+        users = {c["user"] for c in admin.client_list()}
+    assert set(REDIS_STREAMS) <= users, users  # every service's user is connected
+    for process in stack.processes:  # and each process was given its own user, the ui none
+        service = process.name.rsplit("-", 1)[0]
+        environ = Path(f"/proc/{process.popen.pid}/environ").read_bytes().split(b"\0")
+        env = dict(e.decode().partition("=")[::2] for e in environ if b"=" in e)
+        if service in REDIS_STREAMS:
+            assert urlsplit(env["REDIS_URL"]).username == service, process.name
+        elif process.name == "ui-api":
+            assert "REDIS_URL" not in env, process.name
